@@ -1,0 +1,71 @@
+// The one logger: JSON lines on stderr (stdout belongs to command output), with every known secret redacted
+// in every form it could be written in, so a token or authId cannot leak through a message or an error.
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  /** A logger that also redacts these values (added as they become known, e.g. a token). */
+  withSecrets(secrets: readonly string[]): Logger;
+}
+
+const levelRank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** Every spelling under which a secret could appear in text we write. */
+export function secretForms(secret: string): string[] {
+  const forms = new Set<string>([
+    secret,
+    encodeURIComponent(secret),
+    JSON.stringify(secret).slice(1, -1),
+    Buffer.from(secret, 'utf8').toString('base64'),
+    Buffer.from(secret, 'utf8').toString('base64url'),
+  ]);
+  return [...forms].filter((f) => f.length >= 4);
+}
+
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret.length < 4) continue; // too short to be a real secret and would shred ordinary text
+    for (const form of secretForms(secret)) out = out.split(form).join('[redacted]');
+  }
+  return out;
+}
+
+export function errorFields(err: unknown): LogFields {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return { error: err.message, errorName: err.name, ...(code === undefined ? {} : { code }) };
+  }
+  return { error: String(err) };
+}
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  secrets?: readonly string[];
+  write?: (line: string) => void;
+  now?: () => Date;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const minimum = levelRank[options.level ?? 'info'];
+  const secrets = [...(options.secrets ?? [])];
+  const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
+  const now = options.now ?? (() => new Date());
+  const emit = (level: LogLevel, message: string, fields?: LogFields) => {
+    if (levelRank[level] < minimum) return;
+    const line = JSON.stringify({ time: now().toISOString(), level, message, ...fields });
+    write(redact(line, secrets));
+  };
+  return {
+    debug: (m, f) => emit('debug', m, f),
+    info: (m, f) => emit('info', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    error: (m, f) => emit('error', m, f),
+    withSecrets: (more) => createLogger({ ...options, secrets: [...secrets, ...more] }),
+  };
+}
