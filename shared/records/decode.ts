@@ -1,0 +1,67 @@
+// decodeRecord: lenient and total. Whatever arrives becomes a DecodedRecord: fields that fail their schema
+// are reported in schemaErrors and left out of the typed view, everything else (unknown fields included)
+// is kept, and numbers or booleans sent as strings are coerced. A record is never dropped for being odd.
+import type { z } from 'zod';
+import { recordTypeName, userTypeLabel } from './enums';
+import { profileFor, type RecordProfile } from './profiles';
+import { AuditRecord, familySchemas } from './schemas';
+
+export interface DecodedRecord {
+  /** The record exactly as received. */
+  readonly raw: unknown;
+  /** The record with coerced values; fields that failed their schema are absent. */
+  readonly record: Readonly<Record<string, unknown>>;
+  readonly common: AuditRecord;
+  readonly profile: RecordProfile;
+  readonly recordTypeName: string;
+  readonly userTypeLabel: string;
+  readonly schemaErrors: readonly string[];
+}
+
+type Plain = Record<string, unknown>;
+
+const isPlainObject = (v: unknown): v is Plain => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function issueText(issue: z.core.$ZodIssue): string {
+  const where = issue.path.length > 0 ? issue.path.map(String).join('.') : '(record)';
+  return `${where}: ${issue.message}`;
+}
+
+/** Parses with `schema`; on failure drops the top-level fields that failed and parses the rest. */
+function parseLenient<S extends z.ZodType<Plain>>(schema: S, value: Plain, errors: string[]): z.infer<S> {
+  const first = schema.safeParse(value);
+  if (first.success) return first.data;
+  const bad = new Set<string>();
+  for (const issue of first.error.issues) {
+    errors.push(issueText(issue));
+    if (issue.path.length > 0) bad.add(String(issue.path[0]));
+  }
+  const rest: Plain = {};
+  for (const [key, v] of Object.entries(value)) if (!bad.has(key)) rest[key] = v;
+  const second = schema.safeParse(rest);
+  // Every field of our schemas is optional, so the second parse only fails on a schema bug; keep the data anyway.
+  return (second.success ? second.data : rest) as z.infer<S>;
+}
+
+export function decodeRecord(raw: unknown): DecodedRecord {
+  const schemaErrors: string[] = [];
+  let source: Plain;
+  if (isPlainObject(raw)) source = raw;
+  else {
+    schemaErrors.push(`(record): expected a JSON object, received ${Array.isArray(raw) ? 'array' : raw === null ? 'null' : typeof raw}`);
+    source = {};
+  }
+  const common = parseLenient(AuditRecord, source, schemaErrors);
+  const profile = profileFor(common.RecordType ?? undefined, common.Workload ?? undefined);
+  const familySchema = familySchemas[profile.family] as z.ZodType<Plain>;
+  const record = profile.family === 'general' ? common : { ...parseLenient(familySchema, source, schemaErrors), ...common };
+  return {
+    raw,
+    record,
+    common,
+    profile,
+    recordTypeName: recordTypeName(common.RecordType ?? undefined),
+    userTypeLabel: userTypeLabel(common.UserType ?? undefined),
+    schemaErrors,
+  };
+}

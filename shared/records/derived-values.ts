@@ -1,0 +1,109 @@
+// Values the line shows that no single record field holds (counts, joined lists, pairs); each is a
+// small pure function of the record, named in the field lists as '=name'.
+import { pairValue } from './paths';
+
+type Rec = Record<string, unknown>;
+export type Derivation = (record: Rec) => unknown;
+
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const obj = (v: unknown): Rec => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Rec) : {});
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const joined = (values: unknown[], sep = ', '): string | undefined => {
+  const parts = values.map((v) => (typeof v === 'number' ? String(v) : str(v))).filter((v): v is string => v !== undefined);
+  return parts.length === 0 ? undefined : parts.join(sep);
+};
+const unique = <T>(values: T[]): T[] => [...new Set(values)];
+
+/** JSON text inside a string (CRLF-formatted arrays in ModifiedProperties) shown compactly. */
+export function compactJsonText(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const t = value.trim();
+  if (!(t.startsWith('{') || t.startsWith('['))) return value;
+  try {
+    return JSON.stringify(JSON.parse(t));
+  } catch {
+    return value;
+  }
+}
+
+function pairText(name: unknown, value: unknown): string | undefined {
+  if (typeof name !== 'string' || name === '') return undefined;
+  const v = compactJsonText(value);
+  const text = v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+  return `${name}=${text}`;
+}
+
+function dlpRules(record: Rec): Rec[] {
+  return list(record.PolicyDetails).flatMap((policy) => list(obj(policy).Rules).map(obj));
+}
+
+function exceptionInfo(record: Rec): Rec {
+  const info = record.ExceptionInfo;
+  if (typeof info === 'string') {
+    try {
+      return obj(JSON.parse(info));
+    } catch {
+      return {};
+    }
+  }
+  return obj(info);
+}
+
+export const derivations: Readonly<Record<string, Derivation>> = {
+  // Exchange admin cmdlet parameters; the SCC cmdlet record sends them as one string.
+  parameters: (r) =>
+    typeof r.Parameters === 'string' ? r.Parameters : joined(list(r.Parameters).map((p) => pairText(obj(p).Name, obj(p).Value)), '; '),
+  affectedItemCountIfSeveral: (r) => (list(r.AffectedItems).length > 1 ? list(r.AffectedItems).length : undefined),
+  mailboxOwnerIfOther: (r) => {
+    const owner = str(r.MailboxOwnerUPN);
+    return owner !== undefined && owner.toLowerCase() !== String(r.UserId ?? '').toLowerCase() ? owner : undefined;
+  },
+  recipients: (r) => joined(list(r.recipientList).map((e) => obj(e).Address)),
+  folderCount: (r) => (Array.isArray(r.Folders) ? r.Folders.length : undefined),
+  folderItemCount: (r) => {
+    if (!Array.isArray(r.Folders) && !Array.isArray(r.Messages)) return undefined;
+    const inFolders = list(r.Folders).reduce<number>((n, f) => n + list(obj(f).FolderItems).length, 0);
+    const inMessages = list(r.Messages).reduce<number>((n, m) => n + list(obj(m).MessageItems).length, 0);
+    return inFolders + inMessages;
+  },
+  folderPaths: (r) => joined(list(r.Folders).map((f) => obj(f).Path), '; '),
+  modifiedProperties: (r) =>
+    joined(list(r.ModifiedProperties).map((p) => (typeof p === 'string' ? p : pairText(obj(p).Name, obj(p).NewValue))), '; '),
+  entraTarget: (r) => {
+    const targets = list(r.Target).map(obj);
+    const upns = targets.filter((t) => Number(t.Type) === 5).map((t) => t.ID);
+    return joined(upns.length > 0 ? upns : targets.slice(0, 1).map((t) => t.ID));
+  },
+  errorCode: (r) => {
+    const code = r.ErrorCode ?? r.ErrorNumber;
+    return code === '0' || code === 0 ? undefined : code;
+  },
+  dlpPolicies: (r) => joined(unique(list(r.PolicyDetails).map((p) => obj(p).PolicyName))),
+  dlpRules: (r) => joined(unique(dlpRules(r).map((rule) => rule.RuleName))),
+  dlpSeverity: (r) => joined(unique(dlpRules(r).map((rule) => rule.Severity))),
+  dlpActions: (r) => joined(unique(dlpRules(r).flatMap((rule) => list(rule.Actions)))),
+  dlpOverriddenActions: (r) => joined(unique(dlpRules(r).flatMap((rule) => list(rule.OverriddenActions)))),
+  // Names and counts only: the detected values themselves are sensitive and never go into the line.
+  dlpSensitiveTypes: (r) => {
+    const found = [
+      ...dlpRules(r).flatMap((rule) => list(obj(rule.ConditionsMatched).SensitiveInformation)),
+      ...list(obj(r.EndpointMetaData).SensitiveInformation),
+    ].map(obj);
+    return joined(unique(found.map((s) => `${str(s.SensitiveInformationTypeName) ?? str(s.SensitiveType) ?? 'unknown'}${s.Count !== undefined ? ` x${String(s.Count)}` : ''}`)));
+  },
+  dlpRecipients: (r) => {
+    const meta = obj(r.ExchangeMetaData);
+    return joined([...list(meta.To), ...list(meta.CC), ...list(meta.BCC)]);
+  },
+  dlpException: (r) => {
+    const info = exceptionInfo(r);
+    const parts = [str(info.Reason), info.FalsePositive === true ? 'FalsePositive' : undefined, str(info.Justification)];
+    return joined(parts, ' - ');
+  },
+  teamsMembers: (r) => joined(list(r.Members).map((m) => obj(m).UPN)),
+  copilotResourceCount: (r) => {
+    const resources = obj(r.CopilotEventData).AccessedResources;
+    return Array.isArray(resources) ? resources.length : undefined;
+  },
+  clientName: (r) => pairValue(r.ExtraProperties, 'ClientName'),
+};

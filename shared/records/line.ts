@@ -1,0 +1,58 @@
+// The readable line, the product's reference format (seed-vectors.json):
+// {CreationTime} Azure Event Log: {Workload} {Operation}: {RecordTypeName}, User_type: {label},
+// User_name: {UserId, spaces as _}, ClientIP: {first address field | no_ip}, ResultStatus: {status}
+// followed by the profile's own `Key: value` fields. Lossy by design; the JSON event is the lossless form.
+import { clientAddressText } from './client-address';
+import type { DecodedRecord } from './decode';
+import { derivations } from './derived-values';
+import { defaultMaxValueLength, escapeLineValue } from './escape';
+import { compilePath, isPresent, type Accessor } from './paths';
+import type { RecordProfile } from './profiles';
+
+export interface LineOptions {
+  /** Longer values are cut with a visible `…[+N chars]` marker. */
+  maxValueLength?: number;
+}
+
+type CompiledField = readonly [label: string, read: Accessor];
+const compiled = new WeakMap<RecordProfile, readonly CompiledField[]>();
+
+function compiledFields(profile: RecordProfile): readonly CompiledField[] {
+  let fields = compiled.get(profile);
+  if (!fields) {
+    fields = profile.fields.map(([label, source]): CompiledField => {
+      if (!source.startsWith('=')) return [label, compilePath(source)];
+      const derive = derivations[source.slice(1)];
+      if (!derive) throw new Error(`profile ${profile.name}: unknown derivation ${source}`);
+      return [label, (r) => derive(r as Record<string, unknown>)];
+    });
+    compiled.set(profile, fields);
+  }
+  return fields;
+}
+
+function valueText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string' || typeof v === 'number')) return value.join(', ');
+  return JSON.stringify(value) ?? String(value);
+}
+
+const orWord = (value: unknown, word: string): string => (isPresent(value) ? valueText(value) : word);
+
+export function formatLine(decoded: DecodedRecord, options: LineOptions = {}): string {
+  const max = options.maxValueLength ?? defaultMaxValueLength;
+  const esc = (s: string) => escapeLineValue(s, max);
+  const c = decoded.common;
+  const user = isPresent(c.UserId) ? String(c.UserId).replaceAll(' ', '_') : 'no_user';
+  let line =
+    `${esc(orWord(c.CreationTime, 'no_time'))} Azure Event Log: ${esc(orWord(c.Workload, 'no_workload'))} ` +
+    `${esc(orWord(c.Operation, 'no_operation'))}: ${esc(decoded.recordTypeName)}, User_type: ${decoded.userTypeLabel}, ` +
+    `User_name: ${esc(user)}, ClientIP: ${esc(clientAddressText(decoded.record) ?? 'no_ip')}, ` +
+    `ResultStatus: ${esc(orWord(c.ResultStatus, 'no_status'))}`;
+  for (const [label, read] of compiledFields(decoded.profile)) {
+    const value = read(decoded.record);
+    if (isPresent(value)) line += `, ${label}: ${esc(valueText(value))}`;
+  }
+  return line;
+}

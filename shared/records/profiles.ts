@@ -1,0 +1,298 @@
+// Which schema checks a record and which fields its line shows: data tables keyed by RecordType, with a
+// Workload fallback for values newer than our tables. Field lists are [label, source] pairs where source
+// is a path expression (see paths.ts) or '=derivation' (see derived-values.ts). Each list answers, for an
+// analyst: who (the header), from where (ClientIP), did what (Operation), to what (these fields).
+import type { RecordFamily } from './schemas';
+
+export type LineField = readonly [label: string, source: string];
+
+export interface RecordProfile {
+  readonly name: string;
+  readonly family: RecordFamily;
+  readonly fields: readonly LineField[];
+}
+
+// The mailbox fields in the order the reference lines show them (seed-vectors.json), then what the
+// seed records do not carry.
+const mailboxFields: readonly LineField[] = [
+  ['LogonType', 'LogonType'],
+  ['ClientInfoString', 'ClientInfoString'],
+  ['ClientProcessName', 'ClientProcessName'],
+  ['Item_Path', 'Item.ParentFolder.Path|Folder.Path|AffectedItems.0.ParentFolder.Path'],
+  ['OriginatingServer', 'OriginatingServer'],
+  ['Item_Subject', 'Item.Subject|AffectedItems.0.Subject'],
+];
+
+const profileList: readonly RecordProfile[] = [
+  {
+    name: 'exchangeAdmin',
+    family: 'exchangeAdmin',
+    fields: [
+      ['ObjectId', 'ObjectId'],
+      ['ModifiedObjectResolvedName', 'ModifiedObjectResolvedName'],
+      ['OriginatingServer', 'OriginatingServer'],
+      ['Parameters', '=parameters'],
+    ],
+  },
+  {
+    name: 'exchangeItem',
+    family: 'exchangeItem',
+    fields: [
+      ...mailboxFields,
+      ['Mailbox_Owner', '=mailboxOwnerIfOther'],
+      ['SendAs', 'SendAsUserSmtp'],
+      ['SendOnBehalfOf', 'SendOnBehalfOfUserSmtp'],
+      ['Recipients', '=recipients'],
+      ['Attachments', 'Item.Attachments'],
+      ['Rule', 'OperationProperties[RuleName]'],
+    ],
+  },
+  {
+    name: 'exchangeItemGroup',
+    family: 'exchangeItemGroup',
+    fields: [
+      ...mailboxFields,
+      ['Mailbox_Owner', '=mailboxOwnerIfOther'],
+      ['Dest_Path', 'DestFolder.Path'],
+      ['Dest_Mailbox', 'DestMailboxOwnerUPN'],
+      ['Item_Count', '=affectedItemCountIfSeveral'],
+    ],
+  },
+  {
+    name: 'exchangeItemAggregated',
+    family: 'exchangeItemAggregated',
+    fields: [
+      ['LogonType', 'LogonType'],
+      ['ClientInfoString', 'ClientInfoString'],
+      ['ClientProcessName', 'ClientProcessName'],
+      ['MailAccessType', 'OperationProperties[MailAccessType]'],
+      ['IsThrottled', 'OperationProperties[IsThrottled]'],
+      ['Mailbox_Owner', '=mailboxOwnerIfOther'],
+      ['App', 'AppAccessContext.ClientAppName|ClientAppId|AppId'],
+      ['Folder_Count', '=folderCount'],
+      ['Item_Count', '=folderItemCount'],
+      ['Folders', '=folderPaths'],
+      ['OperationCount', 'OperationCount'],
+      ['OriginatingServer', 'OriginatingServer'],
+    ],
+  },
+  {
+    name: 'sharePoint',
+    family: 'sharePoint',
+    fields: [
+      ['ItemType', 'ItemType'],
+      ['ObjectId', 'ObjectId'],
+      ['Destination', 'DestinationRelativeUrl'],
+      ['DestinationFileName', 'DestinationFileName'],
+      ['SharedWith', 'TargetUserOrGroupName|UserSharedWith'],
+      ['SharedWithType', 'TargetUserOrGroupType'],
+      ['EventData', 'EventData'],
+      ['App', 'ApplicationDisplayName|AppAccessContext.ClientAppName'],
+      ['ManagedDevice', 'IsManagedDevice'],
+      ['Machine', 'MachineDomainInfo'],
+      ['UserAgent', 'UserAgent'],
+    ],
+  },
+  {
+    name: 'entraDirectory',
+    family: 'entraDirectory',
+    fields: [
+      ['Target', '=entraTarget'],
+      ['ModifiedProperties', '=modifiedProperties'],
+      ['AdditionalDetails', 'ExtendedProperties[additionalDetails]'],
+    ],
+  },
+  {
+    name: 'entraAccountLogon',
+    family: 'entraAccountLogon',
+    fields: [
+      ['Application', 'Application'],
+      ['Client', 'Client'],
+      ['LoginStatus', 'LoginStatus'],
+      ['UserDomain', 'UserDomain'],
+    ],
+  },
+  {
+    name: 'entraStsLogon',
+    family: 'entraStsLogon',
+    fields: [
+      ['ApplicationId', 'ApplicationId'],
+      ['ErrorCode', '=errorCode'],
+      ['LogonError', 'LogonError'],
+      ['RequestType', 'ExtendedProperties[RequestType]'],
+      ['AuthMethod', 'ExtendedProperties[UserAuthenticationMethod]'],
+      ['OS', 'DeviceProperties[OS]'],
+      ['Browser', 'DeviceProperties[BrowserType]'],
+      ['DeviceCompliant', 'DeviceProperties[IsCompliantAndManaged]'],
+      ['UserAgent', 'ExtendedProperties[UserAgent]'],
+    ],
+  },
+  {
+    name: 'dlp',
+    family: 'dlp',
+    fields: [
+      ['ObjectId', 'ObjectId'],
+      ['Subject', 'ExchangeMetaData.Subject'],
+      ['From', 'ExchangeMetaData.From'],
+      ['Recipients', '=dlpRecipients'],
+      ['Device', 'EndpointMetaData.DeviceName'],
+      ['Policy', '=dlpPolicies'],
+      ['Rule', '=dlpRules'],
+      ['Severity', '=dlpSeverity'],
+      ['Actions', '=dlpActions'],
+      ['OverriddenActions', '=dlpOverriddenActions'],
+      ['SensitiveTypes', '=dlpSensitiveTypes'],
+      ['Exception', '=dlpException'],
+    ],
+  },
+  {
+    name: 'teams',
+    family: 'general',
+    fields: [
+      ['Team', 'TeamName'],
+      ['Item', 'ItemName'],
+      ['Members', '=teamsMembers'],
+      ['CommunicationType', 'CommunicationType'],
+      ['Client', '=clientName'],
+      ['ObjectId', 'ObjectId'],
+    ],
+  },
+  {
+    name: 'powerBi',
+    family: 'general',
+    fields: [
+      ['Activity', 'Activity'],
+      ['Item', 'ItemName|ObjectId'],
+      ['Workspace', 'WorkSpaceName'],
+      ['Dataset', 'DatasetName'],
+      ['Export', 'ExportedArtifactInfo.ExportType'],
+      ['UserAgent', 'UserAgent'],
+    ],
+  },
+  {
+    name: 'forms',
+    family: 'general',
+    fields: [
+      ['Form', 'FormName'],
+      ['FormId', 'FormId|ObjectId'],
+      ['SourceApp', 'SourceApp'],
+      ['Activity', 'ActivityParameters'],
+    ],
+  },
+  {
+    name: 'securityAlert',
+    family: 'general',
+    fields: [
+      ['Alert', 'Name'],
+      ['Severity', 'Severity'],
+      ['Category', 'Category'],
+      ['Status', 'Status'],
+      ['Entity', 'AlertEntityId'],
+      ['AlertId', 'AlertId|ObjectId'],
+    ],
+  },
+  {
+    name: 'complianceCmdlet',
+    family: 'general',
+    fields: [
+      ['ObjectId', 'ObjectId'],
+      ['Client', 'ClientApplication'],
+      ['Parameters', '=parameters'],
+    ],
+  },
+  {
+    name: 'airInvestigation',
+    family: 'general',
+    fields: [
+      ['Investigation', 'InvestigationName'],
+      ['Type', 'InvestigationType'],
+      ['Status', 'Status'],
+      ['InvestigationId', 'InvestigationId'],
+    ],
+  },
+  {
+    name: 'copilot',
+    family: 'general',
+    fields: [
+      ['AppHost', 'CopilotEventData.AppHost'],
+      ['Resources', '=copilotResourceCount'],
+      ['Region', 'ClientRegion'],
+    ],
+  },
+  {
+    name: 'yammer',
+    family: 'general',
+    fields: [
+      ['Group', 'GroupName'],
+      ['ObjectId', 'ObjectId'],
+    ],
+  },
+  {
+    name: 'general',
+    family: 'general',
+    fields: [
+      ['ObjectId', 'ObjectId'],
+      ['Item', 'ItemName'],
+      ['Parameters', '=parameters'],
+      ['ModifiedProperties', '=modifiedProperties'],
+      ['UserAgent', 'UserAgent'],
+    ],
+  },
+];
+
+export const profiles: Readonly<Record<string, RecordProfile>> = Object.fromEntries(profileList.map((p) => [p.name, p]));
+
+/** RecordType → profile name (management-api.md §10-14 and enums.json). */
+export const profileByRecordType: Readonly<Record<number, string>> = {
+  1: 'exchangeAdmin',
+  2: 'exchangeItem',
+  3: 'exchangeItemGroup',
+  19: 'exchangeItemAggregated',
+  50: 'exchangeItemAggregated',
+  4: 'sharePoint',
+  6: 'sharePoint',
+  7: 'sharePoint',
+  14: 'sharePoint',
+  36: 'sharePoint',
+  37: 'sharePoint',
+  54: 'sharePoint',
+  55: 'sharePoint',
+  56: 'sharePoint',
+  8: 'entraDirectory',
+  9: 'entraAccountLogon',
+  15: 'entraStsLogon',
+  11: 'dlp',
+  13: 'dlp',
+  33: 'dlp',
+  63: 'dlp',
+  99: 'dlp',
+  100: 'dlp',
+  10: 'complianceCmdlet',
+  18: 'complianceCmdlet',
+  20: 'powerBi',
+  22: 'yammer',
+  25: 'teams',
+  40: 'securityAlert',
+  64: 'airInvestigation',
+  66: 'forms',
+  261: 'copilot',
+};
+
+/** For RecordType values our tables do not place (new ones appear every month). */
+export const profileByWorkload: Readonly<Record<string, string>> = {
+  sharepoint: 'sharePoint',
+  onedrive: 'sharePoint',
+  azureactivedirectory: 'entraDirectory',
+  microsoftteams: 'teams',
+  powerbi: 'powerBi',
+  microsoftforms: 'forms',
+  copilot: 'copilot',
+};
+
+export function profileFor(recordType: number | undefined, workload: string | undefined): RecordProfile {
+  const name =
+    (recordType !== undefined ? profileByRecordType[recordType] : undefined) ??
+    (workload !== undefined ? profileByWorkload[workload.toLowerCase()] : undefined) ??
+    'general';
+  return profiles[name]!;
+}
