@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// o365-relay: the command-line entry. Each command is one entry of the table below.
+import { decodeUsage, runDecode } from './decode';
+import { UsageError } from './usage-error';
+
+interface Command {
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
+
+const commands: Readonly<Record<string, Command>> = {
+  decode: { summary: decodeUsage.split('\n')[0]!.replace('usage: ', ''), run: (argv) => runDecode(argv, io) },
+};
+
+function usage(): string {
+  return ['usage: o365-relay <command> [options]', '', ...Object.values(commands).map((c) => `  ${c.summary}`)].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name === undefined ? 1 : 0;
+  }
+  const command = commands[name];
+  if (!command) throw new UsageError(`unknown command ${name}\n${usage()}`);
+  return command.run(rest);
+}
+
+// A reader that stops early (`| head`) is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`o365-relay: ${message}\n`);
+    if (!(err instanceof UsageError) && process.env.O365_RELAY_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,85 @@
+// What the tenant does not want, as pure predicates over decoded records. One zod schema configures them;
+// the CLI and the Functions app both read it.
+import { z } from 'zod';
+import type { DecodedRecord } from './decode';
+import { recordTypeValue } from './enums';
+
+const list = <T extends z.ZodType>(item: T) => z.array(item).optional();
+
+export const FilterRules = z.strictObject({
+  contentTypes: list(z.string().min(1)),
+  /** RecordType names (aliases accepted) or numbers. */
+  recordTypes: list(z.union([z.string().min(1), z.number().int()])),
+  workloads: list(z.string().min(1)),
+  /** Exact names or globs with * and ?, case-insensitive. */
+  operations: list(z.string().min(1)),
+  /** UserId, exact or glob, case-insensitive. */
+  users: list(z.string().min(1)),
+});
+export type FilterRules = z.infer<typeof FilterRules>;
+
+export const FilterConfig = z.strictObject({
+  include: FilterRules.optional(),
+  exclude: FilterRules.optional(),
+  /** false drops the verbose mailbox activity (ExchangeItem, ExchangeItemGroup, ExchangeItemAggregated). */
+  exchangeMailboxActivity: z.boolean().default(true),
+});
+export type FilterConfig = z.input<typeof FilterConfig>;
+
+/** The mailbox-activity RecordTypes the named switch turns off; ExchangeAdmin (1) stays. */
+export const exchangeMailboxActivityRecordTypes: readonly number[] = [2, 3, 50];
+
+export interface RecordContext {
+  contentType?: string;
+}
+export type RecordFilter = (record: DecodedRecord, context?: RecordContext) => boolean;
+
+function globPattern(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`, 'is');
+}
+
+type Matcher = (record: DecodedRecord, context: RecordContext) => boolean;
+
+function textMatcher(values: readonly string[], read: (r: DecodedRecord, c: RecordContext) => unknown): Matcher {
+  const patterns = values.map(globPattern);
+  return (r, c) => {
+    const value = read(r, c);
+    return typeof value === 'string' && patterns.some((p) => p.test(value));
+  };
+}
+
+/** One matcher per dimension the rules name; an empty rule set yields none. */
+function matchers(rules: FilterRules): Matcher[] {
+  const out: Matcher[] = [];
+  if (rules.contentTypes) out.push(textMatcher(rules.contentTypes, (_r, c) => c.contentType));
+  if (rules.recordTypes) {
+    const wanted = new Set<number>();
+    for (const value of rules.recordTypes) {
+      const n = recordTypeValue(value);
+      if (n === undefined) throw new Error(`unknown RecordType in filter: ${String(value)}`);
+      wanted.add(n);
+    }
+    out.push((r) => r.common.RecordType != null && wanted.has(r.common.RecordType));
+  }
+  if (rules.workloads) out.push(textMatcher(rules.workloads, (r) => r.common.Workload));
+  if (rules.operations) out.push(textMatcher(rules.operations, (r) => r.common.Operation));
+  if (rules.users) out.push(textMatcher(rules.users, (r) => r.common.UserId));
+  return out;
+}
+
+/**
+ * A record passes when it matches every dimension named under `include` (any value within one) and no
+ * dimension named under `exclude`. Throws on a configuration it cannot honour (an unknown RecordType name).
+ */
+export function compileFilter(input: FilterConfig = {}): RecordFilter {
+  const config = FilterConfig.parse(input);
+  const include = config.include ? matchers(config.include) : [];
+  const exclude = config.exclude ? matchers(config.exclude) : [];
+  if (!config.exchangeMailboxActivity) {
+    const mailbox = new Set(exchangeMailboxActivityRecordTypes);
+    exclude.push((r) => r.common.RecordType != null && mailbox.has(r.common.RecordType));
+  }
+  if (include.length === 0 && exclude.length === 0) return () => true;
+  return (record, context = {}) => include.every((m) => m(record, context)) && !exclude.some((m) => m(record, context));
+}
