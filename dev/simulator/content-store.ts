@@ -1,0 +1,55 @@
+// Published content blobs, as /subscriptions/content lists them and the contentUri serves them. Blobs stay
+// retrievable for 7 days after contentCreated (reference §2.6).
+import type { PagePosition } from './page-token.js';
+import type { ContentType, PublishedContent } from './request-shapes.js';
+import { inWindow, type TimeWindow } from './time-window.js';
+
+export const contentLifetimeMs = 7 * 24 * 3_600_000;
+
+export interface StoredContent extends PagePosition {
+  tenantId: string;
+  contentType: ContentType;
+  contentId: string;
+  contentUri: string;
+  expiration: Date;
+  /** The exact JSON text the contentUri answers with. */
+  body: string;
+}
+
+export function publishedView(c: StoredContent): PublishedContent {
+  return {
+    contentType: c.contentType,
+    contentId: c.contentId,
+    contentUri: c.contentUri,
+    contentCreated: c.created.toISOString(),
+    contentExpiration: c.expiration.toISOString(),
+  };
+}
+
+export class ContentStore {
+  private readonly blobs = new Map<string, StoredContent>();
+  private sequence = 0;
+
+  nextSequence(): number {
+    return ++this.sequence;
+  }
+
+  add(content: Omit<StoredContent, 'expiration'>): StoredContent {
+    const key = `${content.tenantId}\n${content.contentId}`;
+    if (this.blobs.has(key)) throw new Error(`content ${content.contentId} was already published for tenant ${content.tenantId}`);
+    const stored = { ...content, expiration: new Date(content.created.getTime() + contentLifetimeMs) };
+    this.blobs.set(key, stored);
+    return stored;
+  }
+
+  get(tenantId: string, contentId: string): StoredContent | undefined {
+    return this.blobs.get(`${tenantId}\n${contentId}`);
+  }
+
+  /** Blobs of one tenant and type inside the window, in order of availability. */
+  list(tenantId: string, contentType: ContentType, window: TimeWindow): StoredContent[] {
+    return [...this.blobs.values()]
+      .filter((c) => c.tenantId === tenantId && c.contentType === contentType && inWindow(window, c.created))
+      .sort((a, b) => a.created.getTime() - b.created.getTime() || a.sequence - b.sequence);
+  }
+}

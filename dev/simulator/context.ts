@@ -1,0 +1,57 @@
+// The simulator's shared state, handed to the route handlers.
+import type { AccessTokens } from './access-tokens.js';
+import type { ContentStore } from './content-store.js';
+import type { Notifier, NotificationFaults } from './notifier.js';
+import type { RateBudget } from './rate-budget.js';
+import type { Permission } from './request-shapes.js';
+import type { SubscriptionBook } from './subscriptions.js';
+import type { OmittedWindow } from './time-window.js';
+import type { PostOutcome } from './webhook-post.js';
+
+export interface SimulatorApp {
+  clientId: string;
+  clientSecret?: string;
+  certificatePem?: string;
+}
+
+export interface SimulatorTenant {
+  tenantId: string;
+  /** Who may get tokens. */
+  apps: SimulatorApp[];
+  /** Default both; without ActivityFeed.Read the API answers AF10001. */
+  permissions?: Permission[];
+}
+
+export interface SimulatorFaults extends NotificationFaults {
+  /** The next N API requests answer AF429 with this status (403 as documented, or 429). */
+  throttle: { remaining: number; status: 403 | 429; retryAfterSeconds?: number };
+  /** The next N API requests answer this 5xx status with an AF50000 body. */
+  serverErrors: { remaining: number; status: number };
+  /** Every API answer waits this long. */
+  delayMs: number;
+  /** The next N content downloads send a cut body ('cut-json' by default; 'abort' closes the socket mid-body). */
+  truncateContent: { remaining: number; mode?: 'cut-json' | 'abort' };
+  /** The next N content downloads answer AF20051 (expired) whatever their age. */
+  expiredContent: { remaining: number };
+}
+
+export interface SimulatorContext {
+  readonly baseUrl: string;
+  readonly manageResource: string;
+  readonly pageSize: number;
+  readonly startSpacingMinutes: number;
+  readonly omittedWindow: OmittedWindow;
+  readonly webhookTimeoutMs: number;
+  now(): Date;
+  random(): number;
+  tenants: Map<string, SimulatorTenant>;
+  tokens: AccessTokens;
+  tokenRequestCounts: Map<string, number>;
+  faults: SimulatorFaults;
+  subscriptions: SubscriptionBook;
+  content: ContentStore;
+  notifier: Notifier;
+  budget: RateBudget;
+  postToWebhook(address: string, headers: Record<string, string>, body: string): Promise<PostOutcome>;
+  addSecret(value: string | undefined): void;
+}
