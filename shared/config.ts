@@ -1,0 +1,280 @@
+// The one settings loader, shared by the Functions app and the CLI: ONE zod schema over the environment (plus an
+// optional local.settings.json `Values` block; the environment wins). The schema is a table of sections, each
+// reading the settings it owns; add a section (webhook, sinks, schedules, ...) to `settingsSections` and it is
+// parsed, typed and reported with the rest. A bad or missing setting stops with its name and what is wrong —
+// never its value, so a secret cannot leak through an error.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { CloudName, cloudNames, loopbackOrigin, resolveEndpoints, type Endpoints } from './api/clouds.js';
+import { contentTypes, ContentType } from './api/content-types.js';
+import type { CredentialSettings } from './api/credentials.js';
+import { DEFAULT_REQUESTS_PER_MINUTE } from './api/limiter.js';
+
+export type Env = Record<string, string | undefined>;
+
+export interface ConfigProblem {
+  /** The setting's name, e.g. O365_TENANT_ID (or local.settings.json). */
+  setting: string;
+  problem: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  readonly code = 'CONFIG';
+  readonly retryable = false;
+  readonly problems: ConfigProblem[];
+  constructor(problems: ConfigProblem[]) {
+    super(`Settings are not valid:\n${problems.map((p) => `  ${p.setting}: ${p.problem}`).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+// ---- building blocks: every setting arrives as text; blank counts as unset ----
+
+const unsetIfBlank = (value: unknown) => (typeof value === 'string' ? (value.trim() === '' ? undefined : value.trim()) : value);
+const setting = <T extends z.ZodType>(schema: T) => z.preprocess(unsetIfBlank, schema);
+
+const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const guid = z
+  .string({ error: 'is required' })
+  .regex(guidPattern, { error: 'must be a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)' })
+  .transform((v) => v.toLowerCase());
+
+const list = (text: string) =>
+  text
+    .split(/[,;\s]+/)
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+
+const guidList = z
+  .string({ error: 'is required' })
+  .transform((text, ctx) => {
+    const items = list(text);
+    if (items.length === 0) ctx.addIssue({ code: 'custom', message: 'is required' });
+    if (items.some((v) => !guidPattern.test(v))) {
+      ctx.addIssue({ code: 'custom', message: 'must be one tenant GUID, or several separated by commas (not domain names)' });
+    }
+    return [...new Set(items.map((v) => v.toLowerCase()))];
+  });
+
+const flag = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined) return false;
+    const v = text.toLowerCase();
+    if (['true', '1', 'yes'].includes(v)) return true;
+    if (['false', '0', 'no'].includes(v)) return false;
+    ctx.addIssue({ code: 'custom', message: 'must be true or false' });
+    return false;
+  });
+
+const cloudAliases: Record<string, CloudName> = Object.fromEntries([
+  ...cloudNames.map((name) => [name.toLowerCase(), name] as const),
+  ['commercial', 'Enterprise'],
+  ['public', 'Enterprise'],
+  ['gcchigh', 'GCCHigh'],
+  ['usgovhigh', 'GCCHigh'],
+  ['dod', 'DoD'],
+]);
+
+const cloud = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined) return 'Enterprise' as CloudName;
+    const found = cloudAliases[text.toLowerCase().replace(/[\s_-]/g, '')];
+    if (found === undefined) ctx.addIssue({ code: 'custom', message: `must be one of ${cloudNames.join(', ')}` });
+    return found ?? ('Enterprise' as CloudName);
+  });
+
+const contentTypeList = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined) return [...contentTypes];
+    const wanted = list(text);
+    const byLower = new Map(contentTypes.map((t) => [t.toLowerCase(), t] as const));
+    const found: ContentType[] = [];
+    for (const item of wanted) {
+      const match = byLower.get(item.toLowerCase());
+      if (match === undefined) {
+        // A content type name is not secret, and naming the bad one is the useful part of the message.
+        ctx.addIssue({ code: 'custom', message: `"${item.slice(0, 40)}" is not one of ${contentTypes.join(', ')}` });
+      } else if (!found.includes(match)) found.push(match);
+    }
+    if (wanted.length === 0) ctx.addIssue({ code: 'custom', message: 'must name at least one content type' });
+    return found;
+  });
+
+const positiveInt = (fallback: number, max: number) =>
+  z.coerce
+    .number({ error: 'must be a whole number' })
+    .int({ error: 'must be a whole number' })
+    .min(1, { error: 'must be at least 1' })
+    .max(max, { error: `must be at most ${max}` })
+    .optional()
+    .transform((v) => v ?? fallback);
+
+// ---- the API section: tenants, app identity, cloud, overrides for the simulator ----
+
+const credentialSettingNames = [
+  'O365_CLIENT_SECRET',
+  'O365_CLIENT_CERTIFICATE_PATH',
+  'O365_USE_MANAGED_IDENTITY',
+  'O365_USE_WORKLOAD_IDENTITY',
+] as const;
+
+export const apiSettingsSection = z
+  .object({
+    O365_TENANT_ID: setting(guidList),
+    O365_CLIENT_ID: setting(guid.optional()),
+    O365_CLIENT_SECRET: setting(z.string().optional()),
+    O365_CLIENT_CERTIFICATE_PATH: setting(z.string().optional()),
+    O365_CLIENT_CERTIFICATE_PASSWORD: setting(z.string().optional()),
+    O365_USE_MANAGED_IDENTITY: setting(flag),
+    O365_USE_WORKLOAD_IDENTITY: setting(flag),
+    O365_CLOUD: setting(cloud),
+    O365_CONTENT_TYPES: setting(contentTypeList),
+    O365_PUBLISHER_ID: setting(guid.optional()),
+    O365_API_BASE_URL: setting(z.string().optional()),
+    O365_AUTHORITY_HOST: setting(z.string().optional()),
+    O365_CA_FILE: setting(z.string().optional()),
+    O365_REQUESTS_PER_MINUTE: setting(positiveInt(DEFAULT_REQUESTS_PER_MINUTE, 2000)),
+    O365_RESTART_DISABLED_SUBSCRIPTIONS: setting(flag),
+    /** Set by App Service / Functions in Azure: the simulator overrides are refused there. */
+    WEBSITE_INSTANCE_ID: setting(z.string().optional()),
+  })
+  .superRefine((s, ctx) => {
+    const issue = (name: string, message: string) => ctx.addIssue({ code: 'custom', path: [name], message });
+    const chosen = credentialSettingNames.filter((name) => Boolean(s[name]));
+    if (chosen.length === 0) {
+      issue('O365_CLIENT_SECRET', `choose how to sign in: set one of ${credentialSettingNames.join(', ')}`);
+    } else if (chosen.length > 1) {
+      for (const name of chosen) issue(name, `only one way to sign in may be set, found ${chosen.join(' and ')}`);
+    }
+    const needsClientId = s.O365_CLIENT_SECRET !== undefined || s.O365_CLIENT_CERTIFICATE_PATH !== undefined;
+    if (needsClientId && s.O365_CLIENT_ID === undefined) issue('O365_CLIENT_ID', 'is required with a client secret or certificate');
+    if (s.O365_CLIENT_CERTIFICATE_PASSWORD !== undefined && s.O365_CLIENT_CERTIFICATE_PATH === undefined) {
+      issue('O365_CLIENT_CERTIFICATE_PASSWORD', 'is only used with O365_CLIENT_CERTIFICATE_PATH');
+    }
+    const inAzure = s.WEBSITE_INSTANCE_ID !== undefined;
+    for (const name of ['O365_API_BASE_URL', 'O365_AUTHORITY_HOST', 'O365_CA_FILE'] as const) {
+      const value = s[name];
+      if (value === undefined) continue;
+      if (inAzure) {
+        issue(name, 'is for the local simulator only and is refused when running in Azure (WEBSITE_INSTANCE_ID is set)');
+        continue;
+      }
+      if (name === 'O365_CA_FILE') {
+        if (s.O365_API_BASE_URL === undefined && s.O365_AUTHORITY_HOST === undefined) {
+          issue(name, 'is only used with O365_API_BASE_URL or O365_AUTHORITY_HOST (the local simulator)');
+        }
+        continue;
+      }
+      const checked = loopbackOrigin(value);
+      if (!checked.ok) issue(name, `${checked.reason} (it is for the local simulator only)`);
+    }
+  })
+  .transform((s) => {
+    const credential: CredentialSettings =
+      s.O365_CLIENT_SECRET !== undefined
+        ? { kind: 'clientSecret', clientId: s.O365_CLIENT_ID ?? '', clientSecret: s.O365_CLIENT_SECRET }
+        : s.O365_CLIENT_CERTIFICATE_PATH !== undefined
+          ? {
+              kind: 'clientCertificate',
+              clientId: s.O365_CLIENT_ID ?? '',
+              certificatePath: s.O365_CLIENT_CERTIFICATE_PATH,
+              certificatePassword: s.O365_CLIENT_CERTIFICATE_PASSWORD,
+            }
+          : s.O365_USE_MANAGED_IDENTITY
+            ? { kind: 'managedIdentity', clientId: s.O365_CLIENT_ID }
+            : { kind: 'workloadIdentity', clientId: s.O365_CLIENT_ID };
+    const endpoints: Endpoints = resolveEndpoints(s.O365_CLOUD, {
+      apiBaseUrl: s.O365_API_BASE_URL,
+      authorityHost: s.O365_AUTHORITY_HOST,
+    });
+    const tenantIds = s.O365_TENANT_ID;
+    return {
+      tenantIds,
+      clientId: s.O365_CLIENT_ID,
+      credential,
+      cloud: s.O365_CLOUD,
+      endpoints,
+      contentTypes: s.O365_CONTENT_TYPES,
+      // Default: the app registration's home tenant, taken as the first configured tenant.
+      publisherId: s.O365_PUBLISHER_ID ?? tenantIds[0] ?? '',
+      caFile: s.O365_CA_FILE,
+      requestsPerMinute: s.O365_REQUESTS_PER_MINUTE,
+      restartDisabledSubscriptions: s.O365_RESTART_DISABLED_SUBSCRIPTIONS,
+      runningInAzure: s.WEBSITE_INSTANCE_ID !== undefined,
+    };
+  });
+
+export type ApiSettings = z.infer<typeof apiSettingsSection>;
+
+/** The sections of the settings; each reads the whole environment and owns its own names. Add new ones here. */
+export const settingsSections = {
+  api: apiSettingsSection,
+} as const;
+
+/** The one schema: `{ [section]: environment }` in, typed settings per section out. */
+export const settingsSchema = z.object(settingsSections);
+export type Settings = z.infer<typeof settingsSchema>;
+
+function problemsOf(error: z.ZodError): ConfigProblem[] {
+  return error.issues.map((issue) => {
+    // Paths are [section, SETTING_NAME, ...]; a cross-field issue names its setting the same way.
+    const name = issue.path.find((p, i) => i > 0 && typeof p === 'string') ?? issue.path[0] ?? 'settings';
+    const problem = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+    return { setting: String(name), problem };
+  });
+}
+
+/** Parses settings from an environment-like record. Throws ConfigError naming every bad setting. */
+export function parseSettings(env: Env): Settings {
+  const input = Object.fromEntries(Object.keys(settingsSections).map((section) => [section, env]));
+  const parsed = settingsSchema.safeParse(input);
+  if (!parsed.success) throw new ConfigError(problemsOf(parsed.error));
+  return parsed.data;
+}
+
+export interface LoadSettingsOptions {
+  env?: Env;
+  /** A local.settings.json whose `Values` fill in what the environment lacks. Default: ./local.settings.json if
+   * present; null to skip. */
+  localSettingsFile?: string | null;
+}
+
+/** The `Values` of a local.settings.json, as text settings. */
+export function readLocalSettings(file: string): Env {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    throw new ConfigError([{ setting: path.basename(file), problem: 'cannot be read as JSON' }]);
+  }
+  const shape = z
+    .object({
+      IsEncrypted: z.boolean().optional(),
+      Values: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+    })
+    .safeParse(parsed);
+  if (!shape.success) throw new ConfigError([{ setting: path.basename(file), problem: 'has no valid "Values" object' }]);
+  if (shape.data.IsEncrypted) {
+    throw new ConfigError([{ setting: path.basename(file), problem: 'is encrypted; decrypt it (func settings decrypt) or use the environment' }]);
+  }
+  return Object.fromEntries(Object.entries(shape.data.Values ?? {}).map(([k, v]) => [k, String(v)]));
+}
+
+export function loadSettings(options: LoadSettingsOptions = {}): Settings {
+  const env = options.env ?? process.env;
+  const file = options.localSettingsFile === undefined ? path.resolve('local.settings.json') : options.localSettingsFile;
+  const fromFile = file !== null && existsSync(file) ? readLocalSettings(file) : {};
+  const merged: Env = { ...fromFile };
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && value.trim() !== '') merged[key] = value;
+  }
+  return parseSettings(merged);
+}
