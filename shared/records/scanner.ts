@@ -95,7 +95,8 @@ export class RecordScanner {
         }
         i++;
       } else if (b === SPACE || b === LF || b === CR || b === TAB || b === COMMA) {
-        if (this.element?.primitive && this.level === this.baseLevel) this.finish(buf, i, out);
+        // A stray token runs to the end of its line or element, so one bad NDJSON line is one problem.
+        if (this.element?.primitive && (b === LF || b === COMMA)) this.finish(buf, i, out);
         if (b === LF) this.line++;
         i++;
       } else {
@@ -134,7 +135,8 @@ export class RecordScanner {
         ? buf.toString('utf8', from, endIndex)
         : Buffer.concat([...element.pieces, buf.subarray(0, endIndex)]).toString('utf8');
     if (element.primitive) {
-      this.problem(`not a JSON object: ${text.length > 40 ? `${text.slice(0, 40)}…` : text}`, element.start, out, element.line);
+      const token = text.trim();
+      this.problem(`not a JSON object: ${token.length > 40 ? `${token.slice(0, 40)}…` : token}`, element.start, out, element.line);
     } else {
       out.push({ kind: 'record', text, offset: element.start, line: element.line });
     }
