@@ -47,12 +47,14 @@ const list = (text: string) =>
     .map((v) => v.trim())
     .filter((v) => v !== '');
 
+// Optional at the type level so a missing tenant is reported together with every other problem.
 const guidList = z
-  .string({ error: 'is required' })
+  .string()
+  .optional()
   .transform((text, ctx) => {
-    const items = list(text);
+    const items = list(text ?? '');
     if (items.length === 0) ctx.addIssue({ code: 'custom', message: 'is required' });
-    if (items.some((v) => !guidPattern.test(v))) {
+    else if (items.some((v) => !guidPattern.test(v))) {
       ctx.addIssue({ code: 'custom', message: 'must be one tenant GUID, or several separated by commas (not domain names)' });
     }
     return [...new Set(items.map((v) => v.toLowerCase()))];
@@ -176,7 +178,8 @@ export const apiSettingsSection = z
       const checked = loopbackOrigin(value);
       if (!checked.ok) issue(name, `${checked.reason} (it is for the local simulator only)`);
     }
-  })
+    // Always run, so every problem is reported in one go (the fields are all text, so values are well-typed).
+  }, { when: () => true })
   .transform((s) => {
     const credential: CredentialSettings =
       s.O365_CLIENT_SECRET !== undefined
