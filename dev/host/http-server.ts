@@ -79,6 +79,7 @@ function writeAnswer(res: ServerResponse, response: RpcInvocationResponse): void
   const body = http.body;
   const bytes = body?.bytes ?? body?.stream;
   const payload = bytes ? Buffer.from(bytes) : typeof body?.string === 'string' ? body.string : typeof body?.json === 'string' ? body.json : undefined;
+  if (payload !== undefined && !res.hasHeader('content-length')) res.setHeader('content-length', Buffer.byteLength(payload));
   res.writeHead(Number(http.statusCode) || 200);
   res.end(payload);
 }

@@ -70,7 +70,8 @@ export function queueInvocation(triggerBindingName: string, message: DequeuedMes
   } catch {
     body = undefined;
   }
-  const bindingData = { ...(body !== null && typeof body === 'object' && !Array.isArray(body) ? body : {}), ...metadata };
+  // As in the extension, properties of a JSON message override the built-in names (`{id}` is the message's own id).
+  const bindingData = { ...metadata, ...(body !== null && typeof body === 'object' && !Array.isArray(body) ? body : {}) };
   return { request: { inputData: [{ name: triggerBindingName, data: { string: text } }], triggerMetadata }, bindingData };
 }
 
