@@ -47,7 +47,7 @@ function call(sim: Simulator, method: string, url: string, options: { token?: st
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token !== undefined) headers['Authorization'] = `Bearer ${options.token}`;
-    if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+    if (options.body !== undefined) headers['Content-Type'] ??= 'application/json';
     const req = https.request(url, { method, ca: sim.caCertPem, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -246,6 +246,24 @@ describe('simulator: tokens and API authentication', () => {
     const stranger = new ClientCertificateCredential(T1, C1, { certificate: strangerCert.combinedPem }, simulatorCredentialOptions(sim));
     await assert.rejects(stranger.getToken('https://manage.office.com/.default'), /700027/);
     assert.equal(sim.journal.at(-1)?.status, 401);
+  });
+
+  it('identity trusts the simulator only through the trust policy (no global CA setting is involved)', async () => {
+    const plain = new ClientSecretCredential(T1, C1, S1, { authorityHost: sim.authorityHost, disableInstanceDiscovery: true });
+    await assert.rejects(plain.getToken('https://manage.office.com/.default'));
+  });
+
+  it('the v1 token endpoint (resource=) issues tokens the API accepts', async () => {
+    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: C1, client_secret: S1, resource: 'https://manage.office.com' });
+    const answer = await call(sim, 'POST', `${sim.authorityHost}/${T1}/oauth2/token`, {
+      body: form.toString(),
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    });
+    assert.equal(answer.status, 200);
+    const issued = answer.json() as { token_type: string; access_token: string; resource: string };
+    assert.equal(issued.token_type, 'Bearer');
+    assert.equal(issued.resource, 'https://manage.office.com');
+    assert.equal((await call(sim, 'GET', feed(sim, T1, 'subscriptions/list'), { token: issued.access_token })).status, 200);
   });
 
   it('refuses a wrong secret, an unknown app and an unknown tenant', async () => {
@@ -454,6 +472,14 @@ describe('simulator: content listing and download', () => {
     assert.match(expired.text, new RegExp(item.contentId.replace(/\$/g, '\\$')));
   });
 
+  it('resources/dlpSensitiveTypes: names for sensitive-type GUIDs; AF20053/AF20054 for a bad Accept-Language', async () => {
+    const url = `${sim.apiRoot(T1)}/resources/dlpSensitiveTypes?PublisherIdentifier=${PUB}`;
+    const names = await call(sim, 'GET', url, { token, headers: { 'Accept-Language': 'en-US' } });
+    assert.deepEqual(names.json(), [{ id: '50842eb7-edc8-4019-85dd-5a5c1f2bb085', name: 'Credit Card Number' }]);
+    assert.equal(errorCode(await call(sim, 'GET', url, { token, headers: { 'Accept-Language': 'en-US, de-DE' } })), 'AF20053');
+    assert.equal(errorCode(await call(sim, 'GET', url, { token, headers: { 'Accept-Language': 'en_US;;' } })), 'AF20054');
+  });
+
   it('an admin-disabled subscription answers AF20023 ("by a tenant admin") until started again', async () => {
     sim.disableSubscription(T1, 'Audit.SharePoint');
     const answer = await list('contentType=Audit.SharePoint');
@@ -508,6 +534,22 @@ describe('simulator: webhook notifications', () => {
       const attempts = diag.json() as Array<{ contentId: string; notificationStatus: string; notificationSent: string }>;
       assert.deepEqual(attempts.map((a) => [a.contentId, a.notificationStatus]), [[item.contentId, 'failed'], [item.contentId, 'success']]);
       assert.equal(sim.subscriptions(T1).find((s) => s.contentType === 'Audit.SharePoint')?.webhook?.status, 'enabled');
+    } finally {
+      await hook.close();
+    }
+  });
+
+  it('a webhook past its expiration shows as expired and receives nothing', async () => {
+    const hook = await webhookListener([200]);
+    try {
+      const started = await start(sim, token, 'DLP.All', { address: hook.address, expiration: '2024-05-14T13:00:00' });
+      assert.equal(started.status, 200);
+      assert.equal((started.json() as { webhook: { expiration: string } }).webhook.expiration, '2024-05-14T13:00:00');
+      time.advance(2 * hour);
+      assert.equal(sim.subscriptions(T1).find((s) => s.contentType === 'DLP.All')?.webhook?.status, 'expired');
+      await sim.publish(T1, 'DLP.All', [{ Id: 'too late' }]);
+      await sim.flushNotifications();
+      assert.equal(hook.notifications().length, 0);
     } finally {
       await hook.close();
     }

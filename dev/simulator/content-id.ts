@@ -14,9 +14,9 @@ export function generateContentId(contentType: ContentType, created: Date, seque
   return `${stamp(created)}${serial}$${stamp(ready)}${serial}$${lower}$${upper}$na0034`;
 }
 
-// Word characters and dashes between `$` separators, at least two parts. Percent-encoded `$` (`%24`) is not
+// Letters, digits, `_`, `-` and `.` between `$` separators, at least two parts. Percent-encoded `$` (`%24`) is not
 // accepted: the reference tells clients to keep `$` unencoded, and a client that encodes it should notice here.
-const contentIdPattern = /^[A-Za-z0-9_-]+(\$[A-Za-z0-9_-]+)+$/;
+const contentIdPattern = /^[A-Za-z0-9_.-]+(\$[A-Za-z0-9_.-]+)+$/;
 
 export function isWellFormedContentId(id: string): boolean {
   return id.length <= 512 && contentIdPattern.test(id);

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { AccessTokens } from './access-tokens.js';
 import { handleApi, isApiPath } from './activity-api.js';
 import { createServerPki } from './certificates.js';
-import { generateContentId, contentUriFor } from './content-id.js';
+import { contentUriFor, generateContentId, isWellFormedContentId } from './content-id.js';
 import { ContentStore, publishedView } from './content-store.js';
 import type { SimulatorContext, SimulatorFaults, SimulatorTenant } from './context.js';
 import type { Incoming, Reply } from './exchange.js';
@@ -243,6 +243,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     const created = publishOptions.contentCreated ?? now();
     const sequence = ctx.content.nextSequence();
     const contentId = publishOptions.contentId ?? generateContentId(contentType, created, sequence);
+    if (!isWellFormedContentId(contentId)) throw new Error(`contentId ${contentId} is not shaped like a real one (parts separated by $)`);
     const stored = ctx.content.add({ tenantId, contentType, contentId, contentUri: contentUriFor(baseUrl, tenantId, contentId), created, sequence, body });
     const view = publishedView(stored);
     const s = subscriptions.get(tenantId, contentType);
