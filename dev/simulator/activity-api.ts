@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { publishedView } from './content-store.js';
 import type { SimulatorContext } from './context.js';
 import { apiError, disabledByText, type ApiError } from './errors.js';
-import { errorReply, json, queryParam, type Incoming, type Reply } from './exchange.js';
+import { errorReply, json, jsonType, queryParam, type Incoming, type Reply } from './exchange.js';
 import { decodePageToken, encodePageToken, pageFrom, type PagePosition } from './page-token.js';
 import { ContentTypeSchema, guidPattern, StartBodySchema, type ContentType, type Permission } from './request-shapes.js';
 import { isWellFormedContentId } from './content-id.js';
@@ -204,8 +204,7 @@ function getContent(ctx: SimulatorContext, _req: Incoming, caller: Caller, rest:
   const forcedExpiry = faults.expiredContent.remaining > 0;
   if (forcedExpiry) faults.expiredContent.remaining--;
   if (forcedExpiry || ctx.now().getTime() > blob.expiration.getTime()) return errorReply(apiError('AF20051', contentId));
-  const reply = json(200, null);
-  reply.body = blob.body;
+  const reply: Reply = { status: 200, headers: { 'Content-Type': jsonType }, body: blob.body };
   if (faults.truncateContent.remaining > 0) {
     faults.truncateContent.remaining--;
     reply.truncate = faults.truncateContent.mode ?? 'cut-json';
