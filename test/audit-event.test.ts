@@ -44,6 +44,10 @@ describe('the JSON event', () => {
     const event = eventOf(item);
     assert.equal(event.recordType.id, 2);
     assert.equal(event.recordType.name, 'ExchangeItem');
+    const logonAsText = stringly.find((r) => typeof r.LogonType === 'string' && Number(r.RecordType) === 2)!;
+    assert.equal(eventOf(logonAsText).fields.LogonType, Number(logonAsText.LogonType), 'family fields are coerced too');
+    const boolAsText = stringly.find((r) => r.ExternalAccess === 'False' || r.ExternalAccess === 'false');
+    if (boolAsText) assert.equal(eventOf(boolAsText).fields.ExternalAccess, false);
     const odd = eventOf({ Id: 'x', RecordType: 'not a number', Operation: 7, Workload: 'Exchange', Custom: { a: 1 } });
     assert.ok(odd.schemaErrors && odd.schemaErrors.some((e) => e.startsWith('RecordType')));
     assert.ok(odd.schemaErrors.some((e) => e.startsWith('Operation')));

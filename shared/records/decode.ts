@@ -4,7 +4,8 @@
 import type { z } from 'zod';
 import { recordTypeName, userTypeLabel } from './enums';
 import { profileFor, type RecordProfile } from './profiles';
-import { AuditRecord, familySchemas } from './schemas';
+import { compileConformance } from './conformance';
+import { AuditRecord, familySchemas, type RecordFamily } from './schemas';
 
 export interface DecodedRecord {
   /** The record exactly as received. */
@@ -43,6 +44,12 @@ function parseLenient<S extends z.ZodType<Plain>>(schema: S, value: Plain, error
   return (second.success ? second.data : rest) as z.infer<S>;
 }
 
+const commonFits = compileConformance(AuditRecord);
+const commonKeys = Object.keys(AuditRecord.shape) as Array<keyof AuditRecord>;
+const familyFits = Object.fromEntries(
+  Object.entries(familySchemas).map(([family, schema]) => [family, compileConformance(schema)]),
+) as Record<RecordFamily, (value: unknown) => boolean>;
+
 export function decodeRecord(raw: unknown): DecodedRecord {
   const schemaErrors: string[] = [];
   let source: Plain;
@@ -51,10 +58,17 @@ export function decodeRecord(raw: unknown): DecodedRecord {
     schemaErrors.push(`(record): expected a JSON object, received ${Array.isArray(raw) ? 'array' : raw === null ? 'null' : typeof raw}`);
     source = {};
   }
-  const common = parseLenient(AuditRecord, source, schemaErrors);
+  // Records that already fit are used as they are (no copy); zod coerces and explains the rest.
+  const common: AuditRecord = commonFits(source) ? source : parseLenient(AuditRecord, source, schemaErrors);
   const profile = profileFor(common.RecordType ?? undefined, common.Workload ?? undefined);
-  const familySchema = familySchemas[profile.family] as z.ZodType<Plain>;
-  const record = profile.family === 'general' ? common : { ...parseLenient(familySchema, source, schemaErrors), ...common };
+  let record: Plain = common;
+  if (!familyFits[profile.family](source)) {
+    record = parseLenient(familySchemas[profile.family] as z.ZodType<Plain>, source, schemaErrors);
+    for (const key of commonKeys) {
+      if (common[key] === undefined) delete record[key];
+      else record[key] = common[key];
+    }
+  }
   return {
     raw,
     record,
