@@ -477,7 +477,7 @@ function firstSignificantByte(chunks: Buffer[]): number | undefined {
 
 function parseErrorBody(text: string): { code?: string | undefined; message?: string | undefined } | undefined {
   try {
-    const parsed = ErrorBody.safeParse(JSON.parse(text));
+    const parsed = ErrorBody.safeParse(JSON.parse(text.replace(/^\ufeff/, '')));
     return parsed.success ? parsed.data.error : undefined;
   } catch {
     return undefined;

@@ -73,6 +73,9 @@ export function createCredential(
   }
 }
 
+/** OAuth error names that mean "try again later"; every other named error needs a person to act. */
+const transientOAuthErrors = new Set(['temporarily_unavailable', 'server_error']);
+
 /** What a sign-in failure means, without the secret: AADSTS code and OAuth error name when there are any. */
 function signInError(err: unknown, tenantId: string, secrets: string[]): ManagementApiError {
   if (err instanceof ManagementApiError) return err;
@@ -80,16 +83,14 @@ function signInError(err: unknown, tenantId: string, secrets: string[]): Managem
   const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
   const message = typeof e.message === 'string' ? e.message : String(err);
   const aadsts = /AADSTS\d+/.exec(message)?.[0];
-  const oauth = typeof e.errorResponse?.error === 'string' ? e.errorResponse.error : undefined;
-  const detail = redact([aadsts, oauth].filter(Boolean).join(' ') || message.split('\n')[0]!.slice(0, 300), secrets);
-  const permanent = status !== undefined && status >= 400 && status < 500 && status !== 429;
-  const unavailable = e.name === 'CredentialUnavailableError';
-  return apiError(permanent || unavailable ? 'SIGN_IN_FAILED' : 'SIGN_IN_UNAVAILABLE', {
-    tenantId,
-    operation: 'sign-in',
-    status,
-    detail,
-  });
+  // MSAL failures arrive as "invalid_client: ..." in the message; AuthenticationError carries errorResponse.
+  const oauth = typeof e.errorResponse?.error === 'string' ? e.errorResponse.error : /^([a-z_]+):/.exec(message)?.[1];
+  const detail = redact([oauth, aadsts].filter(Boolean).join(' ') || message.split('\n')[0]!.slice(0, 300), secrets);
+  const transient =
+    (oauth !== undefined && transientOAuthErrors.has(oauth)) ||
+    (oauth === undefined && aadsts === undefined && (status === undefined || status >= 500 || status === 429));
+  const permanent = !transient || e.name === 'CredentialUnavailableError';
+  return apiError(permanent ? 'SIGN_IN_FAILED' : 'SIGN_IN_UNAVAILABLE', { tenantId, operation: 'sign-in', status, detail });
 }
 
 export function createTokenSource(settings: CredentialSettings, endpoints: Endpoints, options: TokenSourceOptions): TokenSource {
