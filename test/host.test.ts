@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { startAzurite, type RunningAzurite } from '../dev/azurite';
-import { resolveBindingExpressions } from '../dev/host/binding-expressions';
+import { resolveAppSettingReferences, resolveBindingExpressions } from '../dev/host/binding-expressions';
 import { hostSettings, parseTimeSpan } from '../dev/host/host-config';
 import { startHost, type RunningHost } from '../dev/host/host';
 import { compileRoute } from '../dev/host/http-route';
@@ -92,6 +92,8 @@ describe('host building blocks (pure)', () => {
     const sources = { data: { ContentId: 'c-1', nested: { day: 7 } }, now: utc('2026-11-25T13:44:19.123Z'), newGuid: () => 'g-1' };
     assert.equal(resolveBindingExpressions('out/{contentId}/{nested.day}/{rand-guid}-{DateTime}.json', sources), 'out/c-1/7/g-1-2026-11-25T13-44-19Z.json');
     assert.throws(() => resolveBindingExpressions('out/{missing}.json', sources), /missing/);
+    assert.equal(resolveAppSettingReferences('%PREFIX%-items', { PREFIX: 'work' }), 'work-items');
+    assert.throws(() => resolveAppSettingReferences('%NOPE%', {}), /NOPE/);
   });
 
   test('queue outputs: one message per array element; encoding round trip', () => {
@@ -125,6 +127,7 @@ describe('dev host with Azurite', () => {
     await queue.createIfNotExists();
     await queue.sendMessage(text);
   };
+  const appSettings = () => ({ AzureWebJobsStorage: azurite.connectionString, SLOW_QUEUE: 'slow-items' });
   const count = async (queueName: string) => (await queues.getQueueClient(queueName).getProperties()).approximateMessagesCount;
 
   before(async () => {
@@ -132,7 +135,7 @@ describe('dev host with Azurite', () => {
     queues = QueueServiceClient.fromConnectionString(azurite.connectionString);
     blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
     // A 1 s lease (renewed every 0.5 s) lets the long-running test outlast several leases quickly.
-    host = await startHost({ appPath, hostJsonPath, env: { AzureWebJobsStorage: azurite.connectionString }, logger: quietLogger, messageLeaseMs: 1000 });
+    host = await startHost({ appPath, hostJsonPath, env: appSettings(), logger: quietLogger, messageLeaseMs: 1000 });
   });
 
   after(async () => {
@@ -144,6 +147,8 @@ describe('dev host with Azurite', () => {
     assert.deepEqual(host.functions.map((f) => [f.name, f.trigger.kind]).sort(), [
       ['flaky', 'queue'], ['item', 'http'], ['notify', 'http'], ['sleep', 'http'], ['slow', 'queue'], ['tick', 'timer'], ['worker', 'queue'],
     ]);
+    const slow = host.functions.find((f) => f.name === 'slow');
+    assert.equal(slow?.trigger.kind === 'queue' && slow.trigger.queueName, 'slow-items');
   });
 
   test('HTTP POST answers with status, headers and JSON body; queue output → queue trigger → blob output', async () => {
@@ -218,7 +223,7 @@ describe('dev host with Azurite', () => {
   });
 
   test('a message running longer than its lease is renewed, not delivered twice', async () => {
-    await enqueue('slow-items', base64(JSON.stringify({ id: 'long-1', sleepMs: 2600 })));
+    await enqueue('slow-items', base64(JSON.stringify({ id: 'long-1', sleepMs: 1800 })));
     await host.idle();
     assert.deepEqual(callsFor('slow', 'long-1').map((c) => c.dequeueCount), [1]);
     assert.equal(await count('slow-items'), 0);
@@ -242,7 +247,7 @@ describe('dev host with Azurite', () => {
       const strictHostJson = join(dir, 'host.json');
       writeFileSync(strictHostJson, JSON.stringify({ version: '2.0', functionTimeout: '00:00:01' }));
       // Same app in the same process: the registrations are already known, and queues are drained by now.
-      strictHost = await startHost({ appPath, hostJsonPath: strictHostJson, env: { AzureWebJobsStorage: azurite.connectionString }, logger: quietLogger });
+      strictHost = await startHost({ appPath, hostJsonPath: strictHostJson, env: appSettings(), logger: quietLogger });
     });
     after(async () => {
       await strictHost?.close();

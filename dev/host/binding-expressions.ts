@@ -42,3 +42,12 @@ export function resolveBindingExpressions(template: string, sources: ExpressionS
     return String(value);
   });
 }
+
+/** `%name%` in binding properties (queue names, paths, schedules) reads an app setting, resolved at startup. */
+export function resolveAppSettingReferences(text: string, settings: Readonly<Record<string, string | undefined>>): string {
+  return text.replace(/%([^%]+)%/g, (_, name: string) => {
+    const value = settings[name];
+    if (value === undefined) throw new Error(`Binding property "${text}" refers to app setting "${name}", which is not set.`);
+    return value;
+  });
+}

@@ -2,6 +2,7 @@
 // that @azure/functions builds (`toCoreFunctionMetadata`: `{ name, bindings: { <bindingName>: { type, direction,
 // ...options } } }`, the return binding under `$return`).
 import { z } from 'zod';
+import { resolveAppSettingReferences } from './binding-expressions';
 import type { FunctionMetadata } from './core-contract';
 
 const DEFAULT_CONNECTION = 'AzureWebJobsStorage';
@@ -69,10 +70,18 @@ function parseWith<T>(parsers: Record<string, Parser<T>>, what: string, function
   return parser(functionName, bindingName, raw);
 }
 
-export function functionDefinition(metadata: FunctionMetadata): FunctionDefinition {
+const settingReferenceProperties = ['queueName', 'path', 'schedule'];
+
+/** Reads the registrations' bindings; `%setting%` references in queue names, paths and schedules are resolved. */
+export function functionDefinition(metadata: FunctionMetadata, settings: Readonly<Record<string, string | undefined>>): FunctionDefinition {
   let trigger: Trigger | undefined;
   const outputs: Output[] = [];
-  for (const [bindingName, raw] of Object.entries(metadata.bindings)) {
+  for (const [bindingName, declared] of Object.entries(metadata.bindings)) {
+    const raw = { ...declared };
+    for (const key of settingReferenceProperties) {
+      const value = raw[key];
+      if (typeof value === 'string') raw[key] = resolveAppSettingReferences(value, settings);
+    }
     const type = String(raw['type'] ?? '');
     if (/trigger$/i.test(type)) {
       trigger = parseWith(triggerParsers, 'trigger', metadata.name, bindingName, raw);

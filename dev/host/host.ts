@@ -79,7 +79,7 @@ async function startWithSettings(options: StartHostOptions, settings: HostSettin
 
   const byName = new Map<string, { registration: Registration; definition: FunctionDefinition }>();
   for (const registration of registrations()) {
-    byName.set(registration.metadata.name, { registration, definition: functionDefinition(registration.metadata) });
+    byName.set(registration.metadata.name, { registration, definition: functionDefinition(registration.metadata, process.env) });
   }
 
   async function run(name: string, request: InvocationRequest, bindingData: Record<string, unknown>): Promise<RpcInvocationResponse> {

@@ -59,7 +59,7 @@ app.storageQueue('flaky', {
 });
 
 app.storageQueue('slow', {
-  queueName: 'slow-items',
+  queueName: '%SLOW_QUEUE%', // an app-setting reference, resolved by the host
   connection,
   handler: async (message: unknown, ctx: InvocationContext) => {
     const item = itemSchema.parse(message);
