@@ -36,6 +36,9 @@ let other: Simulator; // a second server: its journal must stay empty
 let simNow = Date.now();
 let certDir: string;
 let certPath: string;
+let webhook: https.Server;
+let webhookPki: Awaited<ReturnType<typeof createServerPki>>;
+const webhookCalls: Array<{ authId: string | undefined; body: string }> = [];
 
 const code = (expected: string) => (err: unknown) => {
   assert.ok(err instanceof ManagementApiError, `not a typed error: ${String(err)}`);
@@ -98,6 +101,18 @@ async function bytesOf(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
 }
 
 before(async () => {
+  // A webhook receiver that answers 200 (validation and notifications) and notes the authId it was sent.
+  webhookPki = await createServerPki();
+  webhook = https.createServer({ cert: webhookPki.serverCertPem, key: webhookPki.serverKeyPem }, (req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => {
+      const header = req.headers['webhook-authid'];
+      webhookCalls.push({ authId: Array.isArray(header) ? header[0] : header, body });
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
   const cert = await createClientCertificate();
   certDir = mkdtempSync(path.join(tmpdir(), 'o365-client-cert-'));
   certPath = path.join(certDir, 'client.pem');
@@ -112,6 +127,7 @@ before(async () => {
       ],
       pageSize: 3,
       now: () => new Date(simNow),
+      webhookCaPem: webhookPki.caCertPem,
     }),
     startSimulator({ tenants: [{ tenantId: tenantA, apps: [{ clientId, clientSecret }] }] }),
   ]);
@@ -119,6 +135,9 @@ before(async () => {
 
 after(async () => {
   await Promise.all([sim?.close(), other?.close()]);
+  webhook?.closeAllConnections();
+  await new Promise<void>((resolve) => (webhook ? webhook.close(() => resolve()) : resolve()));
+  await webhookPki?.remove();
   if (certDir) rmSync(certDir, { recursive: true, force: true });
 });
 
@@ -174,6 +193,44 @@ describe('subscriptions', () => {
       assert.equal((await ensureSubscription(feed, 'Audit.SharePoint', { restartDisabled: true })).state, 'restarted');
       assert.equal(starts(), 2);
       assert.equal(sim.subscriptions(tenantB).find((s) => s.contentType === 'Audit.SharePoint')?.status, 'enabled');
+    } finally {
+      close();
+    }
+  });
+});
+
+describe('webhook subscriptions', () => {
+  it('starts with a webhook; the authId is a Secret in every answer and never printed or logged', async () => {
+    const authId = 'webhook-auth-id-Very-Secret-42';
+    const address = `https://127.0.0.1:${(webhook.address() as AddressInfo).port}/api/o365/notify`;
+    const lines: string[] = [];
+    const { client, close } = makeClient({ logLines: lines });
+    const feed = client.tenant(tenantB);
+    try {
+      const started = await feed.startSubscription('Audit.General', { address, authId });
+      assert.equal(started.outcome, 'started');
+      assert.equal(webhookCalls.at(-1)?.authId, authId, 'the validation POST carried the authId');
+      assert.ok(/validationCode/.test(webhookCalls.at(-1)?.body ?? ''));
+      const listed = (await feed.listSubscriptions()).find((s) => s.contentType === 'Audit.General');
+      assert.equal(listed?.webhook?.authId?.reveal(), authId);
+      const logger = createLogger({ write: (l) => lines.push(l) });
+      logger.info('started', { started, listed });
+      for (const text of [JSON.stringify(started), JSON.stringify(listed), inspect(started, { depth: 10 }), inspect(listed, { depth: 10 }), lines.join('\n')]) {
+        assert.ok(!text.includes(authId), text);
+      }
+      // Same webhook again: nothing to do, no start sent.
+      const mark = sim.journal.length;
+      assert.equal((await ensureSubscription(feed, 'Audit.General', { restartDisabled: false, webhook: { address, authId } })).state, 'enabled');
+      assert.equal(apiRequests(sim, mark, '/subscriptions/start').length, 0);
+      // Published content is notified to the webhook with the authId.
+      const before = webhookCalls.length;
+      const blob = await sim.publish(tenantB, 'Audit.General', [{ Id: 'n' }]);
+      await sim.flushNotifications();
+      const notification = webhookCalls.slice(before).find((c) => c.body.includes(blob.contentId));
+      assert.equal(notification?.authId, authId);
+      // A notification's contentUri passes the guard and fetches the blob.
+      const item = (JSON.parse(notification!.body) as Array<{ contentUri: string; tenantId: string }>).find((n) => n.contentUri === blob.contentUri)!;
+      assert.equal((await bytesOf(await client.tenant(item.tenantId).fetchContentUri(item.contentUri))).toString(), '[{"Id":"n"}]');
     } finally {
       close();
     }
