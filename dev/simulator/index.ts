@@ -7,4 +7,5 @@ export type { ContentType, PublishedContent, Notification, Permission } from './
 export { contentTypes } from './request-shapes.js';
 export { trustCaPolicy, simulatorCredentialOptions } from './trust.js';
 export { createClientCertificate, type ClientCertificate } from './certificates.js';
+export { generateRecords } from './generated-records.js';
 export { errorTable, apiError, type ErrorCode } from './errors.js';

@@ -231,10 +231,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     };
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+    });
+  } catch (err) {
+    await pki.remove();
+    throw err;
+  }
   baseUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const publishText = (tenantId: string, contentType: ContentType, body: string, publishOptions: PublishOptions = {}): PublishedContent => {
