@@ -231,6 +231,10 @@ describe('webhook subscriptions', () => {
       // A notification's contentUri passes the guard and fetches the blob.
       const item = (JSON.parse(notification!.body) as Array<{ contentUri: string; tenantId: string }>).find((n) => n.contentUri === blob.contentUri)!;
       assert.equal((await bytesOf(await client.tenant(item.tenantId).fetchContentUri(item.contentUri))).toString(), '[{"Id":"n"}]');
+      // The diagnostics listing shows that delivery.
+      const delivered = [];
+      for await (const n of feed.listNotifications('Audit.General', { start: new Date(simNow - HOUR), end: new Date(simNow + 60_000) })) delivered.push(n);
+      assert.ok(delivered.some((n) => n.contentId === blob.contentId && typeof n.notificationSent === 'string'), JSON.stringify(delivered));
     } finally {
       close();
     }
@@ -328,17 +332,6 @@ describe('content', () => {
       await assert.rejects(bytesOf(body), (e: unknown) => code('CONTENT_INTERRUPTED')(e) && (e as ManagementApiError).retryable);
     } finally {
       sim.faults.truncateContent = { remaining: 0 };
-      close();
-    }
-  });
-
-  it('lists notifications for diagnostics', async () => {
-    const { client, close } = makeClient();
-    try {
-      const items = [];
-      for await (const item of client.tenant(tenantA).listNotifications('Audit.Exchange', { start: new Date(simNow - HOUR), end: new Date(simNow) })) items.push(item);
-      assert.ok(Array.isArray(items)); // no webhook here: the listing works and is empty or holds delivery attempts
-    } finally {
       close();
     }
   });
