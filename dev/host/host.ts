@@ -1,10 +1,9 @@
 // The dev host: loads the app's real @azure/functions registrations through the `@azure/functions-core` shim and
 // runs them against Azurite: HTTP triggers on a loopback port, queue triggers with the storage extension's
 // semantics, timer triggers on their NCRONTAB schedules, queue/blob outputs, host.json `functionTimeout`.
-import type { Logger } from '../../shared/log';
-import { createLogger } from '../../shared/log';
+import { createLogger, type Logger, type LogLevel } from '../../shared/log';
 import { hooks, installCoreModule, programmingModel, registrations, setSystemLog, type Registration } from './core-module';
-import type { RpcLogLevel } from './core-contract';
+import type { RpcInvocationResponse, RpcLogLevel } from './core-contract';
 import { functionDefinition, type FunctionDefinition } from './function-bindings';
 import { readHostSettings, type HostSettings } from './host-config';
 import { startHttpServer, type HttpFunction, type RunningHttpServer } from './http-server';
@@ -14,7 +13,6 @@ import { writeOutputs } from './output-bindings';
 import { DEFAULT_MESSAGE_LEASE_MS, poisonQueueName, QueueListener } from './queue-listener';
 import { StorageConnections } from './storage-connections';
 import { TimerTrigger } from './timer-trigger';
-import type { RpcInvocationResponse } from './core-contract';
 
 export interface StartHostOptions {
   /** App root directory (uses its package.json `main`), or a built module / glob, relative to `cwd`. */
@@ -40,7 +38,8 @@ export interface RunningHost {
   close(): Promise<void>;
 }
 
-const systemLogLevels: Record<RpcLogLevel, 'debug' | 'info' | 'warn' | 'error' | undefined> = {
+// The library's own system messages are mostly chatter (e.g. deferred-binding notes); warnings stay visible.
+const systemLogLevels: Record<RpcLogLevel, LogLevel | undefined> = {
   trace: 'debug', debug: 'debug', information: 'debug', warning: 'warn', error: 'error', critical: 'error', none: undefined,
 };
 
@@ -77,6 +76,10 @@ async function startWithSettings(options: StartHostOptions, settings: HostSettin
     if (capabilities['HttpUri']) throw new Error('app.setup({ enableHttpStream: true }) is not supported by the dev host.');
   }
 
+  if (registrations().length === 0) {
+    // Also what happens when @azure/functions was loaded and used before the shim existed ("test mode").
+    throw new Error(`No functions were registered by ${app.files.join(', ')}.`);
+  }
   const byName = new Map<string, { registration: Registration; definition: FunctionDefinition }>();
   for (const registration of registrations()) {
     byName.set(registration.metadata.name, { registration, definition: functionDefinition(registration.metadata, process.env) });
