@@ -194,10 +194,11 @@ export const apiSettingsSection = z
           : s.O365_USE_MANAGED_IDENTITY
             ? { kind: 'managedIdentity', clientId: s.O365_CLIENT_ID }
             : { kind: 'workloadIdentity', clientId: s.O365_CLIENT_ID };
-    const endpoints: Endpoints = resolveEndpoints(s.O365_CLOUD, {
-      apiBaseUrl: s.O365_API_BASE_URL,
-      authorityHost: s.O365_AUTHORITY_HOST,
-    });
+    const endpoints: Endpoints = resolveEndpoints(
+      s.O365_CLOUD,
+      { apiBaseUrl: s.O365_API_BASE_URL, authorityHost: s.O365_AUTHORITY_HOST },
+      s.WEBSITE_INSTANCE_ID !== undefined,
+    );
     const tenantIds = s.O365_TENANT_ID;
     return {
       tenantIds,

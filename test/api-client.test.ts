@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
 import { startSimulator, createClientCertificate, type Simulator } from '../dev/simulator';
 import { createServerPki } from '../dev/simulator/certificates';
 import { createManagementClient, type ManagementClient } from '../shared/api/client';
@@ -62,6 +63,7 @@ function makeClient(options: {
   apiOrigin?: string;
   ca?: string;
   logLines?: string[];
+  responseTimeoutMs?: number;
 } = {}): TestClient {
   const sleeps: number[] = [];
   const clock: Clock = {
@@ -83,6 +85,7 @@ function makeClient(options: {
     http,
     clock,
     random: () => 0.5,
+    ...(options.responseTimeoutMs ? { responseTimeoutMs: options.responseTimeoutMs } : {}),
     retryPolicy: { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 1000, maxRetryAfterMs: 10_000 },
     limiter: createRequestLimiter({ perMinute: options.requestsPerMinute ?? 2000, burst: options.limiterBurst ?? 1000, clock }),
     ...(options.logLines ? { logger: createLogger({ write: (l) => options.logLines!.push(l), level: 'debug' }) } : {}),
@@ -447,6 +450,23 @@ describe('throttling and budget', () => {
     }
   });
 
+  it('retries a request that times out, then reports a retryable NETWORK error', async () => {
+    const { client, sleeps, close } = makeClient({ responseTimeoutMs: 50 });
+    try {
+      await client.tenant(tenantA).listSubscriptions();
+      sim.faults.delayMs = 200;
+      const mark = sim.journal.length;
+      await assert.rejects(client.tenant(tenantA).listSubscriptions(), (e: unknown) => code('NETWORK')(e) && (e as ManagementApiError).retryable);
+      assert.equal(sleeps.length, 3, 'four attempts');
+      sim.faults.delayMs = 0;
+      await new Promise((resolve) => setTimeout(resolve, 250)); // let the delayed answers land in the journal
+      assert.equal(apiRequests(sim, mark).length, 4);
+    } finally {
+      sim.faults.delayMs = 0;
+      close();
+    }
+  });
+
   it('gives a retryable error back instead of waiting past the caller deadline', async () => {
     const { client, sleeps, close } = makeClient();
     try {
@@ -495,6 +515,26 @@ describe('URL guard: the token never reaches another host', () => {
       for (const uri of forged) await assert.rejects(client.tenant(tenantA).fetchContentUri(uri), code('URL_REFUSED'), uri);
       assert.equal(other.journal.length, 0);
       assert.equal(apiRequests(sim, mark).length, 0);
+    } finally {
+      close();
+    }
+  });
+
+  it('property: mutated contentUris either fail the guard or go to the configured server, never to the other', async () => {
+    const blob = await sim.publish(tenantA, 'Audit.Exchange', [{ Id: 'p' }]);
+    const { client, close } = makeClient({ ca: sim.caCertPem + '\n' + other.caCertPem });
+    const otherHost = new URL(other.baseUrl).host;
+    const good = blob.contentUri;
+    const pieces = ['@', `@${otherHost}`, otherHost, `${otherHost}/`, ':443', `:${new URL(other.baseUrl).port}`, '%2F', '\\', '/', '..', '#', '?', '.', 'A', 'localhost'];
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.nat({ max: good.length }), fc.nat({ max: 10 }), fc.constantFrom(...pieces), async (at, cut, piece) => {
+          const uri = good.slice(0, at) + piece + good.slice(Math.min(good.length, at + cut));
+          await client.tenant(tenantA).fetchContentUri(uri).then((body) => body.cancel(), () => undefined);
+          assert.equal(other.journal.length, 0, uri);
+        }),
+        { numRuns: 150 },
+      );
     } finally {
       close();
     }

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { resolveEndpoints } from '../shared/api/clouds';
 import { ConfigError, loadSettings, parseSettings, type Env } from '../shared/config';
 
 const tenant = '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66';
@@ -103,6 +104,12 @@ describe('settings', () => {
     assert.match(inAzure.get('O365_API_BASE_URL')!, /refused when running in Azure/);
     assert.ok(inAzure.has('O365_CA_FILE'));
     assert.ok(problems({ ...base, O365_CA_FILE: '/tmp/ca.pem' }).has('O365_CA_FILE'), 'a CA file only with an override');
+  });
+
+  it('resolveEndpoints refuses overrides in Azure and off loopback on its own too', () => {
+    assert.throws(() => resolveEndpoints('Enterprise', { apiBaseUrl: 'https://127.0.0.1:1' }, true), /refused when running in Azure/);
+    assert.throws(() => resolveEndpoints('Enterprise', { authorityHost: 'https://login.evil.example' }, false), /loopback/);
+    assert.equal(resolveEndpoints('DoD', {}, true).apiOrigin, 'https://manage.protection.apps.mil');
   });
 
   it('treats blank values as unset', () => {

@@ -72,10 +72,19 @@ export function loopbackOrigin(value: string): { ok: true; origin: string } | { 
   return { ok: true, origin: url.origin };
 }
 
-export function resolveEndpoints(cloud: CloudName, overrides: EndpointOverrides = {}): Endpoints {
+/**
+ * The endpoints for a cloud. Overrides must be loopback origins and are refused in Azure (App Service sets
+ * WEBSITE_INSTANCE_ID); the settings check the same, this is the second line.
+ */
+export function resolveEndpoints(
+  cloud: CloudName,
+  overrides: EndpointOverrides = {},
+  runningInAzure = Boolean(process.env['WEBSITE_INSTANCE_ID']),
+): Endpoints {
   const base = clouds[cloud];
   const pick = (value: string | undefined, fallback: string, name: string): string => {
     if (value === undefined) return fallback;
+    if (runningInAzure) throw new Error(`${name} is for the local simulator only and is refused when running in Azure`);
     const checked = loopbackOrigin(value);
     if (!checked.ok) throw new Error(`${name} ${checked.reason}`);
     return checked.origin;
