@@ -2,13 +2,14 @@
 // @azure/functions 4.16.5 API (test/support/host-app): also the smoke test of the library's internal contract
 // with the host (`@azure/functions-core`, the programming model's invocation model). Plus the pure parts.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { startAzurite, type RunningAzurite } from '../dev/azurite';
+import { locateApp } from '../dev/host/app-loader';
 import { resolveAppSettingReferences, resolveBindingExpressions } from '../dev/host/binding-expressions';
 import { hostSettings, parseTimeSpan } from '../dev/host/host-config';
 import { startHost, type RunningHost } from '../dev/host/host';
@@ -102,6 +103,21 @@ describe('host building blocks (pure)', () => {
     assert.equal(decodeMessage(encodeMessage('{"é":1}', 'base64'), 'base64'), '{"é":1}');
     assert.equal(decodeMessage('not base64!', 'base64'), undefined);
     assert.equal(decodeMessage('plain', 'none'), 'plain');
+  });
+
+  test('an app root is found through package.json `main`, a glob like the worker expands', () => {
+    const root = mkdtempSync(join(tmpdir(), 'app-root-'));
+    try {
+      mkdirSync(join(root, 'dist', 'functions'), { recursive: true });
+      for (const f of ['dist/index.js', 'dist/functions/b.js', 'dist/functions/a.js', 'dist/other.js']) writeFileSync(join(root, f), '');
+      writeFileSync(join(root, 'package.json'), JSON.stringify({ main: 'dist/{index.js,functions/*.js}' }));
+      const app = locateApp(root, '/');
+      assert.equal(app.root, root);
+      assert.deepEqual(app.files, ['dist/index.js', 'dist/functions/a.js', 'dist/functions/b.js'].map((f) => join(root, f)));
+      assert.throws(() => locateApp('dist/missing/*.js', root), /No app files match/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   test('polling back-off doubles up to the maximum and resets after a message', () => {

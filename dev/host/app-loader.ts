@@ -16,14 +16,18 @@ export interface AppLocation {
 export function locateApp(appPath: string, cwd: string): AppLocation {
   const absolute = isAbsolute(appPath) ? appPath : resolve(cwd, appPath);
   if (existsSync(absolute) && statSync(absolute).isDirectory()) {
-    const pkg = packageJsonSchema.parse(JSON.parse(readFileSync(join(absolute, 'package.json'), 'utf8')));
-    return { root: absolute, files: expand(pkg.main, absolute) };
+    const pkg = packageJsonSchema.safeParse(JSON.parse(readFileSync(join(absolute, 'package.json'), 'utf8')));
+    if (!pkg.success) throw new Error(`${join(absolute, 'package.json')} needs a "main" naming the built app (a file or glob).`);
+    return { root: absolute, files: expand(pkg.data.main, absolute) };
   }
   return { root: cwd, files: expand(appPath, cwd) };
 }
 
 function expand(pattern: string, cwd: string): string[] {
-  const files = globSync(pattern, { cwd }).map((f) => resolve(cwd, f)).sort();
+  // Shallower files first, as the worker's globby walk yields them: `dist/{index.js,functions/*.js}` loads index.js
+  // (telemetry set-up, app.setup) before the functions.
+  const depth = (f: string) => f.split(/[\\/]/).length;
+  const files = globSync(pattern, { cwd }).map((f) => resolve(cwd, f)).sort((a, b) => depth(a) - depth(b) || a.localeCompare(b));
   if (files.length === 0) throw new Error(`No app files match "${pattern}" in ${cwd}. Build the app first?`);
   return files;
 }

@@ -83,6 +83,7 @@ async function startWithSettings(options: StartHostOptions, settings: HostSettin
   const byName = new Map<string, { registration: Registration; definition: FunctionDefinition }>();
   for (const registration of registrations()) {
     byName.set(registration.metadata.name, { registration, definition: functionDefinition(registration.metadata, process.env) });
+    if (registration.metadata.retryOptions) logger.warn('retry policy is not applied by the dev host', { function: registration.metadata.name });
   }
 
   async function run(name: string, request: InvocationRequest, bindingData: Record<string, unknown>): Promise<RpcInvocationResponse> {
