@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // o365-relay: the command-line entry. Each command is one entry of the table below.
+import { backfillUsage, runBackfill } from './backfill';
+import { contentUsage, runContent } from './content';
 import { decodeUsage, runDecode } from './decode';
+import { runSubscriptions, subscriptionsUsage } from './subscriptions';
 import { UsageError } from './usage-error';
 
 interface Command {
@@ -8,10 +11,14 @@ interface Command {
   run(argv: string[]): Promise<number>;
 }
 
+const firstLine = (usage: string) => usage.split('\n')[0]!.replace('usage: ', '');
 const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
 
 const commands: Readonly<Record<string, Command>> = {
-  decode: { summary: decodeUsage.split('\n')[0]!.replace('usage: ', ''), run: (argv) => runDecode(argv, io) },
+  decode: { summary: firstLine(decodeUsage), run: (argv) => runDecode(argv, io) },
+  subscriptions: { summary: firstLine(subscriptionsUsage), run: runSubscriptions },
+  content: { summary: firstLine(contentUsage), run: runContent },
+  backfill: { summary: firstLine(backfillUsage), run: runBackfill },
 };
 
 function usage(): string {

@@ -1,0 +1,70 @@
+// What the API commands share: settings from the environment (and local.settings.json), the client, the
+// tenants and content types chosen on the command line, and Ctrl-C turned into a clean stop.
+import { contentTypes, ContentType } from '../shared/api/content-types';
+import { createClientFromSettings } from '../shared/api/from-settings';
+import type { ManagementClient } from '../shared/api/client';
+import { loadSettings, type ApiSettings } from '../shared/config';
+import { createLogger, type Logger } from '../shared/log';
+import { UsageError } from './usage-error';
+
+export interface ApiSession {
+  settings: ApiSettings;
+  client: ManagementClient;
+  logger: Logger;
+  signal: AbortSignal;
+  /** Number of throttled (AF429 / HTTP 429) answers the client retried. */
+  throttles(): number;
+  close(): void;
+}
+
+export function openApiSession(): ApiSession {
+  const settings = loadSettings().api;
+  const base = createLogger({ level: process.env.O365_LOG_LEVEL === 'debug' ? 'debug' : 'warn', secrets: secretsOf(settings) });
+  let throttled = 0;
+  const logger: Logger = {
+    ...base,
+    warn: (message, fields) => {
+      if (fields?.code === 'AF429') throttled++;
+      base.warn(message, fields);
+    },
+  };
+  const client = createClientFromSettings(settings, { logger });
+  const abort = new AbortController();
+  const onInterrupt = () => abort.abort(new Error('interrupted'));
+  process.once('SIGINT', onInterrupt);
+  return {
+    settings,
+    client,
+    logger,
+    signal: abort.signal,
+    throttles: () => throttled,
+    close: () => {
+      process.off('SIGINT', onInterrupt);
+      client.close();
+    },
+  };
+}
+
+function secretsOf(settings: ApiSettings): string[] {
+  return settings.credential.kind === 'clientSecret' ? [settings.credential.clientSecret] : [];
+}
+
+/** --content-type values (repeatable, comma-separated), or the configured ones. */
+export function chosenContentTypes(values: readonly string[], configured: readonly ContentType[]): ContentType[] {
+  const chosen = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+  if (chosen.length === 0) return [...configured];
+  return chosen.map((value) => {
+    const parsed = ContentType.safeParse(contentTypes.find((t) => t.toLowerCase() === value.toLowerCase()));
+    if (!parsed.success) throw new UsageError(`--content-type ${value}: expected one of ${contentTypes.join(', ')}`);
+    return parsed.data;
+  });
+}
+
+export function chosenTenants(values: readonly string[], configured: readonly string[]): string[] {
+  const chosen = values.flatMap((v) => v.split(',')).map((v) => v.trim().toLowerCase()).filter((v) => v !== '');
+  if (chosen.length === 0) return [...configured];
+  for (const tenant of chosen) {
+    if (!configured.includes(tenant)) throw new UsageError(`--tenant ${tenant}: not one of the tenants in O365_TENANT_ID`);
+  }
+  return chosen;
+}

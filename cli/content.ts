@@ -1,0 +1,58 @@
+// o365-relay content list --since 2h [--until T] [--tenant ID ...] [--content-type T ...] [--json]
+import { parseArgs } from 'node:util';
+import { chosenContentTypes, chosenTenants, openApiSession } from './api-session';
+import { parseTimeArg } from './time-arg';
+import { UsageError } from './usage-error';
+
+export const contentUsage = `usage: o365-relay content list --since 2h [--until TIME] [--tenant ID ...] [--content-type T ...] [--json]
+  Lists the content blobs the API has available (by contentCreated), every window and page.`;
+
+export async function runContent(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        since: { type: 'string' },
+        until: { type: 'string' },
+        tenant: { type: 'string', multiple: true, default: [] },
+        'content-type': { type: 'string', multiple: true, default: [] },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(contentUsage + '\n');
+    return 0;
+  }
+  if (positionals[0] !== 'list') throw new UsageError(`expected content list\n${contentUsage}`);
+  if (values.since === undefined) throw new UsageError('--since is required (e.g. --since 2h)');
+  const now = new Date();
+  const since = parseTimeArg(values.since, '--since', now);
+  const until = values.until === undefined ? now : parseTimeArg(values.until, '--until', now);
+
+  const session = openApiSession();
+  try {
+    const types = chosenContentTypes(values['content-type'], session.settings.contentTypes);
+    for (const tenantId of chosenTenants(values.tenant, session.settings.tenantIds)) {
+      const feed = session.client.tenant(tenantId);
+      for (const contentType of types) {
+        for await (const item of feed.listContentRange(contentType, { since, until }, { signal: session.signal })) {
+          process.stdout.write(
+            values.json
+              ? JSON.stringify({ tenantId, ...item }) + '\n'
+              : `${item.contentCreated} ${tenantId} ${item.contentType} ${item.contentId} expires ${item.contentExpiration}\n`,
+          );
+        }
+      }
+    }
+  } finally {
+    session.close();
+  }
+  return 0;
+}
