@@ -479,6 +479,21 @@ describe('throttling and budget', () => {
     }
   });
 
+  it('reuses keep-alive connections without piling up listeners', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    const { client, close } = makeClient();
+    try {
+      for (let i = 0; i < 30; i++) await client.tenant(tenantA).listSubscriptions();
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(warnings, []);
+    } finally {
+      process.off('warning', onWarning);
+      close();
+    }
+  });
+
   it('the per-tenant limiter spaces requests to the budget', async () => {
     const { client, sleeps, close } = makeClient({ requestsPerMinute: 60, limiterBurst: 2 });
     try {

@@ -92,7 +92,7 @@ export interface ManagementClient {
   close(): void;
 }
 
-const SMALL_BODY_LIMIT = 64 * 1024 * 1024; // listings are pages of at most a few thousand items
+const LISTING_BODY_LIMIT = 64 * 1024 * 1024; // listings are pages of at most a few thousand items
 const ERROR_BODY_LIMIT = 1024 * 1024;
 const MAX_PAGES = 100_000;
 const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
@@ -196,7 +196,7 @@ export function createManagementClient(options: ManagementClientOptions): Manage
   }
 
   async function readJson(answer: HttpAnswer, context: Record<string, string | undefined>): Promise<unknown> {
-    const text = (await readBody(answer.body, SMALL_BODY_LIMIT)).toString('utf8');
+    const text = (await readBody(answer.body, LISTING_BODY_LIMIT)).toString('utf8');
     if (text.trim() === '') return undefined;
     try {
       return JSON.parse(text);

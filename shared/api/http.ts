@@ -94,15 +94,18 @@ export function createHttpTransport(options: HttpTransportOptions = {}): HttpTra
           return;
         }
         settled = true;
-        // While the body streams: a quiet socket or a later abort ends the body with a typed error.
-        res.socket?.setTimeout(req.idleTimeoutMs, () =>
-          res.destroy(apiError('NETWORK', { detail: `the body stalled for ${req.idleTimeoutMs} ms` })),
-        );
+        // While the body streams: a quiet socket or a later abort ends the body with a typed error. The
+        // listeners come off again when the body closes, since keep-alive sockets serve many requests.
+        const socket = res.socket;
+        const onIdle = () => res.destroy(apiError('NETWORK', { detail: `the body stalled for ${req.idleTimeoutMs} ms` }));
+        socket?.setTimeout(req.idleTimeoutMs);
+        socket?.on('timeout', onIdle);
         const onBodyAbort = () => res.destroy(apiError('ABORTED', { detail: 'cancelled while reading the body', cause: req.signal?.reason }));
         req.signal?.addEventListener('abort', onBodyAbort, { once: true });
         res.once('close', () => {
           req.signal?.removeEventListener('abort', onBodyAbort);
-          res.socket?.setTimeout(0);
+          socket?.off('timeout', onIdle);
+          socket?.setTimeout(0);
         });
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
       });
