@@ -20,6 +20,8 @@ import { ApiConfigurationError, ContentExpiredError, ManagementApiError } from '
 import { createHttpTransport, type HttpTransport } from '../shared/api/http';
 import { createRequestLimiter } from '../shared/api/limiter';
 import { ensureSubscription } from '../shared/api/subscriptions';
+import { createClientFromSettings } from '../shared/api/from-settings';
+import { parseSettings } from '../shared/config';
 import { createLogger } from '../shared/log';
 import { fixturePath } from './support/fixtures';
 
@@ -174,6 +176,27 @@ describe('subscriptions', () => {
       await assert.rejects(feed2.listContent('Audit.General', window).next(), code('AF20023'));
     } finally {
       second.close();
+    }
+  });
+
+  it('works from settings alone: loopback overrides and the simulator CA file', async () => {
+    const { api } = parseSettings({
+      O365_TENANT_ID: tenantA,
+      O365_CLIENT_ID: clientId,
+      O365_CLIENT_SECRET: clientSecret,
+      O365_API_BASE_URL: sim.baseUrl,
+      O365_AUTHORITY_HOST: sim.authorityHost,
+      O365_CA_FILE: sim.caCertPath,
+    });
+    const client = createClientFromSettings(api);
+    try {
+      const mark = sim.journal.length;
+      assert.ok(Array.isArray(await client.tenant(tenantA).listSubscriptions()));
+      const [request] = apiRequests(sim, mark);
+      assert.equal(request?.query['PublisherIdentifier'], tenantA, 'publisher id defaults to the home tenant');
+      assert.equal(request?.status, 200);
+    } finally {
+      client.close();
     }
   });
 
