@@ -18,7 +18,7 @@ import { nextOccurrence, parseSchedule, ScheduleError } from '../dev/host/ncront
 import { nextPollingDelay } from '../dev/host/polling-delay';
 import { decodeMessage, encodeMessage, queueMessages } from '../dev/host/typed-data';
 import { createLogger } from '../shared/log';
-import { callsFor } from './support/host-app/probe';
+import { callsFor, maxRunning } from './support/host-app/probe';
 
 const repoRoot = join(__dirname, '..', '..');
 const appPath = join(repoRoot, 'dist', 'test', 'support', 'host-app', 'index.js');
@@ -161,7 +161,7 @@ describe('dev host with Azurite', () => {
 
   test('registrations from the real @azure/functions reach the host', () => {
     assert.deepEqual(host.functions.map((f) => [f.name, f.trigger.kind]).sort(), [
-      ['flaky', 'queue'], ['item', 'http'], ['notify', 'http'], ['sleep', 'http'], ['slow', 'queue'], ['tick', 'timer'], ['worker', 'queue'],
+      ['flaky', 'queue'], ['item', 'http'], ['notify', 'http'], ['parallel', 'queue'], ['sleep', 'http'], ['slow', 'queue'], ['tick', 'timer'], ['worker', 'queue'],
     ]);
     const slow = host.functions.find((f) => f.name === 'slow');
     assert.equal(slow?.trigger.kind === 'queue' && slow.trigger.queueName, 'slow-items');
@@ -243,6 +243,15 @@ describe('dev host with Azurite', () => {
     await host.idle();
     assert.deepEqual(callsFor('slow', 'long-1').map((c) => c.dequeueCount), [1]);
     assert.equal(await count('slow-items'), 0);
+  });
+
+  test('no more than batchSize + newBatchThreshold messages run at once', async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => `par-${i}`);
+    for (const id of ids) await enqueue('parallel-items', base64(JSON.stringify({ id, sleepMs: 150 })));
+    await host.idle();
+    assert.deepEqual(ids.map((id) => callsFor('parallel', id).length), ids.map(() => 1));
+    const max = maxRunning.get('parallel') ?? 0;
+    assert.ok(max >= 1 && max <= 4 + 2, `at most 6 at once, saw ${max}`);
   });
 
   test('fireTimer runs a timer function with the Timer object; its queue output flows on', async () => {

@@ -2,7 +2,7 @@
 // It doubles as the smoke test of the pinned library's internal contract with the host.
 import { app, HttpResponse, output, type HttpRequest, type InvocationContext, type Timer } from '@azure/functions';
 import { z } from 'zod';
-import { record } from './probe';
+import { record, whileRunning } from './probe';
 
 const connection = 'AzureWebJobsStorage';
 const workQueue = output.storageQueue({ queueName: 'work-items', connection });
@@ -65,6 +65,16 @@ app.storageQueue('slow', {
     const item = itemSchema.parse(message);
     record({ fn: 'slow', id: item.id, dequeueCount: Number(ctx.triggerMetadata?.['dequeueCount']) });
     await new Promise((resolve) => setTimeout(resolve, item.sleepMs ?? 0));
+  },
+});
+
+app.storageQueue('parallel', {
+  queueName: 'parallel-items',
+  connection,
+  handler: async (message: unknown) => {
+    const item = itemSchema.parse(message);
+    await whileRunning('parallel', () => new Promise((resolve) => setTimeout(resolve, item.sleepMs ?? 0)));
+    record({ fn: 'parallel', id: item.id });
   },
 });
 
