@@ -1,0 +1,61 @@
+// What the relay remembers per content blob and per stream, behind a small interface so the pipeline stays
+// free of storage SDKs. The implementation (Azure Table storage, ETag-guarded) lives in shared/state/.
+import type { ContentType } from '../api/content-types';
+import type { ContentKey, ContentMessage } from './content-message';
+
+export type ContentState = 'enqueued' | 'delivered' | 'expired' | 'dead-lettered';
+
+export interface SinkProgress {
+  /** Records (after filtering, in blob order) the sink has accepted; a retry resumes after them. */
+  accepted: number;
+  done: boolean;
+}
+
+export interface ContentEntry extends ContentKey {
+  contentType: ContentType;
+  contentCreated: string;
+  contentExpiration: string;
+  state: ContentState;
+  /** A worker's claim: others wait until `until` (epoch ms) has passed. */
+  claim: { owner: string; until: number } | null;
+  sinks: Record<string, SinkProgress>;
+  /** Claims taken so far. */
+  attempts: number;
+  detail?: string | undefined;
+}
+
+export type ClaimResult =
+  | { kind: 'claimed'; entry: ContentEntry }
+  /** Another worker holds a live claim. */
+  | { kind: 'held'; until: number }
+  /** Nothing left to do: delivered, expired or dead-lettered. */
+  | { kind: 'finished'; entry: ContentEntry };
+
+export interface Ledger {
+  /** Records blobs as enqueued unless known; returns the ones that were not known (insert-if-absent per id). */
+  markSeen(messages: readonly ContentMessage[]): Promise<ContentMessage[]>;
+  /** The ids among `contentIds` of one tenant that the ledger knows, in any state. */
+  known(tenantId: string, contentIds: readonly string[]): Promise<Set<string>>;
+  get(key: ContentKey): Promise<ContentEntry | undefined>;
+  /** Takes the blob for `owner` until now + leaseMs, creating the entry if absent. */
+  claim(message: ContentMessage, owner: string, leaseMs: number, now: number): Promise<ClaimResult>;
+  /** Extends the owner's claim; false when the claim was lost. */
+  renewClaim(key: ContentKey, owner: string, leaseMs: number, now: number): Promise<boolean>;
+  recordProgress(key: ContentKey, owner: string, sink: string, progress: SinkProgress): Promise<void>;
+  /** Ends the blob's story (and the claim). */
+  finish(key: ContentKey, owner: string, state: Exclude<ContentState, 'enqueued'>, detail?: string): Promise<void>;
+  /** Gives the claim up so another attempt can take it at once. */
+  release(key: ContentKey, owner: string): Promise<void>;
+
+  getCursor(tenantId: string, contentType: ContentType): Promise<Date | undefined>;
+  setCursor(tenantId: string, contentType: ContentType, cursor: Date): Promise<void>;
+  getLastStart(tenantId: string, contentType: ContentType): Promise<Date | undefined>;
+  setLastStart(tenantId: string, contentType: ContentType, at: Date): Promise<void>;
+
+  /** A named lease (e.g. the subscription keeper's): true when `owner` holds it until now + leaseMs. */
+  acquireLease(name: string, owner: string, leaseMs: number, now: number): Promise<boolean>;
+  releaseLease(name: string, owner: string): Promise<void>;
+
+  /** Removes content entries older than `before` (the API forgets content after 7 days). */
+  purge(before: Date): Promise<number>;
+}
