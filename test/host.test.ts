@@ -270,9 +270,10 @@ describe('dev host with Azurite', () => {
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), 'host-json-'));
       const strictHostJson = join(dir, 'host.json');
-      writeFileSync(strictHostJson, JSON.stringify({ version: '2.0', functionTimeout: '00:00:01' }));
+      writeFileSync(strictHostJson, JSON.stringify({ version: '2.0', functionTimeout: '00:00:01', extensions: { queues: { maxDequeueCount: 1 } } }));
       // Same app in the same process: the registrations are already known, and queues are drained by now.
-      strictHost = await startHost({ appPath, hostJsonPath: strictHostJson, env: appSettings(), logger: quietLogger });
+      // Its `slow` function listens on its own queue (%SLOW_QUEUE%), so the first host cannot take those messages.
+      strictHost = await startHost({ appPath, hostJsonPath: strictHostJson, env: { ...appSettings(), SLOW_QUEUE: 'slow-strict' }, logger: quietLogger });
     });
     after(async () => {
       await strictHost?.close();
@@ -286,6 +287,14 @@ describe('dev host with Azurite', () => {
       const slow = await fetch(`${strictHost.url}/api/sleep/1500`);
       assert.equal(slow.status, 500);
       await slow.arrayBuffer();
+    });
+
+    test('a queue invocation over time is a failed attempt (here the last: poisoned)', async () => {
+      await enqueue('slow-strict', base64(JSON.stringify({ id: 'timeout-1', sleepMs: 1500 })));
+      await strictHost.idle();
+      assert.deepEqual(callsFor('slow', 'timeout-1').map((c) => c.dequeueCount), [1]);
+      assert.equal(await count('slow-strict'), 0);
+      assert.equal(await count('slow-strict-poison'), 1);
     });
   });
 });
