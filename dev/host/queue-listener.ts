@@ -96,7 +96,7 @@ export class QueueListener {
   }
 
   start(): void {
-    this.#loop ??= this.#poll();
+    this.#loop ??= this.#poll().catch((err: unknown) => this.#o.logger.error('queue listener stopped on an error', { queue: this.queueName, ...errorFields(err) }));
   }
 
   /** Poll now instead of waiting out the back-off. */
