@@ -13,7 +13,10 @@ export interface AzuriteOptions {
 }
 
 export interface RunningAzurite {
-  /** Works with @azure/storage-blob, @azure/storage-queue and @azure/data-tables `fromConnectionString`. */
+  /**
+   * Works with @azure/storage-blob, @azure/storage-queue and @azure/data-tables `fromConnectionString`;
+   * data-tables refuses plain http unless given `{ allowInsecureConnection: true }`.
+   */
   connectionString: string;
   blobUrl: string | undefined;
   queueUrl: string | undefined;

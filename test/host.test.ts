@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { startAzurite, type RunningAzurite } from '../dev/azurite';
@@ -125,6 +126,29 @@ describe('host building blocks (pure)', () => {
     assert.equal(nextPollingDelay(1500, false, 100, 2000, () => 0.5), 2000);
     assert.equal(nextPollingDelay(2000, true, 100, 2000, () => 0.5), 100);
   });
+});
+
+test('startAzurite: one connection string serves blob, queue and table clients, and close() frees the ports', async () => {
+  const azurite = await startAzurite();
+  try {
+    const blob = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('probe');
+    await blob.createIfNotExists();
+    await blob.getBlockBlobClient('a.txt').upload('blob', 4);
+    assert.equal((await blob.getBlockBlobClient('a.txt').downloadToBuffer()).toString(), 'blob');
+    const queue = QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient('probe');
+    await queue.createIfNotExists();
+    await queue.sendMessage('queue');
+    assert.equal((await queue.receiveMessages()).receivedMessageItems[0]?.messageText, 'queue');
+    // data-tables refuses plain http without this option, whatever the connection string says.
+    const table = TableClient.fromConnectionString(azurite.connectionString, 'probe', { allowInsecureConnection: true });
+    await table.createTable();
+    await table.createEntity({ partitionKey: 'p', rowKey: 'r', value: 'table' });
+    assert.equal((await table.getEntity<{ value: string }>('p', 'r')).value, 'table');
+    for (const url of [azurite.blobUrl, azurite.queueUrl, azurite.tableUrl]) assert.match(url ?? '', /^http:\/\/127\.0\.0\.1:\d+\/devstoreaccount1$/);
+  } finally {
+    await azurite.close();
+  }
+  await assert.rejects(fetch(azurite.queueUrl ?? ''));
 });
 
 describe('dev host with Azurite', () => {
