@@ -1,0 +1,105 @@
+// What the webhook does with one POST, without Azure types: check the sender, tell a validation handshake from a
+// notification batch, check every item, and hand the valid ones to the queue. The API retries anything but 200
+// and may disable a webhook that keeps failing, so one bad item never fails the batch: it is counted and dropped.
+import { z } from 'zod';
+import { ContentType } from '../api/content-types';
+import { contentIdFromUri, isGuid } from '../api/feed-url';
+import type { ContentMessage } from './content-message';
+import { matchAuthId, type WebhookAuthId } from './webhook-auth';
+
+export interface WebhookPolicy {
+  /** Our app registration: notifications for other apps are not ours. */
+  clientId: string;
+  /** Configured tenants and the content types subscribed for each. */
+  tenants: ReadonlyMap<string, ReadonlySet<ContentType>>;
+  authIds: readonly WebhookAuthId[];
+  /** Origin of the cloud's API (e.g. https://manage.office.com): contentUris must be on it. */
+  apiOrigin: string;
+  maxBodyBytes: number;
+}
+
+export interface WebhookRequest {
+  header(name: string): string | null | undefined;
+  /** The raw body; read by the caller up to maxBodyBytes + 1. */
+  body: Uint8Array;
+}
+
+export type RejectReason = 'shape' | 'tenant' | 'clientId' | 'contentType' | 'contentUri' | 'authId-tenant';
+
+export interface WebhookAnswer {
+  status: 200 | 400 | 401 | 413 | 503;
+  body: { accepted?: number; rejected?: Partial<Record<RejectReason, number>>; validated?: true; error?: string };
+}
+
+/** One notification item (reference §4); unknown fields pass. */
+export const NotificationItem = z.looseObject({
+  tenantId: z.string(),
+  clientId: z.string(),
+  contentType: z.string(),
+  contentId: z.string(),
+  contentUri: z.string(),
+  contentCreated: z.string(),
+  contentExpiration: z.string(),
+});
+
+export type Enqueue = (messages: ContentMessage[]) => Promise<void>;
+
+export function isValidationRequest(request: WebhookRequest, parsed: unknown): boolean {
+  const header = request.header('webhook-validationcode');
+  if (header !== null && header !== undefined && header !== '') return true;
+  return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && 'validationCode' in parsed;
+}
+
+function checkItem(item: unknown, policy: WebhookPolicy, allowedTenants: ReadonlySet<string> | undefined): ContentMessage | RejectReason {
+  const parsed = NotificationItem.safeParse(item);
+  if (!parsed.success) return 'shape';
+  const n = parsed.data;
+  const tenantId = n.tenantId.toLowerCase();
+  const contentTypes = isGuid(tenantId) ? policy.tenants.get(tenantId) : undefined;
+  if (!contentTypes) return 'tenant';
+  if (allowedTenants && !allowedTenants.has(tenantId)) return 'authId-tenant';
+  if (n.clientId.toLowerCase() !== policy.clientId.toLowerCase()) return 'clientId';
+  const contentType = ContentType.safeParse(n.contentType);
+  if (!contentType.success || !contentTypes.has(contentType.data)) return 'contentType';
+  const guarded = contentIdFromUri(n.contentUri, policy.apiOrigin, tenantId);
+  if (!guarded.ok || guarded.contentId !== n.contentId) return 'contentUri';
+  if (Number.isNaN(Date.parse(n.contentCreated)) || Number.isNaN(Date.parse(n.contentExpiration))) return 'shape';
+  return { tenantId, contentType: contentType.data, contentId: guarded.contentId, contentCreated: n.contentCreated, contentExpiration: n.contentExpiration, waits: 0 };
+}
+
+export async function acceptWebhookRequest(request: WebhookRequest, policy: WebhookPolicy, enqueue: Enqueue): Promise<WebhookAnswer> {
+  const auth = matchAuthId(request.header('webhook-authid'), policy.authIds);
+  if (!auth.ok) return { status: 401, body: { error: 'missing or wrong Webhook-AuthID' } };
+  if (request.body.byteLength > policy.maxBodyBytes) {
+    return { status: 413, body: { error: `body over ${policy.maxBodyBytes} bytes` } };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength).toString('utf8'));
+  } catch (err) {
+    return { status: 400, body: { error: `body is not JSON: ${(err as Error).message}` } };
+  }
+  if (isValidationRequest(request, parsed)) return { status: 200, body: { validated: true } };
+  if (!Array.isArray(parsed)) return { status: 400, body: { error: 'expected a JSON array of notifications or a validation object' } };
+
+  const accepted: ContentMessage[] = [];
+  const rejected: Partial<Record<RejectReason, number>> = {};
+  const seen = new Set<string>();
+  for (const item of parsed) {
+    const result = checkItem(item, policy, auth.tenants);
+    if (typeof result === 'string') rejected[result] = (rejected[result] ?? 0) + 1;
+    else if (!seen.has(`${result.tenantId}/${result.contentId}`)) {
+      seen.add(`${result.tenantId}/${result.contentId}`);
+      accepted.push(result);
+    }
+  }
+  if (accepted.length > 0) {
+    try {
+      await enqueue(accepted);
+    } catch {
+      // Not 200, so the API sends the batch again; the worker's ledger makes the repeat harmless.
+      return { status: 503, body: { error: 'the queue did not accept the notifications; retry later' } };
+    }
+  }
+  return { status: 200, body: { accepted: accepted.length, rejected } };
+}
