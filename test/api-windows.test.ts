@@ -31,12 +31,29 @@ describe('planWindows', () => {
     assert.equal(later.windows.at(-1)!.end.toISOString(), '2026-11-25T12:01:00.000Z');
   });
 
-  it('aligns boundaries to whole seconds so consecutive sweeps neither overlap nor gap', () => {
+  it('widens to whole seconds, so content of the last partial second is listed', () => {
     const since = new Date('2026-11-25T10:00:00.750Z');
     const until = new Date('2026-11-25T11:00:00.250Z');
     const { windows } = planWindows(since, until, now);
     assert.equal(windows[0]!.start.toISOString(), '2026-11-25T10:00:00.000Z');
-    assert.equal(windows[0]!.end.toISOString(), '2026-11-25T11:00:00.000Z');
+    assert.equal(windows[0]!.end.toISOString(), '2026-11-25T11:00:01.000Z');
+    const atNow = planWindows(new Date(now.getTime() - HOUR_MS), new Date(now.getTime() + 250), new Date(now.getTime() + 250));
+    assert.equal(atNow.windows.at(-1)!.end.toISOString(), '2026-11-25T12:00:01.000Z');
+  });
+
+  it('property: sweeps that continue where the last one stopped leave no gap', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 6 * 24 * HOUR_MS }), fc.integer({ min: 1, max: 3 * 24 * HOUR_MS }), fc.integer({ min: 1, max: 3 * 24 * HOUR_MS }), (back, first, second) => {
+        const since = new Date(now.getTime() - back - first - second);
+        const middle = new Date(since.getTime() + first);
+        const until = new Date(middle.getTime() + second);
+        const clock = new Date(Math.max(until.getTime(), now.getTime()));
+        const a = planWindows(since, middle, clock).windows;
+        const b = planWindows(middle, until, clock).windows;
+        if (a.length > 0 && b.length > 0) assert.ok(b[0]!.start.getTime() <= a.at(-1)!.end.getTime(), 'no gap');
+        if (a.length > 0 && b.length > 0) assert.ok(a.at(-1)!.end.getTime() - b[0]!.start.getTime() <= 1000, 'overlap of at most a second');
+      }),
+    );
   });
 
   it('property: windows are in order, contiguous, ≤ 24 h, accepted by the API even if the API clock is ahead by less than the margin', () => {

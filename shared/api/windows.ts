@@ -1,6 +1,8 @@
 // Planning of listing windows (pure). The API lists by contentCreated with `start <= contentCreated < end`,
-// windows of at most 24 h, starting at most 7 days back (reference §2.4). Boundaries are whole seconds so that
-// consecutive windows, formatted at second precision, neither overlap nor leave gaps.
+// windows of at most 24 h, starting at most 7 days back (reference §2.4). The API takes whole seconds, so a
+// range widens outwards to whole seconds (start down, end up): consecutive calls where one's `until` is the
+// next one's `since` may overlap by at most a second (content is deduplicated by contentId anyway) but never
+// leave a gap, and content created in the last partial second is not missed.
 
 export const HOUR_MS = 3_600_000;
 export const MAX_WINDOW_MS = 24 * HOUR_MS;
@@ -16,7 +18,7 @@ export interface WindowPlanOptions {
   retentionMarginMs?: number;
   /** Largest window. Default (and maximum) 24 h. */
   maxWindowMs?: number;
-  /** Windows never end later than `now + futureToleranceMs` (our clock may run behind the API's). Default 0. */
+  /** Windows never end later than `now + futureToleranceMs`, rounded up to the second. Default 0. */
   futureToleranceMs?: number;
 }
 
@@ -42,10 +44,10 @@ export function planWindows(since: Date, until: Date, now: Date, options: Window
     if (Number.isNaN(d.getTime())) throw new RangeError(`${name} is not a valid date`);
   }
   const earliest = ceilSecond(now.getTime() - RETENTION_MS + margin);
-  const latest = floorSecond(now.getTime() + (options.futureToleranceMs ?? 0));
+  const latest = ceilSecond(now.getTime() + (options.futureToleranceMs ?? 0));
   const requested = floorSecond(since.getTime());
   const start = Math.max(requested, earliest);
-  const end = Math.min(floorSecond(until.getTime()), latest);
+  const end = Math.min(ceilSecond(until.getTime()), latest);
   const clipped = requested < earliest ? { requestedSince: new Date(requested), effectiveSince: new Date(earliest) } : null;
   const windows: Window[] = [];
   for (let s = start; s < end; s += maxWindow) {
