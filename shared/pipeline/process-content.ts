@@ -1,0 +1,127 @@
+// The content worker's job for one queue message, without Azure types: claim the blob in the ledger, fetch it
+// (the URL is rebuilt by the client), decode, keep only the message's tenant, filter, deliver to every sink
+// that does not have it yet, and record each step. Waiting failures come back as an outcome with a delay (the
+// trigger re-enqueues); deterministic failures throw, so the host retries and finally poisons the message.
+import { ApiConfigurationError, ContentExpiredError, ManagementApiError } from '../api/errors';
+import type { Clock } from '../api/clock';
+import type { Logger } from '../log';
+import { errorFields } from '../log';
+import { decodeStream, emptyStats, type DecodeStats, type InvalidInput } from '../records/decode-stream';
+import type { DecodedRecord } from '../records/decode';
+import type { RecordFilter } from '../records/filters';
+import type { DeadLetter } from '../sinks/dead-letter';
+import { SinkError, type Sink, type SinkWriter } from '../sinks/sink';
+import type { Telemetry } from '../telemetry';
+import type { ContentMessage } from './content-message';
+import type { Ledger } from './ledger';
+import { waitDelay } from './wait-delay';
+
+export interface ContentWorkerDeps {
+  ledger: Ledger;
+  fetchContent(tenantId: string, contentId: string, options: { contentExpiration: string; signal?: AbortSignal; deadline?: number }): Promise<AsyncIterable<Uint8Array>>;
+  /** The sinks this tenant's events go to. */
+  sinksFor(tenantId: string): readonly Sink[];
+  deadLetter: DeadLetter;
+  filter: RecordFilter;
+  clock: Clock;
+  random: () => number;
+  /** Who claims (an instance id plus invocation id). */
+  owner: string;
+  /** Longer than the function timeout, so a live worker never loses its claim. */
+  claimLeaseMs: number;
+  /** Epoch ms by which this invocation must be done (the function timeout minus a margin). */
+  deadline: number;
+  logger: Logger;
+  telemetry: Telemetry;
+}
+
+export type WorkOutcome =
+  | { kind: 'delivered'; stats: DecodeStats; foreignRecords: number; sinks: string[] }
+  | { kind: 'already-finished'; state: string }
+  | { kind: 'expired' }
+  /** Re-enqueue after `delayMs` (capped by the content's expiry) and complete this message. */
+  | { kind: 'wait'; delayMs: number; reason: string };
+
+/** Content that cannot be read as records: deterministic, so the host's retries end in the poison queue. */
+export class ContentNotRecordsError extends Error {
+  override readonly name = 'ContentNotRecordsError';
+  readonly code = 'CONTENT_NOT_RECORDS';
+  readonly retryable = false;
+  constructor(readonly problems: InvalidInput[]) {
+    super(`content is not a record array: ${problems.length} problem(s), first at byte ${problems[0]?.offset}: ${problems[0]?.reason}`);
+  }
+}
+
+export async function processContent(message: ContentMessage, deps: ContentWorkerDeps): Promise<WorkOutcome> {
+  const { ledger, clock, logger } = deps;
+  const key = { tenantId: message.tenantId, contentId: message.contentId };
+  const where = { tenantId: message.tenantId, contentType: message.contentType, contentId: message.contentId };
+  const wait = (reason: string, minimumMs = 0): WorkOutcome => ({
+    kind: 'wait',
+    reason,
+    delayMs: Math.max(minimumMs, waitDelay(message.waits, deps.random, Date.parse(message.contentExpiration) - clock.now())),
+  });
+
+  const claim = await ledger.claim(message, deps.owner, deps.claimLeaseMs, clock.now());
+  if (claim.kind === 'finished') return { kind: 'already-finished', state: claim.entry.state };
+  if (claim.kind === 'held') return wait('another worker holds the claim', claim.until - clock.now());
+
+  const expired = async (detail: string): Promise<WorkOutcome> => {
+    await ledger.finish(key, deps.owner, 'expired', detail);
+    logger.error('content expired before delivery: data loss', { ...where, detail });
+    deps.telemetry.metric('content.expired', 1, { contentType: message.contentType });
+    return { kind: 'expired' };
+  };
+  if (Date.parse(message.contentExpiration) <= clock.now()) return expired('contentExpiration passed before the fetch');
+
+  const pending = deps.sinksFor(message.tenantId).filter((s) => !claim.entry.sinks[s.name]?.done);
+  const renewal = setInterval(() => {
+    ledger.renewClaim(key, deps.owner, deps.claimLeaseMs, clock.now()).catch((err: unknown) => logger.warn('claim renewal failed', { ...where, ...errorFields(err) }));
+  }, Math.max(1000, deps.claimLeaseMs / 3));
+  const writers: Array<{ sink: Sink; writer: SinkWriter }> = [];
+  try {
+    const body = await deps.fetchContent(message.tenantId, message.contentId, { contentExpiration: message.contentExpiration, deadline: deps.deadline });
+    for (const sink of pending) {
+      writers.push({ sink, writer: await sink.open(message, { resumeAfter: claim.entry.sinks[sink.name]?.accepted ?? 0 }) });
+    }
+    const stats = emptyStats();
+    const problems: InvalidInput[] = [];
+    const foreign: DecodedRecord[] = [];
+    for await (const batch of decodeStream(body, { filter: deps.filter, context: { contentType: message.contentType }, stats })) {
+      problems.push(...batch.invalid);
+      // A record of another tenant in this tenant's blob is never forwarded with it.
+      const own = batch.records.filter((r) => r.common.OrganizationId?.toLowerCase() === message.tenantId || (foreign.push(r), false));
+      for (const { writer } of writers) await writer.write(own);
+    }
+    if (problems.length > 0) throw new ContentNotRecordsError(problems);
+    if (foreign.length > 0) {
+      await deps.deadLetter.put(message, 'record of another tenant (OrganizationId differs from the notification)', foreign.map((r) => r.raw));
+      deps.telemetry.metric('records.foreignTenant', foreign.length, { contentType: message.contentType });
+    }
+    for (const { sink, writer } of writers) {
+      try {
+        await writer.close();
+      } finally {
+        await ledger.recordProgress(key, deps.owner, sink.name, { accepted: writer.accepted, done: writer.accepted >= stats.kept - foreign.length });
+      }
+    }
+    await ledger.finish(key, deps.owner, 'delivered');
+    deps.telemetry.metric('records.delivered', stats.kept - foreign.length, { contentType: message.contentType });
+    if (stats.withSchemaErrors > 0) deps.telemetry.metric('records.schemaErrors', stats.withSchemaErrors, { contentType: message.contentType });
+    return { kind: 'delivered', stats, foreignRecords: foreign.length, sinks: pending.map((s) => s.name) };
+  } catch (err) {
+    await Promise.allSettled(writers.map(({ writer }) => writer.abort()));
+    if (err instanceof ContentExpiredError) return expired(err.message);
+    const waiting =
+      (err instanceof ManagementApiError && (err.retryable || err instanceof ApiConfigurationError)) ||
+      (err instanceof SinkError && err.retryable) ||
+      (err as { retryable?: unknown }).retryable === true;
+    await ledger.release(key, deps.owner).catch(() => undefined);
+    if (!waiting) throw err;
+    logger.warn('content delivery will be retried later', { ...where, waits: message.waits, ...errorFields(err) });
+    // A configuration problem needs a person: wait long, but keep the content until it expires.
+    return wait(err instanceof Error ? err.message : String(err), err instanceof ApiConfigurationError ? 15 * 60_000 : 0);
+  } finally {
+    clearInterval(renewal);
+  }
+}
