@@ -1,0 +1,71 @@
+// The subscription keeper's job: per tenant and content type, look first and start only when the subscription is
+// missing, disabled (if the operator opted in) or its webhook is not ours. A ledger lease keeps several instances
+// from working at once, and the stored time of the last start keeps us outside the API's 15-minute restart rule.
+import type { TenantFeed } from '../api/client';
+import type { ContentType } from '../api/content-types';
+import type { WebhookSpec } from '../api/schemas';
+import { START_SPACING_MS } from '../api/start-guard';
+import { ensureSubscription, type EnsureOutcome } from '../api/subscriptions';
+import { errorFields, type Logger } from '../log';
+import type { Ledger } from './ledger';
+
+export interface KeeperDeps {
+  ledger: Ledger;
+  feed(tenantId: string): TenantFeed;
+  tenants: ReadonlyArray<{ tenantId: string; contentTypes: readonly ContentType[] }>;
+  webhook: WebhookSpec | undefined;
+  restartDisabled: boolean;
+  /** Calls our own webhook's validation path until it answers 200, so a cold instance passes the handshake. */
+  warmWebhook(): Promise<boolean>;
+  now: () => Date;
+  owner: string;
+  logger: Logger;
+}
+
+export type KeeperResult =
+  | { tenantId: string; contentType: ContentType; outcome: EnsureOutcome['state'] }
+  | { tenantId: string; contentType: ContentType; outcome: 'skipped'; reason: string }
+  | { tenantId: string; contentType: ContentType; outcome: 'failed'; error: string };
+
+const leaseMs = 10 * 60_000;
+
+export async function keepSubscriptions(deps: KeeperDeps): Promise<KeeperResult[]> {
+  const results: KeeperResult[] = [];
+  const lease = 'subscription-keeper';
+  if (!(await deps.ledger.acquireLease(lease, deps.owner, leaseMs, deps.now().getTime()))) {
+    deps.logger.info('another instance is keeping the subscriptions');
+    return results;
+  }
+  try {
+    let warmed: boolean | undefined;
+    for (const { tenantId, contentTypes } of deps.tenants) {
+      for (const contentType of contentTypes) {
+        const lastStart = await deps.ledger.getLastStart(tenantId, contentType);
+        if (lastStart && deps.now().getTime() - lastStart.getTime() < START_SPACING_MS) {
+          results.push({ tenantId, contentType, outcome: 'skipped', reason: 'started less than 15 minutes ago' });
+          continue;
+        }
+        if (deps.webhook && warmed === undefined) warmed = await deps.warmWebhook();
+        if (deps.webhook && !warmed) {
+          results.push({ tenantId, contentType, outcome: 'skipped', reason: 'our webhook did not answer its validation path' });
+          continue;
+        }
+        try {
+          const outcome = await ensureSubscription(deps.feed(tenantId), contentType, {
+            webhook: deps.webhook,
+            restartDisabled: deps.restartDisabled,
+            logger: deps.logger,
+          });
+          if (outcome.changed) await deps.ledger.setLastStart(tenantId, contentType, deps.now());
+          results.push({ tenantId, contentType, outcome: outcome.state });
+        } catch (err) {
+          deps.logger.error('could not keep the subscription', { tenantId, contentType, ...errorFields(err) });
+          results.push({ tenantId, contentType, outcome: 'failed', error: err instanceof Error ? err.message : String(err) });
+        }
+      }
+    }
+  } finally {
+    await deps.ledger.releaseLease(lease, deps.owner);
+  }
+  return results;
+}
