@@ -10,6 +10,7 @@ import { CloudName, cloudNames, loopbackOrigin, resolveEndpoints, type Endpoints
 import { contentTypes, ContentType } from './api/content-types.js';
 import type { CredentialSettings } from './api/credentials.js';
 import { DEFAULT_REQUESTS_PER_MINUTE } from './api/limiter.js';
+import { FilterConfig } from './records/filters.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -218,9 +219,125 @@ export const apiSettingsSection = z
 
 export type ApiSettings = z.infer<typeof apiSettingsSection>;
 
+// ---- the relay section: what the Functions app adds (webhook, storage, filters, blob sink, schedules) ----
+
+const durationUnits: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+const duration = (fallbackMs: number, maxMs: number) =>
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return fallbackMs;
+      const m = /^(\d+)([mhd])$/.exec(text.toLowerCase());
+      const ms = m ? Number(m[1]) * durationUnits[m[2]!]! : NaN;
+      if (!(ms > 0)) ctx.addIssue({ code: 'custom', message: 'must be a duration such as 30m, 24h or 7d' });
+      else if (ms > maxMs) ctx.addIssue({ code: 'custom', message: `must be at most ${maxMs / 86_400_000} days` });
+      return Math.min(ms || fallbackMs, maxMs);
+    });
+
+/** Per-tenant options: which content types, and an authId bound to the tenant, named by setting (never inline). */
+const TenantOptions = z.strictObject({
+  tenantId: z.string().regex(guidPattern, { error: 'tenantId must be a GUID' }).transform((v) => v.toLowerCase()),
+  contentTypes: z.array(ContentType).min(1).optional(),
+  /** The NAME of the setting (or Key Vault reference setting) that holds this tenant's webhook authId. */
+  authIdSetting: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'authIdSetting must be a setting name' }).optional(),
+});
+
+const minAuthIdLength = 16;
+const loopbackHttp = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\//;
+
+export const relaySettingsSection = z
+  .looseObject({
+    AzureWebJobsStorage: setting(z.string().optional()),
+    O365_WEBHOOK_URL: setting(z.string().optional()),
+    O365_WEBHOOK_AUTH_ID: setting(z.string().optional()),
+    O365_TENANTS: setting(z.string().optional()),
+    O365_FILTER: setting(z.string().optional()),
+    O365_EXCHANGE_MAILBOX_ACTIVITY: setting(z.string().optional()),
+    O365_BLOB_CONTAINER: setting(
+      z
+        .string()
+        .regex(/^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, { error: 'must be a blob container name (3-63 lower-case letters, digits, single hyphens)' })
+        .optional(),
+    ),
+    O365_BLOB_FORMAT: setting(z.enum(['line', 'json'], { error: 'must be line or json' }).optional()),
+    O365_INITIAL_LOOKBACK: setting(duration(24 * 3_600_000, 7 * 86_400_000)),
+    O365_RECONCILE_OVERLAP: setting(duration(30 * 60_000, 86_400_000)),
+    O365_MAX_NOTIFICATION_BYTES: setting(positiveInt(4 * 1024 * 1024, 64 * 1024 * 1024)),
+    WEBSITE_INSTANCE_ID: setting(z.string().optional()),
+  })
+  .transform((s, ctx) => {
+    const issue = (name: string, message: string) => ctx.addIssue({ code: 'custom', path: [name], message });
+    const inAzure = s.WEBSITE_INSTANCE_ID !== undefined;
+
+    let webhookUrl: string | undefined;
+    if (s.O365_WEBHOOK_URL !== undefined) {
+      const url = s.O365_WEBHOOK_URL;
+      if (url.startsWith('https://') || (!inAzure && loopbackHttp.test(url))) webhookUrl = url;
+      else issue('O365_WEBHOOK_URL', inAzure ? 'must be https' : 'must be https (plain http only on 127.0.0.1 or localhost, for local runs)');
+    }
+    const authIds = (s.O365_WEBHOOK_AUTH_ID ?? '').split(/[\s,]+/).filter((v) => v !== '');
+    if (webhookUrl !== undefined && authIds.length === 0) issue('O365_WEBHOOK_AUTH_ID', 'is required with O365_WEBHOOK_URL (the webhook must check who calls it)');
+    if (authIds.some((v) => v.length < minAuthIdLength)) issue('O365_WEBHOOK_AUTH_ID', `each authId must be at least ${minAuthIdLength} characters (make it long and random)`);
+
+    const tenants: Array<z.infer<typeof TenantOptions> & { authId?: string }> = [];
+    if (s.O365_TENANTS !== undefined) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(s.O365_TENANTS);
+      } catch {
+        issue('O365_TENANTS', 'must be JSON: [{"tenantId": "...", "contentTypes": [...], "authIdSetting": "SETTING_NAME"}]');
+      }
+      if (Array.isArray(parsed) && parsed.some((t) => t && typeof t === 'object' && ['authId', 'clientSecret', 'secret', 'password'].some((k) => k in t))) {
+        issue('O365_TENANTS', 'must not hold secrets inline: name the setting that holds them (authIdSetting)');
+      } else if (parsed !== undefined) {
+        const list = z.array(TenantOptions).safeParse(parsed);
+        if (!list.success) issue('O365_TENANTS', list.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+        else {
+          for (const tenant of list.data) {
+            const authId = tenant.authIdSetting === undefined ? undefined : (s as Record<string, unknown>)[tenant.authIdSetting];
+            if (tenant.authIdSetting !== undefined && (typeof authId !== 'string' || authId.trim().length < minAuthIdLength)) {
+              issue('O365_TENANTS', `${tenant.authIdSetting} (authIdSetting of ${tenant.tenantId}) must be set to an authId of at least ${minAuthIdLength} characters`);
+            }
+            tenants.push({ ...tenant, ...(typeof authId === 'string' ? { authId: authId.trim() } : {}) });
+          }
+        }
+      }
+    }
+
+    let filter: FilterConfig = {};
+    if (s.O365_FILTER !== undefined) {
+      try {
+        const parsed = FilterConfig.safeParse(JSON.parse(s.O365_FILTER));
+        if (parsed.success) filter = parsed.data;
+        else issue('O365_FILTER', parsed.error.issues.map((i) => `${i.path.join('.') || '(filter)'}: ${i.message}`).join('; '));
+      } catch {
+        issue('O365_FILTER', 'must be JSON, e.g. {"exclude": {"operations": ["FileAccessed"]}}');
+      }
+    }
+    if (s.O365_EXCHANGE_MAILBOX_ACTIVITY !== undefined) {
+      const v = s.O365_EXCHANGE_MAILBOX_ACTIVITY.toLowerCase();
+      if (v !== 'true' && v !== 'false') issue('O365_EXCHANGE_MAILBOX_ACTIVITY', 'must be true or false');
+      else filter = { ...filter, exchangeMailboxActivity: v === 'true' };
+    }
+
+    return {
+      storageConnection: s.AzureWebJobsStorage,
+      webhook: webhookUrl === undefined ? undefined : { address: webhookUrl, authIds },
+      tenants,
+      filter,
+      blob: { container: s.O365_BLOB_CONTAINER ?? 'o365-audit', format: s.O365_BLOB_FORMAT ?? ('line' as const) },
+      initialLookbackMs: s.O365_INITIAL_LOOKBACK,
+      reconcileOverlapMs: s.O365_RECONCILE_OVERLAP,
+      maxNotificationBytes: s.O365_MAX_NOTIFICATION_BYTES,
+    };
+  });
+export type RelaySettings = z.infer<typeof relaySettingsSection>;
+
 /** The sections of the settings; each reads the whole environment and owns its own names. Add new ones here. */
 export const settingsSections = {
   api: apiSettingsSection,
+  relay: relaySettingsSection,
 } as const;
 
 /** The one schema: `{ [section]: environment }` in, typed settings per section out. */
@@ -241,6 +358,10 @@ export function parseSettings(env: Env): Settings {
   const input = Object.fromEntries(Object.keys(settingsSections).map((section) => [section, env]));
   const parsed = settingsSchema.safeParse(input);
   if (!parsed.success) throw new ConfigError(problemsOf(parsed.error));
+  const unknownTenants = parsed.data.relay.tenants.filter((t) => !parsed.data.api.tenantIds.includes(t.tenantId));
+  if (unknownTenants.length > 0) {
+    throw new ConfigError([{ setting: 'O365_TENANTS', problem: `names tenants that are not in O365_TENANT_ID: ${unknownTenants.map((t) => t.tenantId).join(', ')}` }]);
+  }
   return parsed.data;
 }
 

@@ -49,7 +49,11 @@ export type NotificationItem = z.infer<typeof NotificationItem>;
 
 /** What `start` takes: `authId` is echoed by the service as the Webhook-AuthID header on each notification. */
 export const WebhookSpec = z.object({
-  address: z.url({ protocol: /^https$/ }),
+  // https as the API requires; plain http only on loopback, for the local host and simulator (the settings
+  // refuse it in Azure).
+  address: z.url({ protocol: /^https?$/ }).refine((a) => a.startsWith('https://') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\//.test(a), {
+    error: 'must be https (plain http only on 127.0.0.1 or localhost)',
+  }),
   authId: z.string().min(1).optional(),
   /** ISO date-time after which no more notifications are sent; null or absent for none. */
   expiration: z.string().nullable().optional(),
