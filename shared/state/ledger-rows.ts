@@ -1,0 +1,212 @@
+// The ledger's rows in Azure Table storage and their (de)serialisation, as pure functions. One table holds
+// three kinds of row, told apart by their PartitionKey prefix:
+//   content:{tenant}  / {contentId}    one per content blob: state, claim, per-sink progress (JSON text)
+//   stream:{tenant}   / {contentType}  the reconciler's cursor and the last subscription start
+//   lease             / {name}         named leases (e.g. the subscription keeper's)
+// Keys are encoded (table-keys.ts); raw ids are kept in their own columns. Epoch-ms instants are Int64 (bigint).
+import { z } from 'zod';
+import { ContentType } from '../api/content-types';
+import type { ContentKey, ContentMessage } from '../pipeline/content-message';
+import type { ClaimResult, ContentEntry, ContentState } from '../pipeline/ledger';
+import { encodeKey } from './table-keys';
+import { StateStoreError } from './store-error';
+
+export const contentPartitionPrefix = 'content:';
+export const contentPartition = (tenantId: string): string => contentPartitionPrefix + encodeKey(tenantId);
+export const contentRowKey = (contentId: string): string => encodeKey(contentId);
+export const streamPartition = (tenantId: string): string => 'stream:' + encodeKey(tenantId);
+export const leasePartition = 'lease';
+
+export interface TableRow {
+  partitionKey: string;
+  rowKey: string;
+  [column: string]: unknown;
+}
+
+/** Int64 columns come back as bigint; a row written by hand may hold a plain number. */
+const epochMs = z.union([z.bigint(), z.number()]).transform(Number);
+const SinkProgress = z.object({ accepted: z.number().int().nonnegative(), done: z.boolean() });
+const SinksJson = z.string().transform((text, ctx) => {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'sinks is not JSON' });
+    return z.NEVER;
+  }
+}).pipe(z.record(z.string(), SinkProgress));
+
+const ContentRow = z.object({
+  tenantId: z.string(),
+  contentId: z.string(),
+  contentType: ContentType,
+  contentCreated: z.string(),
+  contentExpiration: z.string(),
+  createdAt: z.date(),
+  state: z.enum(['enqueued', 'delivered', 'expired', 'dead-lettered']),
+  claimOwner: z.string(),
+  claimUntil: epochMs,
+  sinks: SinksJson,
+  attempts: z.number().int().nonnegative(),
+  detail: z.string().optional(),
+});
+
+const StreamRow = z.object({
+  cursor: z.date().optional(),
+  lastStart: z.date().optional(),
+});
+export type StreamState = z.infer<typeof StreamRow>;
+
+const LeaseRow = z.object({ owner: z.string(), until: epochMs });
+export type LeaseState = z.infer<typeof LeaseRow>;
+
+function parseRow<S extends z.ZodType>(schema: S, kind: string, row: unknown): z.infer<S> {
+  const parsed = schema.safeParse(row);
+  if (!parsed.success) {
+    const where = parsed.error.issues.map((i) => i.path.map(String).join('.') || '(row)').join(', ');
+    throw new StateStoreError('STATE_CORRUPT', `table storage: a ${kind} row has an unexpected shape (${where})`);
+  }
+  return parsed.data;
+}
+
+/** A content entry with the instant `purge` compares against (contentCreated, or the first write if unparsable). */
+export interface StoredContent {
+  entry: ContentEntry;
+  createdAt: Date;
+}
+
+export function contentFromRow(row: unknown): StoredContent {
+  const r = parseRow(ContentRow, 'content', row);
+  const entry: ContentEntry = {
+    tenantId: r.tenantId,
+    contentId: r.contentId,
+    contentType: r.contentType,
+    contentCreated: r.contentCreated,
+    contentExpiration: r.contentExpiration,
+    state: r.state,
+    claim: r.claimOwner === '' ? null : { owner: r.claimOwner, until: r.claimUntil },
+    sinks: r.sinks,
+    attempts: r.attempts,
+    ...(r.detail === undefined ? {} : { detail: r.detail }),
+  };
+  return { entry, createdAt: r.createdAt };
+}
+
+export function contentToRow({ entry, createdAt }: StoredContent): TableRow {
+  return {
+    partitionKey: contentPartition(entry.tenantId),
+    rowKey: contentRowKey(entry.contentId),
+    tenantId: entry.tenantId,
+    contentId: entry.contentId,
+    contentType: entry.contentType,
+    contentCreated: entry.contentCreated,
+    contentExpiration: entry.contentExpiration,
+    createdAt,
+    state: entry.state,
+    claimOwner: entry.claim?.owner ?? '',
+    claimUntil: BigInt(entry.claim?.until ?? 0),
+    sinks: JSON.stringify(entry.sinks),
+    attempts: entry.attempts,
+    ...(entry.detail === undefined ? {} : { detail: entry.detail }),
+  };
+}
+
+/** A fresh entry for a blob first heard of now; `createdAt` falls back to `now` when contentCreated is unparsable. */
+export function newContent(message: ContentMessage, now: number): StoredContent {
+  const created = Date.parse(message.contentCreated);
+  return {
+    entry: {
+      tenantId: message.tenantId,
+      contentId: message.contentId,
+      contentType: message.contentType,
+      contentCreated: message.contentCreated,
+      contentExpiration: message.contentExpiration,
+      state: 'enqueued',
+      claim: null,
+      sinks: {},
+      attempts: 0,
+    },
+    createdAt: new Date(Number.isNaN(created) ? now : created),
+  };
+}
+
+export const streamFromRow = (row: unknown): StreamState => parseRow(StreamRow, 'stream', row);
+
+export function streamToRow(tenantId: string, contentType: ContentType, state: StreamState): TableRow {
+  return {
+    partitionKey: streamPartition(tenantId),
+    rowKey: encodeKey(contentType),
+    tenantId,
+    contentType,
+    ...(state.cursor ? { cursor: state.cursor } : {}),
+    ...(state.lastStart ? { lastStart: state.lastStart } : {}),
+  };
+}
+
+export const leaseFromRow = (row: unknown): LeaseState => parseRow(LeaseRow, 'lease', row);
+
+export const leaseToRow = (name: string, lease: LeaseState): TableRow => ({
+  partitionKey: leasePartition,
+  rowKey: encodeKey(name),
+  name,
+  owner: lease.owner,
+  until: BigInt(lease.until),
+});
+
+// ---- decisions: what a write should be, given what is stored (pure; the ledger applies them ETag-guarded) ----
+
+export interface Decision<T> {
+  result: T;
+  /** The row to write (Replace under the read ETag, or insert when nothing was stored); absent: write nothing. */
+  next?: StoredContent;
+}
+
+const isLive = (claim: ContentEntry['claim'], now: number): claim is NonNullable<ContentEntry['claim']> =>
+  claim !== null && claim.until > now;
+
+export function decideClaim(stored: StoredContent | undefined, message: ContentMessage, owner: string, leaseMs: number, now: number): Decision<ClaimResult> {
+  const base = stored ?? newContent(message, now);
+  const { entry } = base;
+  if (entry.state !== 'enqueued') return { result: { kind: 'finished', entry } };
+  const live = isLive(entry.claim, now);
+  if (live && entry.claim?.owner !== owner) return { result: { kind: 'held', until: entry.claim!.until } };
+  // The same owner claiming again while its claim lives extends it; it is not a new attempt.
+  const next: ContentEntry = { ...entry, claim: { owner, until: now + leaseMs }, attempts: entry.attempts + (live ? 0 : 1) };
+  return { result: { kind: 'claimed', entry: next }, next: { ...base, entry: next } };
+}
+
+/** The caller's own claim, or CLAIM_LOST: every write under a claim goes through this. */
+function ownClaim(stored: StoredContent | undefined, key: ContentKey, owner: string): StoredContent {
+  if (!stored) throw new StateStoreError('NOT_FOUND', `ledger: no entry for content ${key.contentId}`);
+  if (stored.entry.claim?.owner !== owner) {
+    throw new StateStoreError('CLAIM_LOST', `ledger: ${owner} no longer holds the claim on content ${key.contentId}`);
+  }
+  return stored;
+}
+
+export function decideRenew(stored: StoredContent | undefined, owner: string, leaseMs: number, now: number): Decision<boolean> {
+  if (!stored || stored.entry.state !== 'enqueued' || stored.entry.claim?.owner !== owner) return { result: false };
+  return { result: true, next: { ...stored, entry: { ...stored.entry, claim: { owner, until: now + leaseMs } } } };
+}
+
+export function decideProgress(stored: StoredContent | undefined, key: ContentKey, owner: string, sink: string, progress: { accepted: number; done: boolean }): Decision<void> {
+  const own = ownClaim(stored, key, owner);
+  return { result: undefined, next: { ...own, entry: { ...own.entry, sinks: { ...own.entry.sinks, [sink]: { ...progress } } } } };
+}
+
+export function decideFinish(stored: StoredContent | undefined, key: ContentKey, owner: string, state: Exclude<ContentState, 'enqueued'>, detail: string | undefined): Decision<void> {
+  // Finishing twice (a retried call whose first answer was lost) is not an error.
+  if (stored && stored.entry.state !== 'enqueued') return { result: undefined };
+  const own = ownClaim(stored, key, owner);
+  const { detail: _previous, ...rest } = own.entry;
+  return { result: undefined, next: { ...own, entry: { ...rest, state, claim: null, ...(detail === undefined ? {} : { detail }) } } };
+}
+
+export function decideRelease(stored: StoredContent | undefined, owner: string): Decision<void> {
+  if (!stored || stored.entry.claim?.owner !== owner) return { result: undefined };
+  return { result: undefined, next: { ...stored, entry: { ...stored.entry, claim: null } } };
+}
+
+export function decideLease(current: LeaseState | undefined, owner: string, leaseMs: number, now: number): { result: boolean; next?: LeaseState } {
+  if (current && current.owner !== '' && current.owner !== owner && current.until > now) return { result: false };
+  return { result: true, next: { owner, until: now + leaseMs } };
+}
