@@ -264,6 +264,7 @@ export const relaySettingsSection = z
     O365_INITIAL_LOOKBACK: setting(duration(24 * 3_600_000, 7 * 86_400_000)),
     O365_RECONCILE_OVERLAP: setting(duration(30 * 60_000, 86_400_000)),
     O365_MAX_NOTIFICATION_BYTES: setting(positiveInt(4 * 1024 * 1024, 64 * 1024 * 1024)),
+    O365_LOG_LEVEL: setting(z.enum(['debug', 'info', 'warn', 'error'], { error: 'must be debug, info, warn or error' }).optional()),
     WEBSITE_INSTANCE_ID: setting(z.string().optional()),
   })
   .transform((s, ctx) => {
@@ -330,6 +331,7 @@ export const relaySettingsSection = z
       initialLookbackMs: s.O365_INITIAL_LOOKBACK,
       reconcileOverlapMs: s.O365_RECONCILE_OVERLAP,
       maxNotificationBytes: s.O365_MAX_NOTIFICATION_BYTES,
+      logLevel: s.O365_LOG_LEVEL ?? ('info' as const),
     };
   });
 export type RelaySettings = z.infer<typeof relaySettingsSection>;

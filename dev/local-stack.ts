@@ -1,0 +1,106 @@
+// The whole relay on one machine: Azurite in-process, the API simulator with a demo tenant whose webhook is the
+// local Functions host, and the host running the real app. Used by `npm start` and by the end-to-end tests.
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import type { Logger } from '../shared/log';
+import { resetRelayServices } from '../shared/services';
+import { startAzurite, type RunningAzurite } from './azurite';
+import { startHost, type RunningHost } from './host/host';
+import { startSimulator, type Simulator, type SimulatorOptions } from './simulator';
+
+export const repoRoot = path.resolve(__dirname, '..', '..');
+export const demoTenantId = '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66';
+export const demoClientId = '676e8273-3c93-4205-910f-614bb4396a55';
+
+export interface LocalStackOptions {
+  /** Port of the Functions host; 0 picks a free one. Default 7071. */
+  port?: number;
+  /** Settings that override the demo's (e.g. O365_WEBHOOK_AUTH_ID, O365_TENANT_ID, O365_BLOB_FORMAT). */
+  overrides?: Record<string, string | undefined>;
+  /** The built app: a folder with package.json main, or a module. Default: this repository (its bundle). */
+  appPath?: string;
+  hostJsonPath?: string;
+  simulator?: Partial<SimulatorOptions>;
+  logger?: Logger;
+}
+
+export interface LocalStack {
+  tenantId: string;
+  host: RunningHost;
+  simulator: Simulator;
+  azurite: RunningAzurite;
+  /** The app settings the host runs with (secrets included: local demo values). */
+  settings: Record<string, string>;
+  blobs: ContainerClient;
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+const pick = (overrides: Record<string, string | undefined>, name: string, fallback: string) => overrides[name] ?? fallback;
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const overrides = options.overrides ?? {};
+  const tenantId = pick(overrides, 'O365_TENANT_ID', demoTenantId).toLowerCase();
+  const clientId = pick(overrides, 'O365_CLIENT_ID', demoClientId).toLowerCase();
+  const clientSecret = pick(overrides, 'O365_CLIENT_SECRET', randomBytes(24).toString('base64url'));
+  const port = options.port === 0 ? await freePort() : (options.port ?? 7071);
+
+  const azurite = await startAzurite();
+  const closers: Array<() => Promise<void>> = [() => azurite.close()];
+  try {
+    const simulator = await startSimulator({ tenants: [{ tenantId, apps: [{ clientId, clientSecret }] }], notifyRetryDelaysMs: [500, 1000, 2000, 4000], ...options.simulator });
+    closers.unshift(() => simulator.close());
+    const settings: Record<string, string> = {
+      AzureWebJobsStorage: azurite.connectionString,
+      O365_TENANT_ID: tenantId,
+      O365_CLIENT_ID: clientId,
+      O365_CLIENT_SECRET: clientSecret,
+      O365_API_BASE_URL: simulator.baseUrl,
+      O365_AUTHORITY_HOST: simulator.authorityHost,
+      O365_CA_FILE: simulator.caCertPath,
+      O365_WEBHOOK_URL: `http://127.0.0.1:${port}/api/notifications`,
+      O365_WEBHOOK_AUTH_ID: randomBytes(24).toString('base64url'),
+      O365_RECONCILE_SCHEDULE: '0 * * * * *',
+      O365_LOG_LEVEL: 'warn',
+    };
+    for (const [name, value] of Object.entries(overrides)) if (value !== undefined) settings[name] = value;
+    resetRelayServices();
+    const host = await startHost({
+      appPath: options.appPath ?? repoRoot,
+      hostJsonPath: options.hostJsonPath ?? path.join(repoRoot, 'host.json'),
+      env: settings,
+      port,
+      cwd: repoRoot,
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+    closers.unshift(() => host.close());
+    const blobs = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(settings.O365_BLOB_CONTAINER ?? 'o365-audit');
+    return {
+      tenantId,
+      host,
+      simulator,
+      azurite,
+      settings,
+      blobs,
+      close: async () => {
+        for (const close of closers) await close().catch(() => undefined);
+        resetRelayServices();
+      },
+    };
+  } catch (err) {
+    for (const close of closers) await close().catch(() => undefined);
+    throw err;
+  }
+}

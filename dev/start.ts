@@ -1,0 +1,61 @@
+// `npm start`: the local stack on its demo defaults. It subscribes (through the real subscription keeper and
+// the webhook handshake), publishes the fixture content, and prints each line as it lands in the blob sink.
+// Environment settings override the demo's. Ctrl-C stops everything.
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { contentTypes, type ContentType } from '../shared/api/content-types';
+import { createLogger } from '../shared/log';
+import { generateRecords } from './record-generator';
+import { repoRoot, startLocalStack } from './local-stack';
+
+const overrideNames = /^(O365_|AzureWebJobsStorage$)/;
+
+async function main(): Promise<void> {
+  const overrides = Object.fromEntries(Object.entries(process.env).filter(([name]) => overrideNames.test(name)));
+  const logger = createLogger({ level: process.env.O365_LOG_LEVEL === 'debug' ? 'debug' : 'warn' });
+  const stack = await startLocalStack({ port: Number(process.env.PORT ?? 7071), overrides, logger });
+  const out = (text: string) => process.stdout.write(text + '\n');
+  out(`o365-audit-relay running locally
+  Functions host   ${stack.host.url}/api/notifications  (functions: ${stack.host.functions.map((f) => f.name).join(', ')})
+  API simulator    ${stack.simulator.baseUrl}  (demo tenant ${stack.tenantId})
+  Azurite          in memory; blob sink container ${stack.blobs.containerName}
+Subscribing (webhook handshake), then publishing content; each delivered line follows. Ctrl-C stops.`);
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(poller);
+    await stack.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+
+  // Print what the blob sink holds, blob by blob, as it arrives.
+  const printed = new Set<string>();
+  const poll = async () => {
+    if (!(await stack.blobs.exists())) return;
+    for await (const blob of stack.blobs.listBlobsFlat()) {
+      if (printed.has(blob.name)) continue;
+      printed.add(blob.name);
+      const text = (await stack.blobs.getBlockBlobClient(blob.name).downloadToBuffer()).toString('utf8');
+      process.stdout.write(text);
+    }
+  };
+  const poller = setInterval(() => void poll().catch((err: unknown) => logger.warn('blob poll failed', { error: String(err) })), 500);
+
+  await stack.host.fireTimer('subscriptionKeeper');
+  const fixtures = path.join(repoRoot, '..', 'shared', 'fixtures', 'content');
+  const files = (await readdir(fixtures).catch(() => [] as string[])).filter((f) => f.endsWith('.json'));
+  for (const contentType of contentTypes) {
+    const file = files.find((f) => f === `${contentType}.json`);
+    if (file) await stack.simulator.publishFile(stack.tenantId, contentType, path.join(fixtures, file));
+    else await stack.simulator.publish(stack.tenantId, contentType as ContentType, [...generateRecords(5)].map((r) => ({ ...r, OrganizationId: stack.tenantId })));
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`o365-relay start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,44 @@
+// Queue trigger: one content blob per message. Waiting failures are re-enqueued with a delay and this message
+// completes; deterministic failures throw, so the host retries and finally moves the message to the poison queue.
+import { app, type InvocationContext } from '@azure/functions';
+import { systemClock } from '../shared/api/clock';
+import { ContentMessage } from '../shared/pipeline/content-message';
+import { processContent } from '../shared/pipeline/process-content';
+import { contentQueueName } from '../shared/state/content-queue';
+import { relayServices } from '../shared/services';
+
+/** host.json functionTimeout is 10 minutes: finish (or hand back) well before it, and claim for longer. */
+const workBudgetMs = 8 * 60_000;
+const claimLeaseMs = 12 * 60_000;
+
+export async function contentWorker(queued: unknown, context: InvocationContext): Promise<void> {
+  const message = ContentMessage.safeParse(queued);
+  if (!message.success) throw new Error(`not a content message: ${message.error.issues.map((i) => i.path.join('.') || i.message).join(', ')}`);
+  const s = relayServices();
+  await s.ready();
+  const outcome = await processContent(message.data, {
+    ledger: s.ledger,
+    fetchContent: (tenantId, contentId, options) => s.client.fetchContent(tenantId, contentId, options),
+    sinksFor: s.sinksFor,
+    deadLetter: s.deadLetter,
+    filter: s.filter,
+    clock: systemClock,
+    random: Math.random,
+    owner: `${s.instanceId}/${context.invocationId}`,
+    claimLeaseMs,
+    deadline: Date.now() + workBudgetMs,
+    logger: s.logger,
+    telemetry: s.telemetry,
+  });
+  if (outcome.kind === 'wait') await s.queue.requeue(message.data, outcome.delayMs);
+  s.logger.info('content processed', {
+    invocationId: context.invocationId,
+    tenantId: message.data.tenantId,
+    contentType: message.data.contentType,
+    contentId: message.data.contentId,
+    dequeueCount: context.triggerMetadata?.dequeueCount,
+    ...outcome,
+  });
+}
+
+app.storageQueue('contentWorker', { queueName: contentQueueName, connection: 'AzureWebJobsStorage', handler: contentWorker });

@@ -1,0 +1,5 @@
+// The app's entry (package.json main, and the bundle's entry): registers every function.
+import './notifications';
+import './contentWorker';
+import './reconciler';
+import './subscriptionKeeper';

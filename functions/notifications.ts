@@ -1,0 +1,24 @@
+// HTTP trigger for the Management API's webhook: the validation handshake and content notifications.
+// Parse the request, call the core, answer; the queue write happens inside, before the 200.
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { acceptWebhookRequest } from '../shared/pipeline/accept-notifications';
+import { relayServices, relayWebhookContext } from '../shared/services';
+
+export async function notifications(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const { policy, logger } = relayWebhookContext();
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > policy.maxBodyBytes) return { status: 413, jsonBody: { error: `body over ${policy.maxBodyBytes} bytes` } };
+  const body = new Uint8Array(await request.arrayBuffer());
+  const answer = await acceptWebhookRequest({ header: (name) => request.headers.get(name), body }, policy, async (messages) => {
+    // Only a notification batch builds the storage clients; the handshake never does.
+    const services = relayServices();
+    await services.ready();
+    await services.queue.enqueue(messages);
+  });
+  if (answer.status !== 200 || answer.body.rejected && Object.keys(answer.body.rejected).length > 0) {
+    logger.warn('webhook request refused or partly dropped', { invocationId: context.invocationId, status: answer.status, ...answer.body });
+  }
+  return { status: answer.status, jsonBody: answer.body };
+}
+
+app.http('notifications', { methods: ['POST'], authLevel: 'anonymous', route: 'notifications', handler: notifications });

@@ -1,0 +1,28 @@
+// Timer trigger (hourly, never runOnStartup: that fires on every scale-out): keeps the feed subscriptions started
+// with our webhook, warming our own webhook first so a cold instance does not fail the handshake.
+import { app, type InvocationContext, type Timer } from '@azure/functions';
+import { keepSubscriptions } from '../shared/pipeline/keep-subscriptions';
+import { warmWebhook } from '../shared/pipeline/warm-webhook';
+import { relayServices } from '../shared/services';
+
+export async function subscriptionKeeper(_timer: Timer, context: InvocationContext): Promise<void> {
+  const s = relayServices();
+  await s.ready();
+  const hook = s.settings.relay.webhook;
+  const results = await keepSubscriptions({
+    ledger: s.ledger,
+    feed: (tenantId) => s.client.tenant(tenantId),
+    tenants: s.tenants,
+    webhook: hook === undefined ? undefined : { address: hook.address, authId: hook.authIds[0] },
+    restartDisabled: s.settings.api.restartDisabledSubscriptions,
+    warmWebhook: () => (hook === undefined ? Promise.resolve(true) : warmWebhook(hook.address, hook.authIds[0]!)),
+    now: () => new Date(),
+    owner: `${s.instanceId}/${context.invocationId}`,
+    logger: s.logger,
+  });
+  s.logger.info('subscriptions kept', { invocationId: context.invocationId, results });
+  // The API forgets content after 7 days; so does the ledger (with a day of margin).
+  await s.ledger.purge(new Date(Date.now() - 8 * 86_400_000));
+}
+
+app.timer('subscriptionKeeper', { schedule: process.env.O365_KEEPER_SCHEDULE ?? '0 7 * * * *', runOnStartup: false, handler: subscriptionKeeper });

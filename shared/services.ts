@@ -1,0 +1,134 @@
+// The composition root: settings read once, and every Azure SDK client, store and sink built in this one place,
+// then handed to the pure pipeline. Nothing here touches the network until a trigger calls `ready()`.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { BlobServiceClient } from '@azure/storage-blob';
+import type { ManagementClient } from './api/client';
+import { systemClock } from './api/clock';
+import type { ContentType } from './api/content-types';
+import { createClientFromSettings } from './api/from-settings';
+import { ConfigError, loadSettings, type Settings } from './config';
+import { createLogger, type Logger } from './log';
+import type { WebhookPolicy } from './pipeline/accept-notifications';
+import type { Ledger } from './pipeline/ledger';
+import type { WebhookAuthId } from './pipeline/webhook-auth';
+import { compileFilter, type RecordFilter } from './records/filters';
+import { createBlobDeadLetter, deadLetterContainerName } from './sinks/blob-dead-letter';
+import { createBlobSink } from './sinks/blob-sink';
+import type { DeadLetter } from './sinks/dead-letter';
+import type { Sink } from './sinks/sink';
+import { createContentQueue, type ContentQueue } from './state/content-queue';
+import { createTableLedger } from './state/table-ledger';
+import { noTelemetry, type Telemetry } from './telemetry';
+
+export interface TenantStreams {
+  tenantId: string;
+  contentTypes: readonly ContentType[];
+}
+
+/** What the webhook needs: settings only, so the handshake path builds no client. */
+export interface WebhookContext {
+  settings: Settings;
+  policy: WebhookPolicy;
+  logger: Logger;
+}
+
+export interface RelayServices extends WebhookContext {
+  client: ManagementClient;
+  ledger: Ledger;
+  queue: ContentQueue;
+  deadLetter: DeadLetter;
+  sinksFor(tenantId: string): readonly Sink[];
+  filter: RecordFilter;
+  tenants: readonly TenantStreams[];
+  telemetry: Telemetry;
+  /** This process, for claims and leases. */
+  instanceId: string;
+  /** Creates the queue, table and containers once per process. */
+  ready(): Promise<void>;
+}
+
+export function tenantStreams(settings: Settings): TenantStreams[] {
+  return settings.api.tenantIds.map((tenantId) => ({
+    tenantId,
+    contentTypes: settings.relay.tenants.find((t) => t.tenantId === tenantId)?.contentTypes ?? settings.api.contentTypes,
+  }));
+}
+
+function webhookPolicy(settings: Settings): WebhookPolicy {
+  const authIds: WebhookAuthId[] = (settings.relay.webhook?.authIds ?? []).map((value) => ({ value }));
+  for (const tenant of settings.relay.tenants) {
+    if (tenant.authId !== undefined) authIds.push({ value: tenant.authId, tenants: new Set([tenant.tenantId]) });
+  }
+  return {
+    clientId: settings.api.clientId ?? '',
+    tenants: new Map(tenantStreams(settings).map((t) => [t.tenantId, new Set(t.contentTypes)])),
+    authIds,
+    apiOrigin: settings.api.endpoints.apiOrigin,
+    maxBodyBytes: settings.relay.maxNotificationBytes,
+  };
+}
+
+function secretsOf(settings: Settings): string[] {
+  const secrets = [...(settings.relay.webhook?.authIds ?? []), ...settings.relay.tenants.flatMap((t) => (t.authId ? [t.authId] : []))];
+  if (settings.api.credential.kind === 'clientSecret') secrets.push(settings.api.credential.clientSecret);
+  if (settings.relay.storageConnection) {
+    const key = /AccountKey=([^;]+)/.exec(settings.relay.storageConnection)?.[1];
+    if (key) secrets.push(key);
+  }
+  return secrets;
+}
+
+let webhookContext: WebhookContext | undefined;
+let services: RelayServices | undefined;
+
+export function relayWebhookContext(): WebhookContext {
+  if (!webhookContext) {
+    const settings = loadSettings();
+    webhookContext = { settings, policy: webhookPolicy(settings), logger: createLogger({ level: settings.relay.logLevel, secrets: secretsOf(settings) }) };
+  }
+  return webhookContext;
+}
+
+export function relayServices(): RelayServices {
+  if (services) return services;
+  const { settings, policy, logger } = relayWebhookContext();
+  const connection = settings.relay.storageConnection;
+  if (connection === undefined) throw new ConfigError([{ setting: 'AzureWebJobsStorage', problem: 'is required (the queue, ledger and blob sink live there)' }]);
+  const blobService = BlobServiceClient.fromConnectionString(connection);
+  const blobSink = createBlobSink({ containerClient: blobService.getContainerClient(settings.relay.blob.container), format: settings.relay.blob.format });
+  const deadLetter = createBlobDeadLetter(blobService.getContainerClient(deadLetterContainerName));
+  const ledger = createTableLedger({ connectionString: connection });
+  const queue = createContentQueue(connection);
+  let ready: Promise<void> | undefined;
+  services = {
+    settings,
+    policy,
+    logger,
+    client: createClientFromSettings(settings.api, { logger }),
+    ledger,
+    queue,
+    deadLetter,
+    sinksFor: () => [blobSink],
+    filter: compileFilter(settings.relay.filter),
+    tenants: tenantStreams(settings),
+    telemetry: noTelemetry,
+    instanceId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+    ready: () =>
+      (ready ??= Promise.all([queue.ensure(), deadLetter.ensure(), blobService.getContainerClient(settings.relay.blob.container).createIfNotExists()]).then(
+        () => undefined,
+        (err: unknown) => {
+          ready = undefined; // try again on the next invocation
+          throw err;
+        },
+      )),
+  };
+  return services;
+}
+
+/** Tests and the local host load new settings between runs. */
+export function resetRelayServices(): void {
+  services?.client.close();
+  services = undefined;
+  webhookContext = undefined;
+}
