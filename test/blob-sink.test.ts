@@ -183,6 +183,17 @@ describe('blob sink on Azurite', () => {
     assert.equal((await container.getBlockBlobClient(retry.blobName).downloadToBuffer()).toString('utf8'), lineText(exchange));
   });
 
+  it('a container deleted under the sink is a retryable failure, and the next delivery creates it again', async () => {
+    const { sink, container } = freshSink();
+    await deliver(sink, ref({ contentId: 'first' }), exchange);
+    await container.delete();
+    const writer = await sink.open(ref(), { resumeAfter: 0 });
+    await assert.rejects(writer.close(), (err: unknown) => err instanceof SinkError && err.retryable && /ContainerNotFound/.test(err.message));
+    await assert.rejects(writer.write(exchange), SinkError); // a failed writer stays failed
+    const retry = await deliver(sink, ref(), exchange);
+    assert.equal((await container.getBlockBlobClient(retry.blobName).downloadToBuffer()).toString('utf8'), lineText(exchange));
+  });
+
   it('refuses unsafe content ids at open with a permanent SinkError and writes nothing', async () => {
     const { sink, container } = freshSink({ name: 'archive' });
     for (const bad of ['../../escape', 'a/b', 'a\\b', '..', 'a\u0001b']) {

@@ -242,6 +242,18 @@ describe('table ledger on Azurite', () => {
 });
 
 describe('table ledger failures', () => {
+  it('a table deleted under the ledger is a retryable failure, and the next call creates it again', async () => {
+    const tableName = `ledger${++tables}`;
+    const ledger = createTableLedger({ connectionString: azurite.connectionString, tableName });
+    const m = message(realId(700));
+    await ledger.markSeen([m]);
+    await TableClient.fromConnectionString(azurite.connectionString, tableName, { allowInsecureConnection: true }).deleteTable();
+    // Not mistaken for a missing row: a claim must not "create" an entry in a table that is not there.
+    await assert.rejects(ledger.claim(m, 'a', 1_000, 0), { name: 'StateStoreError', code: 'STATE_UNAVAILABLE', retryable: true, message: /TableNotFound/ });
+    assert.equal(await ledger.get(keyOf(m)), undefined);
+    assert.equal((await ledger.claim(m, 'a', 1_000, 0)).kind, 'claimed');
+  });
+
   it('an unreachable store is retryable STATE_UNAVAILABLE, and the message names no secret', async () => {
     const down = await startAzurite({ blob: false, queue: false, table: true });
     const connectionString = down.connectionString;

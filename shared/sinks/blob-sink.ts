@@ -73,13 +73,16 @@ export function createBlobSink(options: BlobSinkOptions): BlobSink {
     if (!blobName.ok) throw new SinkError(name, `blob sink ${name}: ${blobName.reason}`, false);
     await ensure();
     const blob = container.getBlockBlobClient(blobName.name);
+    const failed = (operation: string, err: unknown): SinkError => {
+      // The container vanished since ensure(): create it again on the next attempt.
+      if (statusOf(err).code === 'ContainerNotFound') ready = undefined;
+      return toSinkError(name, operation, err);
+    };
     const guard = async <T>(operation: string, run: () => Promise<T>): Promise<T> => {
       try {
         return await run();
       } catch (err) {
-        // The container vanished since ensure(): create it again on the next attempt.
-        if (statusOf(err).code === 'ContainerNotFound') ready = undefined;
-        throw toSinkError(name, operation, err);
+        throw failed(operation, err);
       }
     };
     const exists = await guard('check blob', () => blob.exists({ abortSignal: signal }));
@@ -173,7 +176,7 @@ export function createBlobSink(options: BlobSinkOptions): BlobSink {
             } catch (err) {
               const status = statusOf(err).status;
               // 409 BlobAlreadyExists / 412 ConditionNotMet: another delivery committed first; that is success.
-              if (status !== 409 && status !== 412) throw toSinkError(name, 'commit block list', err);
+              if (status !== 409 && status !== 412) throw failed('commit block list', err);
               delivered = true;
             }
           }

@@ -36,18 +36,28 @@ export class StateStoreError extends Error {
   }
 }
 
-/** The fields of an Azure SDK RestError we read (duck-typed: the SDK's class is not a direct dependency). */
-interface RestErrorLike {
-  statusCode?: number;
-  code?: string;
-  name?: string;
+/** What a failed Azure SDK call tells: the HTTP status and the service's error code (duck-typed RestError). */
+export interface StoreFailure {
+  status?: number | undefined;
+  /** e.g. TableNotFound, ResourceNotFound, UpdateConditionNotSatisfied; data-tables puts it in `details`. */
+  serviceCode?: string | undefined;
 }
 
-const restFields = (err: unknown): RestErrorLike => (err !== null && typeof err === 'object' ? (err as RestErrorLike) : {});
+export function storeFailure(err: unknown): StoreFailure {
+  if (err === null || typeof err !== 'object') return {};
+  const e = err as { statusCode?: unknown; code?: unknown; details?: { errorCode?: unknown } };
+  const serviceCode = [e.details?.errorCode, e.code].find((c): c is string => typeof c === 'string');
+  return { status: typeof e.statusCode === 'number' ? e.statusCode : undefined, serviceCode };
+}
 
-export const statusOf = (err: unknown): number | undefined => restFields(err).statusCode;
+/** The table itself is gone (deleted after we created it): the ledger creates it again on the next call. */
+export const isMissingTable = (err: unknown): boolean => storeFailure(err).serviceCode === 'TableNotFound';
 
-function codeForStatus(status: number | undefined): StateStoreErrorCode {
+/** A 404 about the row, not the table. */
+export const isMissingRow = (err: unknown): boolean => storeFailure(err).status === 404 && !isMissingTable(err);
+
+function codeFor({ status, serviceCode }: StoreFailure): StateStoreErrorCode {
+  if (serviceCode === 'TableNotFound') return 'STATE_UNAVAILABLE';
   if (status === undefined || status === 408) return 'STATE_UNAVAILABLE';
   if (status === 429 || status === 503) return 'STATE_THROTTLED';
   if (status >= 500) return 'STATE_UNAVAILABLE';
@@ -58,10 +68,11 @@ function codeForStatus(status: number | undefined): StateStoreErrorCode {
 /** Maps an SDK failure of `operation` to a StateStoreError (already-typed errors pass through). */
 export function toStateStoreError(operation: string, err: unknown): StateStoreError {
   if (err instanceof StateStoreError) return err;
-  const { statusCode, code } = restFields(err);
-  // A service error code is a short identifier; anything else (a network errno message) is summarised.
-  const detail = [statusCode === undefined ? 'no answer' : `HTTP ${statusCode}`, typeof code === 'string' && /^[A-Za-z_]{1,64}$/.test(code) ? code : undefined]
+  const failure = storeFailure(err);
+  const { status, serviceCode } = failure;
+  // A service error code is a short identifier; anything else (a network error's text) is not repeated.
+  const detail = [status === undefined ? 'no answer' : `HTTP ${status}`, serviceCode !== undefined && /^[A-Za-z_]{1,64}$/.test(serviceCode) ? serviceCode : undefined]
     .filter(Boolean)
     .join(' ');
-  return new StateStoreError(codeForStatus(statusCode), `table storage: ${operation} failed (${detail})`, statusCode);
+  return new StateStoreError(codeFor(failure), `table storage: ${operation} failed (${detail})`, status);
 }

@@ -11,7 +11,7 @@ import {
   decideLease, decideProgress, decideRelease, decideRenew, leaseFromRow, leasePartition, leaseToRow, newContent,
   streamFromRow, streamPartition, streamToRow, type StoredContent, type StreamState, type TableRow,
 } from './ledger-rows';
-import { StateStoreError, statusOf, toStateStoreError } from './store-error';
+import { isMissingRow, isMissingTable, StateStoreError, storeFailure, toStateStoreError } from './store-error';
 import { encodeKey, odataString } from './table-keys';
 
 export const defaultLedgerTable = 'relayledger';
@@ -58,6 +58,7 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
     try {
       return await run();
     } catch (err) {
+      if (isMissingTable(err)) ready = undefined;
       throw toStateStoreError(operation, err);
     }
   }
@@ -67,7 +68,7 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
       try {
         return await table.getEntity(pk, rk);
       } catch (err) {
-        if (statusOf(err) === 404) return undefined;
+        if (isMissingRow(err)) return undefined;
         throw err;
       }
     });
@@ -91,9 +92,9 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
           else await table.createEntity(row);
           return false;
         } catch (err) {
-          const status = statusOf(err);
-          // 412: changed since read; 409: inserted since read; 404: deleted since read (purge).
-          if (status === 412 || status === 409 || status === 404) return true;
+          const { status } = storeFailure(err);
+          // 412: changed since read; 409: inserted since read; 404 (the row's): deleted since read (purge).
+          if (status === 412 || status === 409 || isMissingRow(err)) return true;
           throw err;
         }
       });
@@ -119,7 +120,7 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
           await table.createEntity(contentToRow(newContent(message, clock())));
           return true;
         } catch (err) {
-          if (statusOf(err) === 409) return false; // known already: insert-if-absent
+          if (storeFailure(err).status === 409) return false; // known already: insert-if-absent
           throw err;
         }
       }));
@@ -159,7 +160,7 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
           await table.deleteEntity(pk, rk);
           return true;
         } catch (err) {
-          if (statusOf(err) === 404) return false; // purged concurrently
+          if (isMissingRow(err)) return false; // purged concurrently
           throw err;
         }
       }));
