@@ -1,7 +1,8 @@
 // The blob sink: one block blob per content blob, written once. Records are formatted as they arrive and staged
 // in blocks of a few MB (write() waits for the staging: bounded memory, back-pressure); close() commits the block
 // list only if the blob does not exist yet (If-None-Match: *), so a second delivery never overwrites the first
-// and a lost race is success. All or nothing: `accepted` is 0 until the commit, then the record count.
+// and a lost race is success. All or nothing: `accepted` is 0 until the commit, then the record count, and
+// `resumeAfter` is ignored (a retry rewrites the whole blob).
 //
 // Decisions: a blob that already exists at open() is not written again (the writer counts and drops what it is
 // given, and close() resolves: it was delivered); block ids carry a per-writer tag, so two writers racing on the
