@@ -1,0 +1,63 @@
+// What the end-to-end and chaos tests look at from outside the relay: the blob sink's records, the simulator's
+// journal (content fetches, notifications sent) and storage queues. Read-only helpers, no assertions.
+import type { ContainerClient } from '@azure/storage-blob';
+import { QueueClient } from '@azure/storage-queue';
+import { z } from 'zod';
+import type { JournalEntry } from '../../dev/simulator';
+
+/** One NDJSON line of the blob sink in `json` format (only what the tests read). */
+const SinkEvent = z.looseObject({ id: z.string().nullable(), tenantId: z.string().nullable() });
+
+/** Record ids in one sink blob (`json` format), in order; undefined when the blob does not exist. */
+export async function sinkRecordIds(container: ContainerClient, blobName: string): Promise<string[] | undefined> {
+  const blob = container.getBlockBlobClient(blobName);
+  if (!(await blob.exists())) return undefined;
+  const text = (await blob.downloadToBuffer()).toString('utf8');
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => SinkEvent.parse(JSON.parse(line)).id ?? '(no id)');
+}
+
+export async function blobNames(container: ContainerClient, prefix?: string): Promise<string[]> {
+  if (!(await container.exists())) return [];
+  const names: string[] = [];
+  for await (const blob of container.listBlobsFlat(prefix === undefined ? {} : { prefix })) names.push(blob.name);
+  return names.sort();
+}
+
+const auditPath = (contentId: string) => `/activity/feed/audit/${contentId}`;
+
+/** The simulator's answers to content downloads of one blob (any tenant in the URL). */
+export function contentFetches(journal: readonly JournalEntry[], contentId: string): JournalEntry[] {
+  return journal.filter((e) => e.direction === 'in' && e.method === 'GET' && decodeURIComponent(e.path).endsWith(auditPath(contentId)));
+}
+
+const NotificationBatch = z.array(z.looseObject({ contentId: z.string() }));
+
+/** contentIds the simulator POSTed to a webhook (every attempt, duplicates included). */
+export function notifiedContentIds(journal: readonly JournalEntry[]): string[] {
+  return journal.flatMap((e) => {
+    if (e.direction !== 'out') return [];
+    const batch = NotificationBatch.safeParse(e.body);
+    return batch.success ? batch.data.map((n) => n.contentId) : [];
+  });
+}
+
+/** Messages visible in a queue (peeked, so they stay), as their text (base64 decoded when it is base64 JSON). */
+export async function peekQueue(connectionString: string, queueName: string): Promise<string[]> {
+  const queue = new QueueClient(connectionString, queueName);
+  if (!(await queue.exists())) return [];
+  const { peekedMessageItems } = await queue.peekMessages({ numberOfMessages: 32 });
+  return peekedMessageItems.map((m) => {
+    const decoded = Buffer.from(m.messageText, 'base64').toString('utf8');
+    return decoded.trimStart().startsWith('{') ? decoded : m.messageText;
+  });
+}
+
+/** Every message in a queue, visible or not (approximate count from the service). */
+export async function queueLength(connectionString: string, queueName: string): Promise<number> {
+  const queue = new QueueClient(connectionString, queueName);
+  if (!(await queue.exists())) return 0;
+  return (await queue.getProperties()).approximateMessagesCount ?? 0;
+}
