@@ -7,9 +7,8 @@ import { processContent } from '../shared/pipeline/process-content';
 import { contentQueueName } from '../shared/state/content-queue';
 import { relayServices } from '../shared/services';
 
-/** host.json functionTimeout is 10 minutes: finish (or hand back) well before it, and claim for longer. */
+/** host.json functionTimeout is 10 minutes: finish (or hand back) well before it; the claim (O365_CLAIM_LEASE_SECONDS, default 12 min) lasts longer. */
 const workBudgetMs = 8 * 60_000;
-const claimLeaseMs = 12 * 60_000;
 
 export async function contentWorker(queued: unknown, context: InvocationContext): Promise<void> {
   const message = ContentMessage.safeParse(queued);
@@ -25,7 +24,7 @@ export async function contentWorker(queued: unknown, context: InvocationContext)
     clock: systemClock,
     random: Math.random,
     owner: `${s.instanceId}/${context.invocationId}`,
-    claimLeaseMs,
+    claimLeaseMs: s.settings.relay.claimLeaseMs,
     deadline: Date.now() + workBudgetMs,
     logger: s.logger,
     telemetry: s.telemetry,

@@ -1,4 +1,5 @@
-// CLI for the dev host: `node dist/dev/host/main.js --app <path> [--host-json <file>] [--port 7071] [--azurite]`.
+// CLI for the dev host: `node dist/dev/host/main.js --app <path> [--host-json <file>] [--port 7071] [--azurite]
+// [--message-lease <seconds>]` (how long a running queue message stays invisible; short in crash tests).
 // App settings come from the environment, then local.settings.json `Values` in the app root (as Core Tools does;
 // the environment wins). `--azurite` starts Azurite in-process and points AzureWebJobsStorage at it.
 import { existsSync, readFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
       'host-json': { type: 'string' },
       port: { type: 'string', default: String(DEFAULT_PORT) },
       azurite: { type: 'boolean', default: false },
+      'message-lease': { type: 'string' },
     },
   });
   const logger = createLogger();
@@ -46,7 +48,12 @@ async function main(): Promise<void> {
   let host;
   try {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got "${values.port}".`);
-    host = await startHost({ appPath: values.app, hostJsonPath: values['host-json'] ?? join(root, 'host.json'), env: settings, port, cwd, logger });
+    const leaseSeconds = values['message-lease'] === undefined ? undefined : Number(values['message-lease']);
+    if (leaseSeconds !== undefined && !(Number.isInteger(leaseSeconds) && leaseSeconds >= 2)) throw new Error(`--message-lease must be whole seconds (at least 2), got "${values['message-lease']}".`);
+    host = await startHost({
+      appPath: values.app, hostJsonPath: values['host-json'] ?? join(root, 'host.json'), env: settings, port, cwd, logger,
+      ...(leaseSeconds === undefined ? {} : { messageLeaseMs: leaseSeconds * 1000 }),
+    });
   } catch (err) {
     await azurite?.close();
     throw err;
