@@ -3,6 +3,7 @@
 import { backfillUsage, runBackfill } from './backfill';
 import { contentUsage, runContent } from './content';
 import { decodeUsage, runDecode } from './decode';
+import { replayPoisonUsage, runReplayPoison } from './replay-poison';
 import { runSubscriptions, subscriptionsUsage } from './subscriptions';
 import { UsageError } from './usage-error';
 
@@ -19,6 +20,7 @@ const commands: Readonly<Record<string, Command>> = {
   subscriptions: { summary: firstLine(subscriptionsUsage), run: runSubscriptions },
   content: { summary: firstLine(contentUsage), run: runContent },
   backfill: { summary: firstLine(backfillUsage), run: runBackfill },
+  'replay-poison': { summary: firstLine(replayPoisonUsage), run: runReplayPoison },
 };
 
 function usage(): string {
