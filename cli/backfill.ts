@@ -78,8 +78,15 @@ export async function runBackfill(argv: string[]): Promise<number> {
     const work: Array<{ tenantId: string; item: ContentItem }> = [];
     for (const tenantId of chosenTenants(values.tenant, session.settings.tenantIds)) {
       for (const contentType of types) {
-        for await (const item of session.client.tenant(tenantId).listContentRange(contentType, { since, until }, { signal: session.signal })) {
-          work.push({ tenantId, item });
+        try {
+          for await (const item of session.client.tenant(tenantId).listContentRange(contentType, { since, until }, { signal: session.signal })) {
+            work.push({ tenantId, item });
+          }
+        } catch (err) {
+          // One stream that cannot be listed (no subscription, disabled) must not hide the others.
+          if (session.signal.aborted) throw err;
+          progress.failed++;
+          process.stderr.write(`${tenantId} ${contentType}: cannot list content: ${(err as Error).message}\n`);
         }
       }
     }

@@ -1,6 +1,7 @@
 // `npm run simulator`: the simulator with one demo tenant, fixture content published, and the settings a
 // client needs printed. Ctrl-C closes it. Options: --port <n>, --publish-every <seconds> (new generated
 // content on a timer, so webhook notifications keep flowing).
+import { rmSync, writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -56,9 +57,19 @@ async function main(): Promise<void> {
   out(`  client id       ${demoClientId}`);
   out(`  client secret   ${demoSecret}   (a demo value for this simulator only, hence printed)`);
   out();
-  out('As settings for this project:');
-  out(`  O365_TENANT_ID=${demoTenantId} O365_CLIENT_ID=${demoClientId} O365_CLIENT_SECRET=${demoSecret} \\`);
-  out(`  O365_API_BASE_URL=${sim.baseUrl} O365_AUTHORITY_HOST=${sim.authorityHost} O365_CA_FILE=${sim.caCertPath}`);
+  const settings = {
+    O365_TENANT_ID: demoTenantId,
+    O365_CLIENT_ID: demoClientId,
+    O365_CLIENT_SECRET: demoSecret,
+    O365_API_BASE_URL: sim.baseUrl,
+    O365_AUTHORITY_HOST: sim.authorityHost,
+    O365_CA_FILE: sim.caCertPath,
+  };
+  // The same settings as a file to `source` in another terminal (removed again when the simulator stops).
+  const envFile = path.join(repoRoot, '.simulator.env');
+  writeFileSync(envFile, Object.entries(settings).map(([k, v]) => `export ${k}=${v}`).join('\n') + '\n');
+  out('As settings for this project (also written to .simulator.env: `source .simulator.env` in another terminal):');
+  out(`  ${Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   out();
   out('Published content (listed once a subscription for its content type is started):');
   for (const line of published) out(`  ${line}`);
@@ -70,6 +81,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     if (timer) clearInterval(timer);
+    rmSync(envFile, { force: true });
     void sim.close().then(() => process.exit(0));
   };
   process.on('SIGINT', stop);
