@@ -22,13 +22,31 @@ export interface SinkWriter {
   readonly accepted: number;
 }
 
+export interface OpenOptions {
+  /**
+   * Records (in blob order, after filtering) accepted by an earlier attempt: a sink that can resume skips that
+   * many of the records it is given; an all-or-nothing sink (blob) ignores it.
+   */
+  resumeAfter: number;
+  signal?: AbortSignal;
+  /**
+   * For records the destination rejected for good (a 4xx for that batch): the sink hands them here (they go to
+   * the dead letter with the reason) and counts them as handled, then goes on with the next batch.
+   */
+  rejected?: (records: readonly DecodedRecord[], reason: string) => Promise<void>;
+}
+
 export interface Sink {
   readonly name: string;
-  /**
-   * Starts delivering one content blob. `resumeAfter` records were accepted by an earlier attempt: a sink
-   * that can resume skips them; an all-or-nothing sink (blob) ignores it.
-   */
-  open(content: ContentRef, options: { resumeAfter: number; signal?: AbortSignal }): Promise<SinkWriter>;
+  /** Starts delivering one content blob. */
+  open(content: ContentRef, options: OpenOptions): Promise<SinkWriter>;
+}
+
+/** What a sink factory gets besides its own settings. */
+export interface SinkContext {
+  /** The value of a setting that holds a secret (HEC token, bearer token, TLS key); throws naming a missing one. */
+  secret(settingName: string): string;
+  logger: import('../log').Logger;
 }
 
 export class SinkError extends Error {
