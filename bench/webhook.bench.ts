@@ -3,15 +3,18 @@
 // 1. Ack latency and accepted items/s for 20-item notifications from 20 concurrent senders. The stack runs in a
 //    child process with the notifications function only (no worker draining the queue), the senders in this one;
 //    afterwards every acknowledged item is looked up in the queue. Baselines: a bare node http server on loopback
-//    that answers 200 at once, and the same POSTs whose items the webhook policy drops (host + function, no queue).
-// 2. Publish → line in the blob sink for a 10,000-record blob and a 1-record blob, on the full bundle, in a second
-//    child (its own process: the dev host's registrations are process-wide).
+//    that answers 200 at once, the same POSTs whose items the webhook policy drops (host + function, no queue),
+//    and the app's queue.enqueue() alone in the stack's process (plus, for contrast, one message per POST).
+// 2. Publish → blob committed in the sink for a 10,000-record blob and a 1-record blob, on the full bundle, in
+//    child processes of their own (the dev host's registrations are process-wide): once with the repo's host.json,
+//    once with a test host.json whose queue poll is capped at 100 ms, to show what the queue dispatch costs.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cpus, loadavg } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { QueueClient } from '@azure/storage-queue';
@@ -24,10 +27,13 @@ import { demoTenantId, repoRoot, startLocalStack, type LocalStack } from '../dev
 
 const itemsPerRequest = 20;
 const senders = 20;
-// Azurite's in-process queue takes ~600 messages/s here, so the queue-bound scenarios send fewer POSTs.
+// Azurite's in-process queue takes ~400-600 messages/s here and its receive scans the whole queue, so the
+// queue-bound scenarios send fewer POSTs (every acknowledged item is read back afterwards).
 const cheapRequests = 1000;
-const queuedRequests = Number(process.env.BENCH_REQUESTS ?? 200);
+const queuedRequests = Number(process.env.BENCH_REQUESTS ?? 150);
 const warmupRequests = 50;
+const queuedWarmupRequests = 20;
+const unloadedRequests = 25;
 const scenarioTimeCapMs = 20_000;
 const e2eRuns = Number(process.env.BENCH_E2E_RUNS ?? 5);
 const targets = { ackP99Ms: 100, notificationToBlobMs: 1000 };
@@ -49,6 +55,8 @@ interface Scenario {
   requests: number;
   items: number;
   errors: number;
+  /** Why, by HTTP status or error message. */
+  errorKinds: Record<string, number>;
   latenciesMs: number[];
   wallMs: number;
   /** contentIds of the items of every POST answered 200 with all items accepted. */
@@ -99,7 +107,7 @@ function post(agent: http.Agent, url: URL, authId: string, body: Buffer): Promis
 /** `count` POSTs from `concurrency` loops (keep-alive), stopping early at the time cap. */
 async function runScenario(url: string, target: WebhookTarget, itemOrigin: string, count: number, concurrency = senders): Promise<Scenario> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const result: Scenario = { requests: 0, items: 0, errors: 0, latenciesMs: [], wallMs: 0, acknowledged: [] };
+  const result: Scenario = { requests: 0, items: 0, errors: 0, errorKinds: {}, latenciesMs: [], wallMs: 0, acknowledged: [] };
   const endpoint = new URL(url);
   const started = performance.now();
   let issued = 0;
@@ -113,14 +121,14 @@ async function runScenario(url: string, target: WebhookTarget, itemOrigin: strin
         result.latenciesMs.push(performance.now() - t0);
         result.requests++;
         const accepted = answer.status === 200 ? (JSON.parse(answer.text) as { accepted?: number }).accepted : undefined;
-        if (answer.status !== 200) result.errors++;
+        if (answer.status !== 200) failed(result, `HTTP ${answer.status}`);
         else if (accepted === itemsPerRequest) {
           result.items += itemsPerRequest;
           result.acknowledged.push(...contentIds);
         }
-      } catch {
+      } catch (err) {
         result.requests++;
-        result.errors++;
+        failed(result, err instanceof Error ? err.message : String(err));
       }
     }
   };
@@ -128,6 +136,11 @@ async function runScenario(url: string, target: WebhookTarget, itemOrigin: strin
   result.wallMs = performance.now() - started;
   agent.destroy();
   return result;
+}
+
+function failed(result: Scenario, kind: string): void {
+  result.errors++;
+  result.errorKinds[kind] = (result.errorKinds[kind] ?? 0) + 1;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -140,7 +153,7 @@ function scenarioRow(name: string, s: Scenario, itemsCounted: boolean): string {
   const ms = (v: number) => `${v.toFixed(1)} ms`.padStart(9);
   const items = itemsCounted ? s.items : s.requests * itemsPerRequest;
   const rate = Math.round(items / (s.wallMs / 1000));
-  return `${name.padEnd(56)} ${String(s.requests).padStart(5)} req ${String(items).padStart(6)} items  p50 ${ms(percentile(sorted, 50))}  p99 ${ms(percentile(sorted, 99))}  max ${ms(sorted.at(-1) ?? NaN)}  ${String(rate).padStart(6)} items/s  errors ${s.errors}`;
+  return `${name.padEnd(56)} ${String(s.requests).padStart(5)} req ${String(items).padStart(6)} items  p50 ${ms(percentile(sorted, 50))}  p99 ${ms(percentile(sorted, 99))}  max ${ms(sorted.at(-1) ?? NaN)}  ${String(rate).padStart(6)} items/s  errors ${s.errors}${s.errors > 0 ? ` (${Object.entries(s.errorKinds).map(([k, n]) => `${k}: ${n}`).join(', ')})` : ''}`;
 }
 
 /** Reads the whole content queue (nothing else consumes it in this child) and checks every acknowledged item. */
@@ -173,8 +186,8 @@ interface Child {
   exited: Promise<number | null>;
 }
 
-function startChild(mode: string): Child {
-  const child = spawn(process.execPath, [__filename, mode], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] });
+function startChild(mode: string, ...args: string[]): Child {
+  const child = spawn(process.execPath, [__filename, mode, ...args], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   return {
@@ -204,14 +217,16 @@ async function webhookPart(): Promise<void> {
     // Warm-up on every target (connections, JIT, the app's first ready() creating queue and containers).
     await runScenario(target.baselineUrl, target, target.apiOrigin, warmupRequests);
     await runScenario(hostUrl, target, otherOrigin, warmupRequests);
-    const warm = await runScenario(hostUrl, target, target.apiOrigin, warmupRequests);
+    const warm = await runScenario(hostUrl, target, target.apiOrigin, queuedWarmupRequests);
 
     const baseline = await runScenario(target.baselineUrl, target, target.apiOrigin, cheapRequests);
     const dropped = await runScenario(hostUrl, target, otherOrigin, cheapRequests);
     child.process.stdin!.write('enqueue-probe\n');
     const enqueueOnly = JSON.parse(await child.nextLine()) as Scenario;
+    child.process.stdin!.write('one-message-probe\n');
+    const oneMessage = JSON.parse(await child.nextLine()) as Scenario;
     const accepted = await runScenario(hostUrl, target, target.apiOrigin, queuedRequests);
-    const single = await runScenario(hostUrl, target, target.apiOrigin, 50, 1);
+    const single = await runScenario(hostUrl, target, target.apiOrigin, unloadedRequests, 1);
     const all = [...warm.acknowledged, ...accepted.acknowledged, ...single.acknowledged];
     const queue = await checkQueue(target.storage, all);
     const acknowledged = all.length;
@@ -220,11 +235,12 @@ async function webhookPart(): Promise<void> {
     console.log(scenarioRow('baseline: bare node http server, 200 at once', baseline, false));
     console.log(scenarioRow('host, all items dropped by policy (no queue write)', dropped, false));
     console.log(scenarioRow('baseline: the app\'s queue.enqueue(20) alone, no HTTP host', enqueueOnly, true));
+    console.log(scenarioRow('alternative: the 20 items as ONE queue message, no host', oneMessage, true));
     console.log(scenarioRow('host, valid items -> Azurite queue', accepted, true));
     console.log(scenarioRow('host, valid items -> Azurite queue, 1 sender (unloaded)', single, true));
     const sorted = [...accepted.latenciesMs].sort((a, b) => a - b);
     const p99 = percentile(sorted, 99);
-    const allIn = queue.complete && queue.missing === 0 && accepted.errors === 0 && acknowledged > 0;
+    const allIn = queue.complete && queue.missing === 0 && acknowledged > 0;
     console.log(`every acknowledged item in the queue: ${allIn ? 'yes' : 'no'} (${acknowledged} acknowledged incl. warm-up, ${queue.messages} messages read${queue.complete ? '' : ' before the 60 s cap'}, ${queue.missing} missing)`);
     console.log(`ack p99 ${p99.toFixed(1)} ms (target <= ${targets.ackP99Ms} ms) ${p99 <= targets.ackP99Ms ? 'MET' : 'MISSED'}`);
     if (!allIn) process.exitCode = 1;
@@ -251,10 +267,34 @@ interface E2eResult {
   bigRecords: number;
 }
 
-async function e2ePart(): Promise<void> {
-  const child = startChild('e2e');
+/** The repository's host.json with the queue poll capped at the minimum, 100 ms (written to a temp dir). */
+function fastPollHostJson(dir: string): string {
+  const hostJson = JSON.parse(readFileSync(path.join(repoRoot, 'host.json'), 'utf8')) as { extensions: { queues: Record<string, unknown> } };
+  hostJson.extensions.queues.maxPollingInterval = '00:00:00.100';
+  const file = path.join(dir, 'host.json');
+  writeFileSync(file, JSON.stringify(hostJson, null, 2));
+  return file;
+}
+
+async function e2eResult(hostJsonPath?: string): Promise<E2eResult> {
+  const child = startChild('e2e', ...(hostJsonPath ? [hostJsonPath] : []));
   try {
-    const result = JSON.parse(await child.nextLine()) as E2eResult;
+    return JSON.parse(await child.nextLine()) as E2eResult;
+  } finally {
+    await stopChild(child);
+  }
+}
+
+async function e2ePart(): Promise<void> {
+  const result = await e2eResult();
+  const dir = mkdtempSync(path.join(tmpdir(), 'o365-bench-'));
+  let fast: E2eResult;
+  try {
+    fast = await e2eResult(fastPollHostJson(dir));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  {
     const median = (xs: number[]) => {
       const s = [...xs].sort((a, b) => a - b);
       return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -265,28 +305,35 @@ async function e2ePart(): Promise<void> {
       const phase = (f: (r: E2eRun) => number) => ms(median(runs.map(f)));
       return `${name.padEnd(34)} ${String(runs.length).padStart(4)} ${ms(Math.min(...blob))} ${ms(median(blob))} ${ms(Math.max(...blob))}   ${phase((r) => r.ackMs)} ${phase((r) => r.servedMs - r.ackMs)} ${phase((r) => r.blobMs - r.servedMs)}`;
     };
-    console.log(`\n2. publish -> blob committed in the sink (full bundle: webhook, queue, content worker, ledger, blob sink; queue poll max 2 s per host.json)`);
+    const big = `${result.bigRecords.toLocaleString('en')}-record blob`;
+    console.log(`\n2. publish -> blob committed in the sink (full bundle: webhook, queue, content worker, ledger, blob sink)`);
     console.log(`${''.padEnd(34)} runs      min   median      max   medians: publish->ack  ack->content served  served->blob committed`);
-    console.log(row('baseline: 1-record blob', result.tiny));
-    console.log(row(`${result.bigRecords.toLocaleString('en')}-record blob`, result.big));
+    console.log('host.json as in the repo (queue poll backs off to maxPollingInterval 2 s)');
+    console.log(row('  baseline: 1-record blob', result.tiny));
+    console.log(row(`  ${big}`, result.big));
+    console.log('test host.json: maxPollingInterval 100 ms (what the queue dispatch costs)');
+    console.log(row('  baseline: 1-record blob', fast.tiny));
+    console.log(row(`  ${big}`, fast.big));
     const med = median(result.big.map((r) => r.blobMs));
-    console.log(`${result.bigRecords.toLocaleString('en')}-record median ${med.toFixed(0)} ms (target <= ${targets.notificationToBlobMs} ms) ${med <= targets.notificationToBlobMs ? 'MET' : 'MISSED'}`);
-    const complete = result.big.every((r) => r.lines === result.bigRecords) && result.tiny.every((r) => r.lines === 1);
+    console.log(`${big} median ${med.toFixed(0)} ms with the repo's host.json (target <= ${targets.notificationToBlobMs} ms) ${med <= targets.notificationToBlobMs ? 'MET' : 'MISSED'}`);
+    const complete = [result, fast].every((r) => r.big.every((b) => b.lines === r.bigRecords) && r.tiny.every((t) => t.lines === 1));
     console.log(`every blob holds all its records as lines: ${complete ? 'yes' : 'no'}`);
     if (!complete) process.exitCode = 1;
-  } finally {
-    await stopChild(child);
   }
 }
 
 // ---------------------------------------------------------------- children
 
-/** The same enqueue() the webhook calls, from `senders` concurrent loops in the stack's process, on a queue of its own. */
-async function enqueueProbe(storage: string, count: number): Promise<Scenario> {
+/**
+ * The same enqueue() the webhook calls, from `senders` concurrent loops in the stack's process, on a queue of its
+ * own; or (`oneMessage`) the design the app does not have: a POST's items as one message, to show what it would cost.
+ */
+async function enqueueProbe(storage: string, count: number, oneMessage: boolean): Promise<Scenario> {
   const queueName = 'bench-enqueue-probe';
   const queue = createContentQueue(storage, queueName);
+  const client = new QueueClient(storage, queueName);
   await queue.ensure();
-  const result: Scenario = { requests: 0, items: 0, errors: 0, latenciesMs: [], wallMs: 0, acknowledged: [] };
+  const result: Scenario = { requests: 0, items: 0, errors: 0, errorKinds: {}, latenciesMs: [], wallMs: 0, acknowledged: [] };
   const started = performance.now();
   let issued = 0;
   const loop = async () => {
@@ -298,10 +345,11 @@ async function enqueueProbe(storage: string, count: number): Promise<Scenario> {
       }));
       const t0 = performance.now();
       try {
-        await queue.enqueue(messages);
+        if (oneMessage) await client.sendMessage(Buffer.from(JSON.stringify(messages), 'utf8').toString('base64'), { messageTimeToLive: -1 });
+        else await queue.enqueue(messages);
         result.items += itemsPerRequest;
-      } catch {
-        result.errors++;
+      } catch (err) {
+        failed(result, err instanceof Error ? err.message : String(err));
       }
       result.latenciesMs.push(performance.now() - t0);
       result.requests++;
@@ -309,7 +357,7 @@ async function enqueueProbe(storage: string, count: number): Promise<Scenario> {
   };
   await Promise.all(Array.from({ length: senders }, loop));
   result.wallMs = performance.now() - started;
-  await new QueueClient(storage, queueName).deleteIfExists();
+  await client.deleteIfExists();
   return result;
 }
 
@@ -317,7 +365,10 @@ async function enqueueProbe(storage: string, count: number): Promise<Scenario> {
 async function serveUntilReleased(stack: LocalStack, extra: () => Promise<void>): Promise<void> {
   const cap = setTimeout(() => process.stdin.destroy(), 5 * 60_000);
   for await (const line of createInterface({ input: process.stdin })) {
-    if (line === 'enqueue-probe') process.stdout.write(JSON.stringify(await enqueueProbe(stack.settings.AzureWebJobsStorage!, queuedRequests)) + '\n');
+    if (line === 'enqueue-probe' || line === 'one-message-probe') {
+      const probe = await enqueueProbe(stack.settings.AzureWebJobsStorage!, queuedRequests, line === 'one-message-probe');
+      process.stdout.write(JSON.stringify(probe) + '\n');
+    }
   }
   clearTimeout(cap);
   await extra();
@@ -351,7 +402,11 @@ async function webhookStackChild(): Promise<void> {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function e2eChild(): Promise<void> {
-  const stack = await startLocalStack({ port: 0, overrides: { O365_LOG_LEVEL: 'error' }, logger: quiet });
+  const hostJsonPath = process.argv[3];
+  const stack = await startLocalStack({ port: 0, overrides: { O365_LOG_LEVEL: 'error' }, logger: quiet, ...(hostJsonPath ? { hostJsonPath } : {}) });
+  // With the repo's host.json a quiet gap lets the poller back off as it would (a notification comes at no
+  // particular moment); with the 100 ms cap there is no back-off to wait for.
+  const gap = () => sleep(hostJsonPath ? 200 : 2500 + Math.random() * 1000);
   const bigRecords = Number(process.env.BENCH_E2E_RECORDS ?? 10_000);
   try {
     await stack.host.fireTimer('subscriptionKeeper');
@@ -391,10 +446,9 @@ async function e2eChild(): Promise<void> {
     const result: E2eResult = { big: [], tiny: [], bigRecords };
     const deadline = Date.now() + 90_000;
     for (let i = 0; i < e2eRuns && Date.now() < deadline; i++) {
-      // A notification arrives at no particular moment: a quiet gap lets the poller back off as it would.
-      await sleep(2500 + Math.random() * 1000);
+      await gap();
       result.tiny.push(await run(1));
-      await sleep(2500 + Math.random() * 1000);
+      await gap();
       result.big.push(await run(bigRecords));
     }
     process.stdout.write(JSON.stringify(result) + '\n');
