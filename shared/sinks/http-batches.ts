@@ -1,0 +1,374 @@
+// The batching HTTP delivery core shared by the HTTP sinks (HTTPS JSON, Splunk HEC): records are encoded one by
+// one into a batch bounded by a record count and a byte size, the batch is POSTed (gzip optional) with the
+// project's retry policy (backoffDelay, parseRetryAfter), and each answer is classified by the protocol into
+// accepted / retry / rejected batch / configuration error. One batch is in flight at a time, so `accepted` moves
+// in blob order and a batch is only counted once the destination said so: a retry never re-sends it.
+import http from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
+import type { IncomingHttpHeaders } from 'node:http';
+import { z } from 'zod';
+import { systemClock, type Clock } from '../api/clock';
+import { backoffDelay, parseRetryAfter, type RetryPolicy } from '../api/retry';
+import { errorFields, redact, type Logger } from '../log';
+import type { DecodedRecord } from '../records/decode';
+import { SinkError, type ContentRef, type OpenOptions, type Sink, type SinkWriter } from './sink';
+
+const gzip = promisify(gzipCallback);
+
+const loopbackHosts = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** https anywhere; plain http only to loopback (tests, a local collector); never credentials in the URL. */
+export const DestinationUrl = z
+  .string()
+  .url({ error: 'must be an absolute URL' })
+  .refine((text) => {
+    const url = new URL(text);
+    return url.protocol === 'https:' || (url.protocol === 'http:' && loopbackHosts.has(url.hostname));
+  }, { error: 'must be https (plain http only to 127.0.0.1, localhost or [::1])' })
+  .refine((text) => {
+    const url = new URL(text);
+    return url.username === '' && url.password === '';
+  }, { error: 'must not carry credentials: name the setting that holds the token instead' });
+
+const settingName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be a setting name' });
+export const SecretSettingName = settingName;
+
+/** Delivery knobs every HTTP sink shares (spread into each sink's own settings schema). */
+export const httpDeliveryFields = {
+  /** Records per POST at most. */
+  batchRecords: z.number().int().min(1).max(100_000).default(500),
+  /** Uncompressed body bytes per POST at most (a single larger record still goes alone). */
+  batchBytes: z.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
+  /** gzip the body (`Content-Encoding: gzip`). */
+  gzip: z.boolean().default(true),
+  /** PEM file of an extra CA trusted besides the system store (a private CA). */
+  caFile: z.string().min(1).optional(),
+  /** Time allowed for one POST, sending to the end of the answer. */
+  timeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+  /** Attempts per batch, the first included. */
+  maxAttempts: z.number().int().min(1).max(20).default(6),
+  /** Time one batch may spend retrying before the writer gives up with a retryable error. */
+  maxRetryMs: z.number().int().min(0).max(3_600_000).default(120_000),
+};
+
+export interface HttpDelivery {
+  batchRecords: number;
+  batchBytes: number;
+  gzip: boolean;
+  caFile?: string | undefined;
+  timeoutMs: number;
+  maxAttempts: number;
+  maxRetryMs: number;
+}
+
+/** What the destination said about one batch. */
+export type Verdict =
+  | { kind: 'accepted' }
+  | { kind: 'retry'; reason: string; retryAfterMs?: number | undefined }
+  | { kind: 'rejected'; reason: string }
+  | { kind: 'configuration'; reason: string };
+
+export interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** The first bytes of the answer (enough for any status document). */
+  body: Buffer;
+}
+
+/** What a protocol adds to the core: how a record is written and how an answer is read. */
+export interface BatchProtocol {
+  /** e.g. "HTTPS JSON" — used in messages. */
+  readonly label: string;
+  readonly url: URL;
+  readonly contentType: string;
+  /** Headers besides Content-Type/Encoding/Length (the token is among them: never logged). */
+  readonly headers: Record<string, string>;
+  /** One record as its piece of the body. */
+  encode(record: DecodedRecord, content: ContentRef): string;
+  /** The body around the pieces. */
+  readonly framing: Framing;
+  classify(answer: Answer, nowMs: number): Verdict;
+}
+
+export interface Framing {
+  open: string;
+  separator: string;
+  close: string;
+}
+
+export const framings = {
+  ndjson: { open: '', separator: '\n', close: '\n' },
+  array: { open: '[', separator: ',', close: ']' },
+  /** Splunk HEC: JSON objects one after another (whitespace between is allowed). */
+  concatenated: { open: '', separator: '\n', close: '' },
+} satisfies Record<string, Framing>;
+
+/** Generic HTTP status meaning, for answers a protocol has no better word for. Data, read top-down. */
+const statusVerdicts: ReadonlyArray<readonly [test: (status: number) => boolean, kind: Verdict['kind']]> = [
+  [(s) => s >= 200 && s < 300, 'accepted'],
+  [(s) => s === 401 || s === 403, 'configuration'],
+  // The URL is wrong for every batch, not this batch's data: dead-lettering everything would hide it.
+  [(s) => s === 404 || s === 405 || s === 407, 'configuration'],
+  [(s) => s === 408 || s === 429, 'retry'],
+  [(s) => s >= 400 && s < 500, 'rejected'],
+  [(s) => s >= 500, 'retry'],
+  // Redirects are never followed (the token must not travel elsewhere): the URL needs fixing.
+  [(s) => s >= 300 && s < 400, 'configuration'],
+];
+
+export function statusVerdict(answer: Answer, nowMs: number, detail = ''): Verdict {
+  const kind = statusVerdicts.find(([test]) => test(answer.status))?.[1] ?? 'retry';
+  const reason = `HTTP ${answer.status}${detail === '' ? '' : `: ${detail}`}`;
+  if (kind === 'accepted') return { kind };
+  if (kind === 'retry') return { kind, reason, retryAfterMs: parseRetryAfter(answer.headers['retry-after'], nowMs) };
+  return { kind, reason };
+}
+
+/** A short, printable excerpt of an answer body for messages. */
+export function answerExcerpt(body: Buffer, limit = 200): string {
+  const text = body.toString('utf8', 0, Math.min(body.length, limit * 4)).replace(/\s+/g, ' ').trim();
+  return text.length > limit ? `${text.slice(0, limit)}…` : text;
+}
+
+/** Sends one body and reads the answer; throws on network failures (reset, refused, timeout). */
+export interface BatchTransport {
+  post(url: URL, headers: Record<string, string>, body: Buffer, timeoutMs: number, signal: AbortSignal): Promise<Answer>;
+  close(): void;
+}
+
+const answerLimitBytes = 64 * 1024;
+
+export function createBatchTransport(options: { ca?: string | undefined } = {}): BatchTransport {
+  // An extra CA is appended to the system store, never replacing it (as the API client does).
+  const ca = options.ca === undefined ? {} : { ca: [...rootCertificates, options.ca] };
+  const agents = { https: new https.Agent({ keepAlive: true, maxSockets: 4, ...ca }), http: new http.Agent({ keepAlive: true, maxSockets: 4 }) };
+
+  function post(url: URL, headers: Record<string, string>, body: Buffer, timeoutMs: number, signal: AbortSignal): Promise<Answer> {
+    return new Promise<Answer>((resolve, reject) => {
+      if (signal.aborted) return reject(new Error('cancelled before sending'));
+      const secure = url.protocol === 'https:';
+      const request = (secure ? https : http).request(url, {
+        method: 'POST',
+        agent: secure ? agents.https : agents.http,
+        headers: { ...headers, 'Content-Length': String(body.length) },
+      });
+      let done = false;
+      const finish = (err: Error | undefined, answer?: Answer) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        if (err) {
+          request.destroy();
+          reject(err);
+        } else resolve(answer!);
+      };
+      const onAbort = () => finish(new Error('cancelled'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      const timer = setTimeout(() => finish(new Error(`no complete answer within ${timeoutMs} ms`)), timeoutMs);
+      request.on('error', (err) => finish(err));
+      request.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          if (size < answerLimitBytes) chunks.push(chunk);
+          size += chunk.length;
+        });
+        res.on('error', (err) => finish(err));
+        res.on('end', () => finish(undefined, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).subarray(0, answerLimitBytes) }));
+        res.on('aborted', () => finish(new Error('the answer was cut off')));
+      });
+      request.end(body);
+    });
+  }
+
+  return {
+    post,
+    close: () => {
+      agents.https.destroy();
+      agents.http.destroy();
+    },
+  };
+}
+
+/** Reads the extra CA named by the settings; a missing file is a configuration error. */
+export function readCaFile(sinkName: string, caFile: string | undefined): string | undefined {
+  if (caFile === undefined) return undefined;
+  try {
+    return readFileSync(caFile, 'utf8');
+  } catch (err) {
+    throw new SinkError(sinkName, `sink ${sinkName}: cannot read caFile ${caFile} (${(err as { code?: string }).code ?? 'error'})`, false, 'SINK_CONFIGURATION', { cause: err });
+  }
+}
+
+/** Time, randomness and the transport, injectable so tests control them. */
+export interface HttpSinkDeps {
+  clock?: Clock;
+  random?: () => number;
+  transport?: BatchTransport;
+}
+
+export interface HttpBatchSinkOptions {
+  name: string;
+  delivery: HttpDelivery;
+  protocol: BatchProtocol;
+  /** Values that must never reach a message (the token). */
+  secrets: readonly string[];
+  logger: Logger;
+  deps?: HttpSinkDeps | undefined;
+}
+
+interface Batch {
+  records: DecodedRecord[];
+  pieces: string[];
+  bytes: number;
+}
+
+export interface HttpBatchSink extends Sink {
+  /** Closes the keep-alive connections. */
+  dispose(): void;
+}
+
+export function createHttpBatchSink(options: HttpBatchSinkOptions): HttpBatchSink {
+  const { name, delivery, protocol } = options;
+  const clock = options.deps?.clock ?? systemClock;
+  const random = options.deps?.random ?? Math.random;
+  const transport = options.deps?.transport ?? createBatchTransport({ ca: readCaFile(name, delivery.caFile) });
+  const logger = options.logger.withSecrets(options.secrets);
+  const policy: RetryPolicy = { maxAttempts: delivery.maxAttempts, baseDelayMs: 500, maxDelayMs: 30_000, maxRetryAfterMs: delivery.maxRetryMs };
+  const clean = (text: string) => redact(text, options.secrets);
+  const where = `${protocol.url.origin}${protocol.url.pathname}`;
+  const framing = protocol.framing;
+  const sepBytes = Buffer.byteLength(framing.separator);
+  const frameBytes = Buffer.byteLength(framing.open) + Buffer.byteLength(framing.close);
+
+  async function send(batch: Batch, signal: AbortSignal): Promise<Verdict> {
+    const text = framing.open + batch.pieces.join(framing.separator) + framing.close;
+    const raw = Buffer.from(text, 'utf8');
+    const body = delivery.gzip ? await gzip(raw) : raw;
+    const headers: Record<string, string> = { ...protocol.headers, 'Content-Type': protocol.contentType };
+    if (delivery.gzip) headers['Content-Encoding'] = 'gzip';
+    const started = clock.now();
+    for (let attempt = 1; ; attempt++) {
+      let verdict: Verdict;
+      try {
+        const answer = await transport.post(protocol.url, headers, body, delivery.timeoutMs, signal);
+        verdict = protocol.classify(answer, clock.now());
+      } catch (err) {
+        if (signal.aborted) throw new SinkError(name, `sink ${name}: aborted`, true, 'SINK_ABORTED');
+        const code = (err as { code?: unknown }).code;
+        verdict = { kind: 'retry', reason: `${(err as Error).message ?? String(err)}${typeof code === 'string' && !(err as Error).message?.includes(code) ? ` (${code})` : ''}` };
+      }
+      if (verdict.kind !== 'retry') return verdict;
+      const giveUp = (why: string) =>
+        new SinkError(name, clean(`${protocol.label} sink ${name}: ${where} ${why}; last answer: ${verdict.reason}`), true);
+      if (attempt >= policy.maxAttempts) throw giveUp(`did not accept the batch after ${attempt} attempts`);
+      if (verdict.retryAfterMs !== undefined && verdict.retryAfterMs > policy.maxRetryAfterMs) {
+        throw giveUp(`asked to wait ${verdict.retryAfterMs} ms, longer than maxRetryMs`);
+      }
+      const delayMs = backoffDelay(attempt, policy, random, verdict.retryAfterMs);
+      if (clock.now() + delayMs - started > delivery.maxRetryMs) throw giveUp(`did not accept the batch within maxRetryMs`);
+      logger.warn('sink batch retry', { sink: name, attempt, delayMs, reason: clean(verdict.reason) });
+      try {
+        await clock.sleep(delayMs, signal);
+      } catch {
+        throw new SinkError(name, `sink ${name}: aborted`, true, 'SINK_ABORTED');
+      }
+    }
+  }
+
+  async function open(content: ContentRef, openOptions: OpenOptions): Promise<SinkWriter> {
+    const controller = new AbortController();
+    const outer = openOptions.signal;
+    const onOuterAbort = () => controller.abort(outer?.reason);
+    if (outer?.aborted) controller.abort(outer.reason);
+    else outer?.addEventListener('abort', onOuterAbort, { once: true });
+    const signal = controller.signal;
+
+    let skip = Math.max(0, openOptions.resumeAfter);
+    let accepted = skip;
+    let batch: Batch = { records: [], pieces: [], bytes: frameBytes };
+    let state: 'open' | 'closed' | 'aborted' = 'open';
+    let failure: SinkError | undefined;
+    let queue: Promise<void> = Promise.resolve();
+
+    const flush = async () => {
+      if (batch.records.length === 0) return;
+      const current = batch;
+      batch = { records: [], pieces: [], bytes: frameBytes };
+      const verdict = await send(current, signal);
+      if (verdict.kind === 'accepted') {
+        accepted += current.records.length;
+        return;
+      }
+      const reason = clean(`${protocol.label} sink ${name}: ${where} ${verdict.kind === 'rejected' ? 'rejected the batch' : 'refused the configuration'}: ${verdict.reason}`);
+      if (verdict.kind === 'configuration') throw new SinkError(name, reason, false, 'SINK_CONFIGURATION');
+      if (openOptions.rejected === undefined) throw new SinkError(name, `${reason} (and no dead letter is configured)`, false);
+      logger.warn('sink batch rejected', { sink: name, records: current.records.length, reason });
+      await openOptions.rejected(current.records, reason);
+      accepted += current.records.length;
+    };
+
+    // Calls run one after another even if a caller does not await; a failure sticks to the writer.
+    const serial = (step: () => Promise<void>): Promise<void> => {
+      const run = queue.then(async () => {
+        if (failure) throw failure;
+        if (state !== 'open') throw new Error(`sink ${name}: the writer is ${state}`);
+        if (signal.aborted) throw new SinkError(name, `sink ${name}: aborted`, true, 'SINK_ABORTED');
+        try {
+          await step();
+        } catch (err) {
+          const sinkError = err instanceof SinkError ? err : new SinkError(name, clean(`sink ${name}: ${(err as Error).message}`), true, undefined, { cause: err });
+          if (!(err instanceof SinkError)) logger.error('sink failed', { sink: name, ...errorFields(sinkError) });
+          failure = sinkError;
+          throw sinkError;
+        }
+      });
+      queue = run.catch(() => undefined);
+      return run;
+    };
+
+    const release = () => outer?.removeEventListener('abort', onOuterAbort);
+
+    return {
+      get accepted() {
+        return accepted;
+      },
+      write: (records) =>
+        serial(async () => {
+          for (const record of records) {
+            if (skip > 0) {
+              skip--; // accepted by an earlier attempt: counted already in resumeAfter
+              continue;
+            }
+            const piece = protocol.encode(record, content);
+            const size = Buffer.byteLength(piece, 'utf8') + (batch.pieces.length > 0 ? sepBytes : 0);
+            if (batch.records.length > 0 && batch.bytes + size > delivery.batchBytes) await flush();
+            batch.bytes += Buffer.byteLength(piece, 'utf8') + (batch.pieces.length > 0 ? sepBytes : 0);
+            batch.records.push(record);
+            batch.pieces.push(piece);
+            if (batch.records.length >= delivery.batchRecords || batch.bytes >= delivery.batchBytes) await flush();
+          }
+        }),
+      close: () =>
+        serial(async () => {
+          await flush();
+          state = 'closed';
+          release();
+        }),
+      abort: async () => {
+        state = 'aborted';
+        batch = { records: [], pieces: [], bytes: frameBytes };
+        controller.abort(new Error('writer aborted'));
+        release();
+        await queue;
+      },
+    };
+  }
+
+  return { name, open, dispose: () => transport.close() };
+}
