@@ -3,6 +3,7 @@
 import { backfillUsage, runBackfill } from './backfill';
 import { contentUsage, runContent } from './content';
 import { decodeUsage, runDecode } from './decode';
+import { redeliverUsage, runRedeliver } from './redeliver';
 import { replayPoisonUsage, runReplayPoison } from './replay-poison';
 import { runSubscriptions, subscriptionsUsage } from './subscriptions';
 import { UsageError } from './usage-error';
@@ -21,6 +22,7 @@ const commands: Readonly<Record<string, Command>> = {
   content: { summary: firstLine(contentUsage), run: runContent },
   backfill: { summary: firstLine(backfillUsage), run: runBackfill },
   'replay-poison': { summary: firstLine(replayPoisonUsage), run: runReplayPoison },
+  redeliver: { summary: firstLine(redeliverUsage), run: runRedeliver },
 };
 
 function usage(): string {

@@ -3,3 +3,4 @@ import './notifications';
 import './contentWorker';
 import './reconciler';
 import './subscriptionKeeper';
+import './redeliver';

@@ -11,6 +11,8 @@ import { contentTypes, ContentType } from './api/content-types.js';
 import type { CredentialSettings } from './api/credentials.js';
 import { DEFAULT_REQUESTS_PER_MINUTE } from './api/limiter.js';
 import { FilterConfig } from './records/filters.js';
+import { SinkDefinitions, type SinkDefinition } from './sinks/sink-settings.js';
+import { secretSettingNames } from './sinks/sink-secrets.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -267,6 +269,7 @@ export const relaySettingsSection = z
     /** How long a content worker's claim on a blob lasts (renewed while it works); a crashed worker's ends then. */
     O365_CLAIM_LEASE_SECONDS: setting(positiveInt(720, 86_400)),
     O365_LOG_LEVEL: setting(z.enum(['debug', 'info', 'warn', 'error'], { error: 'must be debug, info, warn or error' }).optional()),
+    O365_SINKS: setting(z.string().optional()),
     WEBSITE_INSTANCE_ID: setting(z.string().optional()),
   })
   .transform((s, ctx) => {
@@ -324,8 +327,31 @@ export const relaySettingsSection = z
       else filter = { ...filter, exchangeMailboxActivity: v === 'true' };
     }
 
+    const blobDefault: SinkDefinition = { kind: 'blob', name: 'blob', container: s.O365_BLOB_CONTAINER ?? 'o365-audit', format: s.O365_BLOB_FORMAT ?? 'line' };
+    let sinks: SinkDefinition[] = [blobDefault];
+    if (s.O365_SINKS !== undefined) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(s.O365_SINKS);
+      } catch {
+        issue('O365_SINKS', 'must be JSON: [{"kind": "blob" | "https-json" | ..., "name": "...", ...}]');
+      }
+      if (parsed !== undefined) {
+        const checked = SinkDefinitions.safeParse(parsed);
+        if (!checked.success) issue('O365_SINKS', checked.error.issues.map((i) => `${i.path.join('.') || '(sinks)'}: ${i.message}`).join('; '));
+        else {
+          sinks = checked.data;
+          for (const name of secretSettingNames(sinks)) {
+            const value = (s as Record<string, unknown>)[name];
+            if (typeof value !== 'string' || value.trim() === '') issue('O365_SINKS', `names the setting ${name} for a secret, but ${name} is not set`);
+          }
+        }
+      }
+    }
+
     return {
       storageConnection: s.AzureWebJobsStorage,
+      sinks,
       webhook: webhookUrl === undefined ? undefined : { address: webhookUrl, authIds },
       tenants,
       filter,
@@ -398,7 +424,8 @@ export function readLocalSettings(file: string): Env {
   return Object.fromEntries(Object.entries(shape.data.Values ?? {}).map(([k, v]) => [k, String(v)]));
 }
 
-export function loadSettings(options: LoadSettingsOptions = {}): Settings {
+/** The environment with a local.settings.json `Values` block filling in what it lacks. */
+function mergedEnvironment(options: LoadSettingsOptions): Env {
   const env = options.env ?? process.env;
   const file = options.localSettingsFile === undefined ? path.resolve('local.settings.json') : options.localSettingsFile;
   const fromFile = file !== null && existsSync(file) ? readLocalSettings(file) : {};
@@ -406,5 +433,16 @@ export function loadSettings(options: LoadSettingsOptions = {}): Settings {
   for (const [key, value] of Object.entries(env)) {
     if (value !== undefined && value.trim() !== '') merged[key] = value;
   }
-  return parseSettings(merged);
+  return merged;
+}
+
+export function loadSettings(options: LoadSettingsOptions = {}): Settings {
+  return parseSettings(mergedEnvironment(options));
+}
+
+/** One setting's value, from the same sources as loadSettings (for secrets named by other settings). */
+export function settingValue(name: string, options: LoadSettingsOptions = {}): string {
+  const value = mergedEnvironment(options)[name];
+  if (value === undefined || value.trim() === '') throw new ConfigError([{ setting: name, problem: 'is not set' }]);
+  return value.trim();
 }

@@ -7,15 +7,17 @@ import type { ManagementClient } from './api/client';
 import { systemClock } from './api/clock';
 import type { ContentType } from './api/content-types';
 import { createClientFromSettings } from './api/from-settings';
-import { ConfigError, loadSettings, type Settings } from './config';
+import { ConfigError, loadSettings, settingValue, type Settings } from './config';
 import { createLogger, type Logger } from './log';
 import type { WebhookPolicy } from './pipeline/accept-notifications';
 import type { Ledger } from './pipeline/ledger';
 import type { WebhookAuthId } from './pipeline/webhook-auth';
 import { compileFilter, type RecordFilter } from './records/filters';
 import { createBlobDeadLetter, deadLetterContainerName } from './sinks/blob-dead-letter';
-import { createBlobSink } from './sinks/blob-sink';
-import type { DeadLetter } from './sinks/dead-letter';
+import { createSinks } from './sinks/create-sinks';
+import { sinksForTenant } from './sinks/routing';
+import { secretSettingNames } from './sinks/sink-secrets';
+import type { DeadLetterStore } from './sinks/dead-letter';
 import type { Sink } from './sinks/sink';
 import { createContentQueue, type ContentQueue } from './state/content-queue';
 import { createTableLedger } from './state/table-ledger';
@@ -37,8 +39,9 @@ export interface RelayServices extends WebhookContext {
   client: ManagementClient;
   ledger: Ledger;
   queue: ContentQueue;
-  deadLetter: DeadLetter;
+  deadLetter: DeadLetterStore;
   sinksFor(tenantId: string): readonly Sink[];
+  sinkNamed(name: string): Sink | undefined;
   filter: RecordFilter;
   tenants: readonly TenantStreams[];
   telemetry: Telemetry;
@@ -72,6 +75,10 @@ function webhookPolicy(settings: Settings): WebhookPolicy {
 function secretsOf(settings: Settings): string[] {
   const secrets = [...(settings.relay.webhook?.authIds ?? []), ...settings.relay.tenants.flatMap((t) => (t.authId ? [t.authId] : []))];
   if (settings.api.credential.kind === 'clientSecret') secrets.push(settings.api.credential.clientSecret);
+  for (const name of secretSettingNames(settings.relay.sinks)) {
+    const value = settingValue(name);
+    if (value) secrets.push(value);
+  }
   if (settings.relay.storageConnection) {
     const key = /AccountKey=([^;]+)/.exec(settings.relay.storageConnection)?.[1];
     if (key) secrets.push(key);
@@ -96,7 +103,7 @@ export function relayServices(): RelayServices {
   const connection = settings.relay.storageConnection;
   if (connection === undefined) throw new ConfigError([{ setting: 'AzureWebJobsStorage', problem: 'is required (the queue, ledger and blob sink live there)' }]);
   const blobService = BlobServiceClient.fromConnectionString(connection);
-  const blobSink = createBlobSink({ containerClient: blobService.getContainerClient(settings.relay.blob.container), format: settings.relay.blob.format });
+  const sinks = createSinks(settings.relay.sinks, { storageConnection: connection, secret: settingValue, logger });
   const deadLetter = createBlobDeadLetter(blobService.getContainerClient(deadLetterContainerName));
   const ledger = createTableLedger({ connectionString: connection });
   const queue = createContentQueue(connection);
@@ -109,13 +116,14 @@ export function relayServices(): RelayServices {
     ledger,
     queue,
     deadLetter,
-    sinksFor: () => [blobSink],
+    sinksFor: (tenantId) => sinksForTenant(sinks, tenantId),
+    sinkNamed: (name) => sinks.find((s) => s.name === name),
     filter: compileFilter(settings.relay.filter),
     tenants: tenantStreams(settings),
     telemetry: noTelemetry,
     instanceId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
     ready: () =>
-      (ready ??= Promise.all([queue.ensure(), deadLetter.ensure(), blobService.getContainerClient(settings.relay.blob.container).createIfNotExists()]).then(
+      (ready ??= Promise.all([queue.ensure(), deadLetter.ensure()]).then(
         () => undefined,
         (err: unknown) => {
           ready = undefined; // try again on the next invocation

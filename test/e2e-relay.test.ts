@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { contentTypes } from '../shared/api/content-types';
+import { defaultRetryPolicy } from '../shared/api/retry';
 import { createLogger } from '../shared/log';
 import { contentBlobName } from '../shared/sinks/blob-path';
 import { deadLetterContainerName } from '../shared/sinks/blob-dead-letter';
@@ -36,6 +37,7 @@ const sinkName = (content: PublishedContent) => {
   assert.ok(name.ok);
   return name.name;
 };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const settle = async () => {
   await stack.simulator.flushNotifications();
   await stack.host.idle({ timeoutMs: 45_000 });
@@ -183,7 +185,7 @@ describe('the relay end to end (dev host running the bundle)', () => {
     await settle();
     assert.deepEqual(await sinkRecordIds(stack.blobs, sinkName(content)), idsOf(own));
     const container = BlobServiceClient.fromConnectionString(stack.azurite.connectionString).getContainerClient(deadLetterContainerName);
-    const names = await blobNames(container, `${stack.tenantId}/Audit.Exchange/${encodeURIComponent(content.contentId)}/`);
+    const names = await blobNames(container, `relay/${stack.tenantId}/Audit.Exchange/${encodeURIComponent(content.contentId)}/`);
     assert.equal(names.length, 1);
     const lines = (await container.getBlockBlobClient(names[0]!).downloadToBuffer()).toString('utf8').trim().split('\n');
     assert.deepEqual(lines.map((l) => (JSON.parse(l) as { Id: string; OrganizationId: string }).Id), idsOf(foreign));
@@ -237,21 +239,39 @@ describe('the relay end to end (dev host running the bundle)', () => {
     assert.notEqual(await entryState(content.contentId), 'delivered');
   });
 
-  it('re-enqueues throttled content with a delay, and it still arrives', async () => {
-    // A Retry-After longer than the client waits in-process hands the throttling back to the worker at once.
-    stack.simulator.faults.throttle = { remaining: 1, status: 429, retryAfterSeconds: 600 };
+  it('retries at once a blob whose download ended in cut JSON, and delivers it once', async () => {
+    stack.simulator.faults.truncateContent = { remaining: 1, mode: 'cut-json' };
+    const cut = await publishAndDeliver('Audit.SharePoint', 300);
+    await settle();
+    assert.deepEqual(contentFetches(stack.simulator.journal, cut.content.contentId).map((e) => e.status), [200, 200]);
+    assert.deepEqual(await sinkRecordIds(stack.blobs, sinkName(cut.content)), cut.ids);
+    assert.equal(await entryState(cut.content.contentId), 'delivered');
+  });
+
+  it('re-enqueues with a delay on waiting failures (a dropped download, throttling), and the blobs still arrive', async () => {
+    const journal = () => stack.simulator.journal;
+    // A connection dropped mid-body: a transient failure, so the worker waits and tries again later.
+    stack.simulator.faults.truncateContent = { remaining: 1, mode: 'abort' };
+    const dropped = await publishAndDeliver('Audit.SharePoint', 300);
+    await stack.simulator.flushNotifications();
+    for (let i = 0; i < 200 && (await ledger.get({ tenantId: stack.tenantId, contentId: dropped.content.contentId }))?.claim !== null; i++) await sleep(25);
+    assert.equal(contentFetches(journal(), dropped.content.contentId).length, 1);
+    // AF429 as documented (403, no Retry-After), more times in a row than the client retries in-process. Both
+    // waits overlap: the dropped blob's re-enqueued message is already waiting.
+    stack.simulator.faults.throttle = { remaining: defaultRetryPolicy.maxAttempts, status: 403 };
     const throttled = await publishAndDeliver('Audit.Exchange', 15);
     await stack.simulator.flushNotifications();
-    // While the re-enqueued message waits (invisible), the blob is not there yet.
-    for (let i = 0; i < 200 && contentFetches(stack.simulator.journal, throttled.content.contentId).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(contentFetches(stack.simulator.journal, throttled.content.contentId).map((e) => e.status), [429]);
-    await stack.host.idle({ timeoutMs: 45_000 });
-    assert.deepEqual(contentFetches(stack.simulator.journal, throttled.content.contentId).map((e) => e.status), [429, 200]);
-    assert.deepEqual(await sinkRecordIds(stack.blobs, sinkName(throttled.content)), throttled.ids);
-    const entry = await ledger.get({ tenantId: stack.tenantId, contentId: throttled.content.contentId });
-    assert.equal(entry?.state, 'delivered');
-    assert.equal(entry?.attempts, 2); // two claims: the throttled invocation and the one after the delay
+    await stack.host.idle({ timeoutMs: 60_000 });
     stack.simulator.faults.throttle = defaultFaults().throttle;
+
+    assert.deepEqual(contentFetches(journal(), throttled.content.contentId).map((e) => e.status), [...Array<number>(defaultRetryPolicy.maxAttempts).fill(403), 200]);
+    assert.deepEqual(contentFetches(journal(), dropped.content.contentId).map((e) => e.status), [200, 200]);
+    for (const { content, ids } of [dropped, throttled]) {
+      assert.deepEqual(await sinkRecordIds(stack.blobs, sinkName(content)), ids);
+      const entry = await ledger.get({ tenantId: stack.tenantId, contentId: content.contentId });
+      assert.equal(entry?.state, 'delivered');
+      assert.equal(entry?.attempts, 2); // two claims: the failed invocation and the re-enqueued one
+    }
   });
 
   it('leaves the sink holding exactly the expected blobs, and no queue work behind', async () => {

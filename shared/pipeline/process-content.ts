@@ -10,6 +10,7 @@ import { decodeStream, emptyStats, type DecodeStats, type InvalidInput } from '.
 import type { DecodedRecord } from '../records/decode';
 import type { RecordFilter } from '../records/filters';
 import type { DeadLetter } from '../sinks/dead-letter';
+import { deadLetterWriter } from '../sinks/dead-letter-writer';
 import { SinkError, type Sink, type SinkWriter } from '../sinks/sink';
 import type { Telemetry } from '../telemetry';
 import type { ContentMessage } from './content-message';
@@ -34,6 +35,9 @@ export interface ContentWorkerDeps {
   logger: Logger;
   telemetry: Telemetry;
 }
+
+/** Below this much time to expiry, a blob that already waited sends what its sinks refuse to the dead letter. */
+export const deadLetterBeforeExpiryMs = 2 * 60 * 60_000;
 
 export type WorkOutcome =
   | { kind: 'delivered'; stats: DecodeStats; foreignRecords: number; sinks: string[] }
@@ -81,9 +85,22 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
   const writers: Array<{ sink: Sink; writer: SinkWriter }> = [];
   try {
     const body = await deps.fetchContent(message.tenantId, message.contentId, { contentExpiration: message.contentExpiration, deadline: deps.deadline });
+    // Content close to expiry whose sinks kept failing: their share goes to the dead letter, to be re-delivered.
+    const lastChance = message.waits > 0 && Date.parse(message.contentExpiration) - clock.now() < deadLetterBeforeExpiryMs;
     for (const sink of pending) {
-      writers.push({ sink, writer: await sink.open(message, { resumeAfter: claim.entry.sinks[sink.name]?.accepted ?? 0 }) });
+      const resumeAfter = claim.entry.sinks[sink.name]?.accepted ?? 0;
+      const writer = lastChance
+        ? deadLetterWriter(deps.deadLetter, message, sink.name, 'sink still failing as the content nears its expiry', resumeAfter)
+        : await sink.open(message, {
+            resumeAfter,
+            rejected: async (records, reason) => {
+              await deps.deadLetter.put(message, reason, records.map((r) => r.raw), sink.name);
+              deps.telemetry.metric('records.deadLettered', records.length, { sink: sink.name, contentType: message.contentType });
+            },
+          });
+      writers.push({ sink, writer });
     }
+    if (lastChance) logger.warn('content near expiry: undelivered events go to the dead letter', { ...where, sinks: pending.map((s) => s.name) });
     const stats = emptyStats();
     const problems: InvalidInput[] = [];
     const foreign: DecodedRecord[] = [];
@@ -119,8 +136,10 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
     await ledger.release(key, deps.owner).catch(() => undefined);
     if (!waiting) throw err;
     logger.warn('content delivery will be retried later', { ...where, waits: message.waits, ...errorFields(err) });
-    // A configuration problem needs a person: wait long, but keep the content until it expires.
-    return wait(err instanceof Error ? err.message : String(err), err instanceof ApiConfigurationError ? 15 * 60_000 : 0);
+    // A configuration problem needs a person: wait long, but keep the content until it expires. A Retry-After the
+    // client did not wait for in-process is the least we wait.
+    const retryAfterMs = err instanceof ManagementApiError ? (err.retryAfterMs ?? 0) : 0;
+    return wait(err instanceof Error ? err.message : String(err), Math.max(retryAfterMs, err instanceof ApiConfigurationError ? 15 * 60_000 : 0));
   } finally {
     clearInterval(renewal);
   }

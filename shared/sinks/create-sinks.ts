@@ -1,0 +1,36 @@
+// Sinks from their definitions: one factory per kind (a table), the sink's own filter as a decorator.
+import { BlobServiceClient } from '@azure/storage-blob';
+import { compileFilter } from '../records/filters';
+import { createBlobSink } from './blob-sink';
+import { filteredSink } from './filtered-sink';
+import type { Sink, SinkContext } from './sink';
+import type { SinkDefinition } from './sink-settings';
+
+export interface SinkEnvironment extends SinkContext {
+  /** The storage account of the app (AzureWebJobsStorage), for the blob sink. */
+  storageConnection: string;
+}
+
+type Factory<K extends SinkDefinition['kind']> = (definition: Extract<SinkDefinition, { kind: K }>, environment: SinkEnvironment) => Sink;
+
+const factories: { [K in SinkDefinition['kind']]: Factory<K> } = {
+  blob: (d, env) =>
+    createBlobSink({
+      name: d.name,
+      containerClient: BlobServiceClient.fromConnectionString(env.storageConnection).getContainerClient(d.container),
+      format: d.format,
+    }),
+};
+
+export interface ConfiguredSink extends Sink {
+  readonly tenants?: readonly string[] | undefined;
+}
+
+export function createSinks(definitions: readonly SinkDefinition[], environment: SinkEnvironment): ConfiguredSink[] {
+  return definitions.map((definition) => {
+    const factory = factories[definition.kind] as Factory<SinkDefinition['kind']>;
+    const sink = factory(definition, environment);
+    const routed = definition.filter ? filteredSink(sink, compileFilter(definition.filter)) : sink;
+    return Object.assign(routed, { tenants: definition.tenants });
+  });
+}

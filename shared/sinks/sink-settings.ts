@@ -1,0 +1,41 @@
+// One zod schema configures every sink (O365_SINKS, a JSON array): kind, its own settings, and routing. Secrets are
+// never inline: a sink names the setting that holds its secret, and the factory reads it.
+import { z } from 'zod';
+import { FilterConfig } from '../records/filters';
+
+const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** What every sink has: its name (used in the ledger, the dead letter and logs) and its routing. */
+export const SinkRouting = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, { error: 'name: 1-40 lower-case letters, digits and hyphens' }),
+  /**
+   * Tenants this sink serves exclusively. A tenant named by any sink goes only to the sinks that name it (an MSP
+   * keeps customer A's events in A's SIEM); sinks that name no tenant serve every other tenant.
+   */
+  tenants: z.array(z.string().regex(guid, { error: 'tenants: GUIDs' }).transform((t) => t.toLowerCase())).min(1).optional(),
+  /** Only events matching this filter go to the sink (on top of the app-wide filter). */
+  filter: FilterConfig.optional(),
+});
+
+export const BlobSinkSettings = z.object({
+  kind: z.literal('blob'),
+  container: z.string().regex(/^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, { error: 'container: a blob container name' }),
+  format: z.enum(['line', 'json']).default('line'),
+});
+
+/** Each kind's own settings; the SIEM sinks add theirs here. */
+export const sinkKinds = [BlobSinkSettings] as const;
+
+export const SinkDefinition = z.discriminatedUnion('kind', sinkKinds).and(SinkRouting);
+export type SinkDefinition = z.infer<typeof SinkDefinition>;
+
+export const SinkDefinitions = z
+  .array(SinkDefinition)
+  .min(1)
+  .superRefine((sinks, ctx) => {
+    const seen = new Set<string>();
+    for (const sink of sinks) {
+      if (seen.has(sink.name)) ctx.addIssue({ code: 'custom', message: `sink name ${sink.name} is used twice` });
+      seen.add(sink.name);
+    }
+  });
