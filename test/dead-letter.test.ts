@@ -1,0 +1,129 @@
+// Routing, the dead letter and its re-delivery, and the worker's last-chance path, with real Azurite storage.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { startAzurite, type RunningAzurite } from '../dev/azurite';
+import { generateRecords } from '../dev/record-generator';
+import { systemClock } from '../shared/api/clock';
+import { createLogger } from '../shared/log';
+import { processContent } from '../shared/pipeline/process-content';
+import { redeliver } from '../shared/pipeline/redeliver';
+import { decodeRecord, type DecodedRecord } from '../shared/records/decode';
+import { compileFilter } from '../shared/records/filters';
+import { createBlobDeadLetter } from '../shared/sinks/blob-dead-letter';
+import { createBlobSink } from '../shared/sinks/blob-sink';
+import { sinksForTenant } from '../shared/sinks/routing';
+import { SinkError, type Sink } from '../shared/sinks/sink';
+import { createTableLedger } from '../shared/state/table-ledger';
+import { recordingTelemetry } from '../shared/telemetry';
+
+const tenant = '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66';
+const logger = createLogger({ level: 'error' });
+let azurite: RunningAzurite;
+before(async () => {
+  azurite = await startAzurite();
+});
+after(() => azurite.close());
+
+/** A sink of our own contract that refuses everything while `down` (stands for a SIEM that is unreachable). */
+function switchableSink(name: string) {
+  const received: DecodedRecord[] = [];
+  const state = { down: true, received };
+  const sink: Sink = {
+    name,
+    async open() {
+      let buffered: DecodedRecord[] = [];
+      let accepted = 0;
+      return {
+        write: async (records) => void buffered.push(...records),
+        close: async () => {
+          if (state.down) throw new SinkError(name, `${name} is unreachable`, true);
+          received.push(...buffered);
+          accepted += buffered.length;
+          buffered = [];
+        },
+        abort: async () => void (buffered = []),
+        get accepted() {
+          return accepted;
+        },
+      };
+    },
+  };
+  return { sink, state };
+}
+
+describe('sink routing', () => {
+  it('sends a tenant with its own sinks only there, and every other tenant to the global sinks', () => {
+    const sinks = [{ name: 'global' }, { name: 'customer-a', tenants: ['aaaaaaaa-0000-0000-0000-000000000000'] }];
+    assert.deepEqual(sinksForTenant(sinks, 'AAAAAAAA-0000-0000-0000-000000000000').map((s) => s.name), ['customer-a']);
+    assert.deepEqual(sinksForTenant(sinks, tenant).map((s) => s.name), ['global']);
+  });
+});
+
+describe('dead letter', () => {
+  it('keeps a failing sink share when the content nears expiry, and re-delivers it once the sink is back', async () => {
+    const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
+    const deadLetter = createBlobDeadLetter(service.getContainerClient('o365-dead-letter'));
+    await deadLetter.ensure();
+    const ledger = createTableLedger({ connectionString: azurite.connectionString, tableName: 'deadlettertest' });
+    const siem = switchableSink('siem');
+    const records = [...generateRecords(40, { seed: 7 })].map((r) => ({ ...r, OrganizationId: tenant }) as Record<string, unknown>);
+    const message = {
+      tenantId: tenant,
+      contentType: 'Audit.Exchange' as const,
+      contentId: 'lastchance$0001',
+      contentCreated: new Date(Date.now() - 7 * 86_400_000 + 3_600_000).toISOString(),
+      contentExpiration: new Date(Date.now() + 30 * 60_000).toISOString(),
+      waits: 3,
+    };
+    const telemetry = recordingTelemetry();
+    const outcome = await processContent(message, {
+      ledger,
+      fetchContent: async () => (async function* () {
+        yield Buffer.from(JSON.stringify(records));
+      })(),
+      sinksFor: () => [siem.sink],
+      deadLetter,
+      filter: compileFilter(),
+      clock: systemClock,
+      random: () => 0.5,
+      owner: 'test-worker',
+      claimLeaseMs: 60_000,
+      deadline: Date.now() + 60_000,
+      logger,
+      telemetry,
+    });
+    assert.equal(outcome.kind, 'delivered');
+    const entries = [];
+    for await (const entry of deadLetter.list({ sink: 'siem' })) entries.push(entry);
+    assert.equal(entries.reduce((n, e) => n + e.recordCount, 0), 40);
+
+    // Still down: the entries stay, with the attempt noted.
+    const first = await redeliver({ deadLetter, sinkNamed: (n) => (n === 'siem' ? siem.sink : undefined), logger, telemetry });
+    assert.deepEqual(first, { redelivered: 0, records: 0, left: entries.length });
+
+    siem.state.down = false;
+    const second = await redeliver({ deadLetter, sinkNamed: (n) => (n === 'siem' ? siem.sink : undefined), logger, telemetry });
+    assert.equal(second.records, 40);
+    assert.deepEqual(siem.state.received.map((r) => r.common.Id), records.map((r) => r.Id));
+    const left = [];
+    for await (const entry of deadLetter.list({ sink: 'siem' })) left.push(entry);
+    assert.equal(left.length, 0);
+  });
+
+  it('never forwards records of another tenant, and a blob sink takes a re-delivered share once', async () => {
+    const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
+    const deadLetter = createBlobDeadLetter(service.getContainerClient('o365-dead-letter-2'));
+    await deadLetter.ensure();
+    const content = { tenantId: tenant, contentType: 'Audit.General' as const, contentId: 'redeliver$0002', contentCreated: '2026-11-25T10:00:00.000Z' };
+    const raw = [...generateRecords(5, { seed: 9 })];
+    await deadLetter.put(content, 'record of another tenant', raw);
+    await deadLetter.put(content, 'sink still failing', raw, 'blob');
+    const blobSink = createBlobSink({ containerClient: service.getContainerClient('redelivered'), format: 'line' });
+    const report = await redeliver({ deadLetter, sinkNamed: (n) => (n === 'blob' ? blobSink : undefined), logger, telemetry: recordingTelemetry() });
+    assert.deepEqual(report, { redelivered: 1, records: 5, left: 1 });
+    const text = (await service.getContainerClient('redelivered').getBlockBlobClient('3e1a9b42-f5fb-49f0-ad1b-05d97491bc66/Audit.General/2026/11/25/10/redeliver$0002.log').downloadToBuffer()).toString('utf8');
+    assert.equal(text.trim().split('\n').length, 5);
+    assert.equal(decodeRecord(raw[0]).common.Id !== undefined, true);
+  });
+});
