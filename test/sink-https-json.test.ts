@@ -205,11 +205,11 @@ describe('HTTPS JSON sink', () => {
     assert.equal(writer.accepted, 4);
   });
 
-  test('abort() ends a write that waits for a slow receiver', async () => {
+  test('abort() ends a write that waits for a slow receiver (one batch in flight, the next one waits)', async () => {
     const r = await receiver({ fault: () => ({ kind: 'slow', delayMs: 5000 }) });
     const { sink } = sinkFor(r, { batchRecords: 5 });
     const writer = await sink.open(content, { resumeAfter: 0 });
-    const pending = writer.write(records(5));
+    const pending = writer.write(records(10));
     await new Promise((resolve) => setTimeout(resolve, 100));
     await writer.abort();
     await assert.rejects(pending, (err: unknown) => err instanceof SinkError);

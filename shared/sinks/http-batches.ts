@@ -296,10 +296,8 @@ export function createHttpBatchSink(options: HttpBatchSinkOptions): HttpBatchSin
     let failure: SinkError | undefined;
     let queue: Promise<void> = Promise.resolve();
 
-    const flush = async () => {
-      if (batch.records.length === 0) return;
-      const current = batch;
-      batch = { records: [], pieces: [], bytes: frameBytes };
+    /** Sends one batch and settles it: accepted, or handed to the dead letter; anything else throws. */
+    const deliver = async (current: Batch) => {
       const verdict = await send(current, signal);
       if (verdict.kind === 'accepted') {
         accepted += current.records.length;
@@ -311,6 +309,23 @@ export function createHttpBatchSink(options: HttpBatchSinkOptions): HttpBatchSin
       logger.warn('sink batch rejected', { sink: name, records: current.records.length, reason });
       await openOptions.rejected(current.records, reason);
       accepted += current.records.length;
+    };
+
+    // One batch in flight while the next one fills (encoding overlaps the round trip); the next send starts
+    // only once the previous batch is settled, so `accepted` moves in blob order.
+    let inFlight: Promise<void> | undefined;
+    const settle = async () => {
+      const pending = inFlight;
+      inFlight = undefined;
+      await pending;
+    };
+    const flush = async () => {
+      if (batch.records.length === 0) return;
+      const current = batch;
+      batch = { records: [], pieces: [], bytes: frameBytes };
+      await settle();
+      inFlight = deliver(current);
+      inFlight.catch(() => undefined); // surfaced by the next settle()
     };
 
     // Calls run one after another even if a caller does not await; a failure sticks to the writer.
@@ -357,6 +372,7 @@ export function createHttpBatchSink(options: HttpBatchSinkOptions): HttpBatchSin
       close: () =>
         serial(async () => {
           await flush();
+          await settle();
           state = 'closed';
           release();
         }),
@@ -366,6 +382,7 @@ export function createHttpBatchSink(options: HttpBatchSinkOptions): HttpBatchSin
         controller.abort(new Error('writer aborted'));
         release();
         await queue;
+        await inFlight?.catch(() => undefined);
       },
     };
   }

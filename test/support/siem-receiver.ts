@@ -29,6 +29,8 @@ export interface ReceiverOptions {
   fault?: (n: number) => Fault | undefined;
   /** Events for which the whole request is refused as bad data (400; HEC code 6 with invalid-event-number). */
   badEvent?: (event: unknown) => boolean;
+  /** Keep each request's body as it came over the wire (the benchmark re-sends it as its baseline). */
+  keepWire?: boolean;
 }
 
 export interface ReceivedRequest {
@@ -40,6 +42,7 @@ export interface ReceivedRequest {
   events: unknown[];
   outcome: 'accepted' | 'failed' | 'dropped' | 'abandoned';
   status?: number;
+  wire?: Buffer;
 }
 
 export interface Receiver {
@@ -159,6 +162,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     req.on('end', () => {
       const wire = Buffer.concat(chunks);
       record.wireBytes = wire.length;
+      if (options.keepWire) record.wire = wire;
       const send = (d: Decision) => {
         if (req.socket.destroyed) {
           record.outcome = 'abandoned';
