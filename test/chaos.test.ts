@@ -56,7 +56,7 @@ class HostProcess {
   constructor(readonly label: string, port: number, env: Record<string, string>) {
     this.child = spawn(
       process.execPath,
-      [path.join(repoRoot, 'dist', 'dev', 'host', 'main.js'), '--app', '.', '--port', String(port), '--host-json', path.join('test', 'support', 'relay-chaos-host.json'), '--message-lease', '3'],
+      [path.join(repoRoot, 'dist', 'dev', 'host', 'main.js'), '--app', '.', '--port', String(port), '--host-json', path.join('test', 'support', 'relay-chaos-host.json'), '--message-lease', '4'],
       { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const keep = (chunk: Buffer) => {
@@ -120,8 +120,8 @@ describe('chaos: the host killed mid-blob and restarted, notifications dropped a
       O365_CONTENT_TYPES: streams.join(','),
       O365_BLOB_FORMAT: 'json',
       O365_BLOB_CONTAINER: container,
-      // A killed worker's claim ends after 3 s (the host's message lease is 3 s too, --message-lease).
-      O365_CLAIM_LEASE_SECONDS: '3',
+      // A killed worker's claim ends after 2 s, before its queue message shows again (--message-lease 4).
+      O365_CLAIM_LEASE_SECONDS: '2',
       O365_RECONCILE_SCHEDULE: '*/3 * * * * *',
       // The keeper subscribes on its schedule; it skips streams started less than 15 minutes ago.
       O365_KEEPER_SCHEDULE: '*/2 * * * * *',
@@ -160,19 +160,17 @@ describe('chaos: the host killed mid-blob and restarted, notifications dropped a
       }
       const entryOf = (content: PublishedContent) => ledger.get({ tenantId, contentId: content.contentId });
 
-      // Kill the host mid-blob: a large blob it has downloaded (the API answered 200) but not finished writing.
+      // Kill the host mid-blob: as soon as the API has started sending a large blob (its 4 MB body is still on its
+      // way to the host, or being decoded and staged), before the host can have finished it.
       let inFlight: PublishedContent | undefined;
-      await until('a large blob is in flight', async () => {
-        for (const { content, large } of published) {
-          if (!large || !contentFetches(sim.journal, content.contentId).some((e) => e.status === 200)) continue;
-          const entry = await entryOf(content);
-          if (entry?.state === 'enqueued' && entry.claim !== null && entry.claim.until > Date.now()) inFlight = content;
-        }
+      await until('a large blob is being downloaded', () => {
+        inFlight = published.find(({ content, large }) => large && contentFetches(sim.journal, content.contentId).some((e) => e.status === 200))?.content;
         return inFlight !== undefined;
-      }, 20_000, 10);
+      }, 20_000, 2);
       await first.stop('SIGKILL');
       const afterKill = await entryOf(inFlight!);
       assert.equal(afterKill?.state, 'enqueued', 'the kill did not land while the blob was in flight');
+      assert.notEqual(afterKill.claim, null, 'the killed host held no claim on the blob');
 
       await start('host run 2');
       sim.faults.throttle = { remaining: 2, status: 403 };
@@ -181,8 +179,9 @@ describe('chaos: the host killed mid-blob and restarted, notifications dropped a
         const states = await Promise.all(published.map(async ({ content }) => (await entryOf(content))?.state));
         return states.every((s) => s === 'delivered');
       }, 60_000, 250);
-      // Duplicates and waiting re-enqueues drain too, so nothing is left to write a blob twice.
-      await until('the content queue is empty', async () => (await queueLength(azurite.connectionString, contentQueueName)) === 0, 20_000, 250);
+      // Duplicates drain too, so nothing is left that could write a blob twice. (A duplicate that found the claim
+      // held waits at least the worker's shortest re-enqueue delay, 15-30 s, before it sees the blob finished.)
+      await until('the content queue is empty', async () => (await queueLength(azurite.connectionString, contentQueueName)) === 0, 45_000, 250);
       const second = hosts[hosts.length - 1]!;
       // Let one more reconciler run over the settled ledger, then stop the host as Azure would.
       const cursorsBefore = await Promise.all(streams.map((ct) => ledger.getCursor(tenantId, ct)));
