@@ -5,6 +5,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import type { ContentType } from '../shared/api/content-types';
 import type { ContentItem } from '../shared/api/schemas';
 import { ContentExpiredError } from '../shared/api/errors';
 import { decodeStream, emptyStats, type DecodeStats } from '../shared/records/decode-stream';
@@ -17,7 +18,7 @@ import { parseTimeArg } from './time-arg';
 import { UsageError } from './usage-error';
 
 export const backfillUsage = `usage: o365-relay backfill --since 2d [--until TIME] [--tenant ID ...] [--content-type T ...]
-                           [--format line|json] [--out FILE] [--include KEY=V1,V2 ...] [--exclude ...]
+                           [--format line|json] [--out FILE] [--sink NAME] [--include KEY=V1,V2 ...] [--exclude ...]
   Downloads and decodes every content blob created in the window (at most 7 days back).`;
 
 interface Progress {
@@ -42,6 +43,7 @@ export async function runBackfill(argv: string[]): Promise<number> {
         out: { type: 'string' },
         include: { type: 'string', multiple: true, default: [] },
         exclude: { type: 'string', multiple: true, default: [] },
+        sink: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -61,6 +63,8 @@ export async function runBackfill(argv: string[]): Promise<number> {
   const filter = filterFromArgs(values.include, values.exclude);
 
   const session = openApiSession();
+  // Loaded only for --sink: the sinks pull in the storage and HTTP clients.
+  const target = values.sink === undefined ? undefined : (await import('./sink-target.js')).sinkTarget(values.sink);
   const out: Writable = values.out === undefined ? process.stdout : createWriteStream(values.out);
   const writer = new LineWriter(out);
   const progress: Progress = { blobs: 0, total: 0, failed: 0, expired: 0, records: emptyStats() };
@@ -96,12 +100,22 @@ export async function runBackfill(argv: string[]): Promise<number> {
       if (session.signal.aborted) break;
       try {
         const body = await session.client.fetchContent(tenantId, item.contentId, { contentExpiration: item.contentExpiration, signal: session.signal });
-        for await (const batch of decodeStream(body, { filter, context: { contentType: item.contentType }, stats: progress.records })) {
-          for (const decoded of batch.records) {
-            const line = formatLine(decoded);
-            await writer.write(values.format === 'json' ? JSON.stringify(toAuditEvent(decoded, line)) : line);
+        const delivery = target ? await target.open({ tenantId, contentType: item.contentType as ContentType, contentId: item.contentId, contentCreated: item.contentCreated }) : undefined;
+        try {
+          for await (const batch of decodeStream(body, { filter, context: { contentType: item.contentType }, stats: progress.records })) {
+            if (delivery) await delivery.write(batch.records);
+            else {
+              for (const decoded of batch.records) {
+                const line = formatLine(decoded);
+                await writer.write(values.format === 'json' ? JSON.stringify(toAuditEvent(decoded, line)) : line);
+              }
+            }
+            for (const invalid of batch.invalid) process.stderr.write(`${item.contentId}: byte ${invalid.offset}: ${invalid.reason}\n`);
           }
-          for (const invalid of batch.invalid) process.stderr.write(`${item.contentId}: byte ${invalid.offset}: ${invalid.reason}\n`);
+          await delivery?.close();
+        } catch (err) {
+          await delivery?.abort();
+          throw err;
         }
       } catch (err) {
         if (session.signal.aborted) break;

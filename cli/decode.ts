@@ -1,6 +1,7 @@
 // o365-relay decode [--format line|json] [--include K=V,...] [--exclude K=V,...|exchangeMailboxActivity]
 //                   [--max-value-length N] [FILE ... | -]
 import { createReadStream } from 'node:fs';
+import { contentTypes, type ContentType } from '../shared/api/content-types';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -9,15 +10,18 @@ import { toAuditEvent } from '../shared/records/event-json';
 import { compileFilter, FilterConfig, type FilterRules, type RecordFilter } from '../shared/records/filters';
 import { formatLine } from '../shared/records/line';
 import { LineWriter } from './output';
+import type { SinkTarget } from './sink-target';
+import { SinkError } from '../shared/sinks/sink';
 import { UsageError } from './usage-error';
 
 export const decodeUsage = `usage: o365-relay decode [--format line|json] [--include KEY=V1,V2 ...] [--exclude KEY=V1,V2 ...]
-                         [--exclude exchangeMailboxActivity] [--max-value-length N] [FILE ... | -]
+                         [--exclude exchangeMailboxActivity] [--max-value-length N] [--sink NAME] [FILE ... | -]
   Decodes audit records (a content blob, one JSON object or NDJSON, optionally gzipped) into readable lines
   or NDJSON events. KEY is one of contentType, recordType, workload, operation (globs allowed), user.
-  With no FILE, or FILE -, reads standard input.`;
+  With no FILE, or FILE -, reads standard input. --sink NAME delivers to a sink of O365_SINKS instead of
+  printing (to test a SIEM connection with a fixture before going live).`;
 
-const contentTypes = ['Audit.AzureActiveDirectory', 'Audit.Exchange', 'Audit.SharePoint', 'Audit.General', 'DLP.All'];
+
 const ruleKeys: Readonly<Record<string, keyof FilterRules>> = {
   contenttype: 'contentTypes',
   recordtype: 'recordTypes',
@@ -56,7 +60,7 @@ export function filterFromArgs(include: readonly string[], exclude: readonly str
   }
 }
 
-function contentTypeOf(file: string): string | undefined {
+function contentTypeOf(file: string): ContentType | undefined {
   const base = path.basename(file).toLowerCase();
   return contentTypes.find((t) => base.startsWith(t.toLowerCase() + '.') || base === t.toLowerCase());
 }
@@ -78,6 +82,7 @@ export async function runDecode(argv: string[], io: DecodeIo): Promise<number> {
         include: { type: 'string', multiple: true, default: [] },
         exclude: { type: 'string', multiple: true, default: [] },
         'max-value-length': { type: 'string' },
+        sink: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -105,6 +110,9 @@ export async function runDecode(argv: string[], io: DecodeIo): Promise<number> {
     }
   }
 
+  // Loaded only for --sink: the sinks pull in the storage and HTTP clients.
+  const sinks = values.sink === undefined ? undefined : await import('./sink-target.js');
+  const target: SinkTarget | undefined = sinks?.sinkTarget(values.sink!);
   const writer = new LineWriter(io.stdout as NodeJS.WritableStream & import('node:stream').Writable);
   const totals = emptyStats();
   const problems: Array<InvalidInput & { file: string }> = [];
@@ -112,15 +120,25 @@ export async function runDecode(argv: string[], io: DecodeIo): Promise<number> {
     const stats: DecodeStats = emptyStats();
     const source = file === '-' ? (io.stdin as AsyncIterable<Uint8Array>) : createReadStream(file);
     const batches = decodeStream(source, { filter, context: { contentType: contentTypeOf(file) }, stats });
+    const delivery = target && sinks ? await target.open(sinks.fileContentRef(target.tenantId, contentTypeOf(file) ?? 'Audit.General')) : undefined;
     try {
       for await (const batch of batches) {
-        for (const decoded of batch.records) {
-          const line = formatLine(decoded, { maxValueLength });
-          await writer.write(values.format === 'json' ? JSON.stringify(toAuditEvent(decoded, line)) : line);
+        if (delivery) await delivery.write(batch.records);
+        else {
+          for (const decoded of batch.records) {
+            const line = formatLine(decoded, { maxValueLength });
+            await writer.write(values.format === 'json' ? JSON.stringify(toAuditEvent(decoded, line)) : line);
+          }
         }
         for (const invalid of batch.invalid) problems.push({ ...invalid, file: file === '-' ? '<stdin>' : file });
       }
+      if (delivery) {
+        await delivery.close();
+        io.stderr.write(`${file}: ${delivery.accepted} record(s) delivered to sink ${values.sink}\n`);
+      }
     } catch (err) {
+      await delivery?.abort();
+      if (err instanceof SinkError) throw new UsageError(`sink ${err.sink}: ${err.message}`);
       throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
     }
     for (const key of Object.keys(totals) as Array<keyof DecodeStats>) totals[key] += stats[key];

@@ -1,5 +1,6 @@
 // Sinks from their definitions: one factory per kind (a table), the sink's own filter as a decorator.
 import { BlobServiceClient } from '@azure/storage-blob';
+import { ConfigError } from '../config';
 import { compileFilter } from '../records/filters';
 import { createBlobSink } from './blob-sink';
 import { filteredSink } from './filtered-sink';
@@ -8,18 +9,16 @@ import type { SinkDefinition } from './sink-settings';
 
 export interface SinkEnvironment extends SinkContext {
   /** The storage account of the app (AzureWebJobsStorage), for the blob sink. */
-  storageConnection: string;
+  storageConnection: string | undefined;
 }
 
 type Factory<K extends SinkDefinition['kind']> = (definition: Extract<SinkDefinition, { kind: K }>, environment: SinkEnvironment) => Sink;
 
 const factories: { [K in SinkDefinition['kind']]: Factory<K> } = {
-  blob: (d, env) =>
-    createBlobSink({
-      name: d.name,
-      containerClient: BlobServiceClient.fromConnectionString(env.storageConnection).getContainerClient(d.container),
-      format: d.format,
-    }),
+  blob: (d, env) => {
+    if (env.storageConnection === undefined) throw new ConfigError([{ setting: 'AzureWebJobsStorage', problem: `is required by the blob sink ${d.name}` }]);
+    return createBlobSink({ name: d.name, containerClient: BlobServiceClient.fromConnectionString(env.storageConnection).getContainerClient(d.container), format: d.format });
+  },
 };
 
 export interface ConfiguredSink extends Sink {
