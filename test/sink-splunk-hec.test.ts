@@ -44,6 +44,9 @@ describe('Splunk HEC sink', () => {
     assert.equal(s.gzip, true);
     assert.ok(!SplunkHecSinkSettings.safeParse({ url: 'https://splunk.example.com:8088' }).success);
     assert.ok(!SplunkHecSinkSettings.safeParse({ url: 'http://splunk.example.com:8088', tokenSetting: 'T' }).success);
+    const inline = SplunkHecSinkSettings.safeParse({ url: 'https://splunk.example.com:8088', tokenSetting: 'T', token });
+    assert.ok(!inline.success);
+    assert.ok(!JSON.stringify(inline.error.issues).includes(token), 'the refusal does not echo the token');
   });
 
   test('events go to /services/collector/event with Splunk auth, CreationTime as epoch seconds, metadata and the record id', async () => {

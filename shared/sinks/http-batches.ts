@@ -37,12 +37,17 @@ export const DestinationUrl = z
 const settingName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be a setting name' });
 export const SecretSettingName = settingName;
 
+/** Spread into a sink's schema: an inline `token` is refused with a message saying what to do instead. */
+export const noInlineToken = {
+  token: z.never({ error: 'secrets are never inline: name the setting that holds the token (tokenSetting)' }).optional(),
+};
+
 /** Delivery knobs every HTTP sink shares (spread into each sink's own settings schema). */
 export const httpDeliveryFields = {
   /** Records per POST at most. */
   batchRecords: z.number().int().min(1).max(100_000).default(500),
   /** Uncompressed body bytes per POST at most (a single larger record still goes alone). */
-  batchBytes: z.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
+  batchBytes: z.number().int().min(1024).max(100_000_000).default(1_000_000),
   /** gzip the body (`Content-Encoding: gzip`). */
   gzip: z.boolean().default(true),
   /** PEM file of an extra CA trusted besides the system store (a private CA). */

@@ -12,6 +12,7 @@ import {
   DestinationUrl,
   framings,
   httpDeliveryFields,
+  noInlineToken,
   SecretSettingName,
   statusVerdict,
   type BatchProtocol,
@@ -20,7 +21,7 @@ import {
 } from './http-batches';
 import type { SinkContext } from './sink';
 
-export const HttpsJsonSinkSettings = z.strictObject({
+export const HttpsJsonSinkSettings = z.object({
   /** Where batches are POSTed (https; plain http only to loopback). */
   url: DestinationUrl,
   /** `ndjson`: one event per line (application/x-ndjson); `array`: one JSON array (application/json). */
@@ -33,6 +34,7 @@ export const HttpsJsonSinkSettings = z.strictObject({
   /** Put before the token; empty for a bare token (e.g. an API-key header). */
   tokenScheme: z.string().regex(/^[A-Za-z0-9-]*$/).default('Bearer'),
   ...httpDeliveryFields,
+  ...noInlineToken,
 });
 export type HttpsJsonSinkSettings = z.infer<typeof HttpsJsonSinkSettings>;
 

@@ -14,6 +14,7 @@ import {
   DestinationUrl,
   framings,
   httpDeliveryFields,
+  noInlineToken,
   SecretSettingName,
   statusVerdict,
   type Answer,
@@ -26,7 +27,7 @@ import type { ContentRef, SinkContext } from './sink';
 
 const metadataText = z.string().min(1).max(1024);
 
-export const SplunkHecSinkSettings = z.strictObject({
+export const SplunkHecSinkSettings = z.object({
   /** The HEC base URL, e.g. https://splunk.example.com:8088 (the event endpoint path is added). */
   url: DestinationUrl,
   /** Name of the setting holding the HEC token. */
@@ -41,6 +42,7 @@ export const SplunkHecSinkSettings = z.strictObject({
   /** `event`: the relay's JSON event; `raw`: the record exactly as Microsoft sent it. */
   format: z.enum(['event', 'raw']).default('event'),
   ...httpDeliveryFields,
+  ...noInlineToken,
 });
 export type SplunkHecSinkSettings = z.infer<typeof SplunkHecSinkSettings>;
 
