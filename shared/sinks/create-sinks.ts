@@ -3,6 +3,9 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { ConfigError } from '../config';
 import { compileFilter } from '../records/filters';
 import { createBlobSink } from './blob-sink';
+import { createHttpsJsonSink } from './https-json-sink';
+import { createSentinelSink } from './sentinel-sink';
+import { createSplunkHecSink } from './splunk-hec-sink';
 import { filteredSink } from './filtered-sink';
 import type { Sink, SinkContext } from './sink';
 import type { SinkDefinition } from './sink-settings';
@@ -19,6 +22,9 @@ const factories: { [K in SinkDefinition['kind']]: Factory<K> } = {
     if (env.storageConnection === undefined) throw new ConfigError([{ setting: 'AzureWebJobsStorage', problem: `is required by the blob sink ${d.name}` }]);
     return createBlobSink({ name: d.name, containerClient: BlobServiceClient.fromConnectionString(env.storageConnection).getContainerClient(d.container), format: d.format });
   },
+  'https-json': (d, env) => createHttpsJsonSink(d.name, d, env),
+  'splunk-hec': (d, env) => createSplunkHecSink(d.name, d, env),
+  sentinel: (d, env) => createSentinelSink(d.name, d, env),
 };
 
 export interface ConfiguredSink extends Sink {

@@ -2,6 +2,9 @@
 // never inline: a sink names the setting that holds its secret, and the factory reads it.
 import { z } from 'zod';
 import { FilterConfig } from '../records/filters';
+import { HttpsJsonSinkSettings } from './https-json-sink';
+import { SentinelSinkSettings } from './sentinel-sink';
+import { SplunkHecSinkSettings } from './splunk-hec-sink';
 
 const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -23,8 +26,13 @@ export const BlobSinkSettings = z.object({
   format: z.enum(['line', 'json']).default('line'),
 });
 
-/** Each kind's own settings; the SIEM sinks add theirs here. */
-export const sinkKinds = [BlobSinkSettings] as const;
+/** Each kind's own settings (the kind's module owns the fields). */
+export const sinkKinds = [
+  BlobSinkSettings,
+  HttpsJsonSinkSettings.extend({ kind: z.literal('https-json') }),
+  SplunkHecSinkSettings.extend({ kind: z.literal('splunk-hec') }),
+  SentinelSinkSettings.extend({ kind: z.literal('sentinel') }),
+] as const;
 
 export const SinkDefinition = z.discriminatedUnion('kind', sinkKinds).and(SinkRouting);
 export type SinkDefinition = z.infer<typeof SinkDefinition>;
