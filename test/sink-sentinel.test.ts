@@ -205,6 +205,8 @@ describe('delivery to the Logs Ingestion API', () => {
     for (const req of receiver.requests) {
       assert.equal(req.status, 204);
       assert.equal(req.gzip, true);
+      // One upload() = one request, and batches are filled up to the limit (the last one excepted).
+      assert.ok((req.jsonBytes <= 64 * 1024 && req.jsonBytes > 48 * 1024) || req === receiver.requests.at(-1), `body of ${req.jsonBytes} bytes`);
     }
     const tokenRequests = sim.journal.filter((e) => e.direction === 'in' && /\/oauth2\/v2\.0\/token$/.test(e.path));
     assert.ok(tokenRequests.length >= 1);
@@ -364,6 +366,26 @@ describe('failure runs', () => {
     assert.ok(writer.accepted > 0 && writer.accepted < 1000);
     assert.equal(sleeps.length, 5, 'bounded attempts (6 by default)');
     await assert.rejects(writer.close(), (err: unknown) => err === error, 'the writer stays failed');
+  });
+
+  it('the caller cancelling mid-request: a retryable SINK_ABORTED error, accepted unchanged', async () => {
+    reset();
+    const controller = new AbortController();
+    let requests = 0;
+    receiver.faults = () => {
+      if (++requests < 2) return undefined;
+      controller.abort();
+      return { delayMs: 200 };
+    };
+    const { sink } = sinkFor(receiver);
+    const input = records(300, 9);
+    const writer = await sink.open(content, { resumeAfter: 0, signal: controller.signal });
+    const error = await (async () => {
+      for (let i = 0; i < input.length; i += 100) await writer.write(input.slice(i, i + 100));
+      await writer.close();
+    })().then(() => undefined, (err: unknown) => err);
+    assert.ok(error instanceof SinkError && error.retryable && error.code === 'SINK_ABORTED', String(error));
+    assert.equal(writer.accepted, receiver.rows.length);
   });
 
   it('a receiver down for the whole run: retryable SinkError, accepted = resumeAfter', async () => {

@@ -27,6 +27,8 @@ export interface IngestionRequest {
   rows: number;
   /** Body bytes as sent (compressed when gzip). */
   bytes: number;
+  /** JSON bytes after gunzip (0 until read). */
+  jsonBytes: number;
   gzip: boolean;
   fault?: Fault;
 }
@@ -91,6 +93,7 @@ export async function startLogsIngestionReceiver(options: ReceiverOptions): Prom
         status: 0,
         rows: 0,
         bytes: raw.length,
+        jsonBytes: 0,
         gzip,
       };
       requests.push(record);
@@ -126,7 +129,8 @@ export async function startLogsIngestionReceiver(options: ReceiverOptions): Prom
       } catch {
         return finish(400, 'InvalidContentEncoding', 'the body is not gzip');
       }
-      if (Buffer.byteLength(text, 'utf8') > maxBodyBytes) return finish(413, 'ContentLengthLimitExceeded', 'the body is over the limit');
+      record.jsonBytes = Buffer.byteLength(text, 'utf8');
+      if (record.jsonBytes > maxBodyBytes) return finish(413, 'ContentLengthLimitExceeded', 'the body is over the limit');
       let body: unknown;
       try {
         body = JSON.parse(text);
