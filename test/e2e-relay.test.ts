@@ -10,7 +10,6 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { contentTypes } from '../shared/api/content-types';
 import { defaultRetryPolicy } from '../shared/api/retry';
 import { createLogger } from '../shared/log';
-import { contentBlobName } from '../shared/sinks/blob-path';
 import { deadLetterContainerName } from '../shared/sinks/blob-dead-letter';
 import { contentQueueName } from '../shared/state/content-queue';
 import { createTableLedger, type TableLedger } from '../shared/state/table-ledger';
@@ -19,7 +18,7 @@ import { generateRecords, seededRandom } from '../dev/record-generator';
 import type { PublishedContent } from '../dev/simulator';
 import { defaultFaults } from '../dev/simulator';
 import { repoRoot } from './support/fixtures';
-import { blobNames, contentFetches, notifiedContentIds, peekQueue, queueLength, sinkRecordIds } from './support/relay-observations';
+import { blobNames, contentFetches, expectedSinkBlobName, notifiedContentIds, peekQueue, queueLength, sinkRecordIds } from './support/relay-observations';
 
 const poisonQueueName = `${contentQueueName}-poison`;
 const otherTenant = '9b0c4d7e-1f2a-4b3c-8d4e-5f6a7b8c9d0e';
@@ -32,11 +31,7 @@ const expected = new Map<string, string[]>();
 
 const records = (count: number, tenantId = stack.tenantId) => [...generateRecords(count, { seed: seed++ })].map((r) => ({ ...r, OrganizationId: tenantId }));
 const idsOf = (recs: ReadonlyArray<Record<string, unknown>>) => recs.map((r) => String(r['Id']));
-const sinkName = (content: PublishedContent) => {
-  const name = contentBlobName({ tenantId: stack.tenantId, ...content }, 'json');
-  assert.ok(name.ok);
-  return name.name;
-};
+const sinkName = (content: PublishedContent) => expectedSinkBlobName(stack.tenantId, content);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const settle = async () => {
   await stack.simulator.flushNotifications();

@@ -61,3 +61,14 @@ export async function queueLength(connectionString: string, queueName: string): 
   if (!(await queue.exists())) return 0;
   return (await queue.getProperties()).approximateMessagesCount ?? 0;
 }
+
+/**
+ * Where the blob sink must put a content blob, written out here independently of the app's own code:
+ * {tenantId}/{contentType}/{yyyy}/{MM}/{dd}/{HH}/{contentId}.ndjson (UTC hour of contentCreated, `json` format).
+ */
+export function expectedSinkBlobName(tenantId: string, content: { contentType: string; contentId: string; contentCreated: string }): string {
+  const created = new Date(content.contentCreated);
+  const two = (n: number) => String(n).padStart(2, '0');
+  const hour = `${created.getUTCFullYear()}/${two(created.getUTCMonth() + 1)}/${two(created.getUTCDate())}/${two(created.getUTCHours())}`;
+  return `${tenantId}/${content.contentType}/${hour}/${content.contentId}.ndjson`;
+}
