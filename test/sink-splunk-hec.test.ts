@@ -20,7 +20,7 @@ after(async () => {
   await pki.remove();
 });
 
-async function receiver(options: { fault?: (n: number) => Fault | undefined; badEvent?: (e: unknown) => boolean; indexes?: string[] } = {}) {
+async function receiver(options: { fault?: (n: number) => Fault | undefined; badEvent?: (e: unknown) => boolean; indexes?: string[]; ack?: { pollsBeforeAck?: number; never?: (id: number) => boolean } } = {}) {
   const r = await startReceiver({ protocol: 'hec', token, pki, ...options });
   receivers.push(r);
   return r;
@@ -104,7 +104,7 @@ describe('Splunk HEC sink', () => {
     assert.ok(clock.sleeps[0]! >= 5000);
   });
 
-  test('an invalid token (code 4) is a configuration error without the token; a missing scheme too', async () => {
+  test('an invalid token (code 4) is a configuration error that never shows the token', async () => {
     const r = await receiver();
     const wrong = '0b7e2d4c-1a3f-4c5e-9d8b-7a6f5e4d3c2b';
     const { sink, context } = sinkFor(r, {}, { SPLUNK_HEC_TOKEN: wrong });
@@ -171,6 +171,45 @@ describe('Splunk HEC sink', () => {
     busyForGood = false;
     await deliver(sinkFor(r).sink, list, { resumeAfter: writer.accepted });
     assert.deepEqual(r.accepted.map(eventId), idsOf(list));
+  });
+
+  test('useAck: a batch counts once HEC reports it indexed, on one channel, through dropped polls and busy answers', async () => {
+    const random = seededRandom(31);
+    const r = await receiver({ ack: { pollsBeforeAck: 2 }, fault: () => (random() < 0.2 ? (random() < 0.5 ? { kind: 'drop' } : busy) : undefined) });
+    const list = records(90);
+    const { sink, clock } = sinkFor(r, { useAck: true, ackPollMs: 250, batchRecords: 20 });
+    const writer = await deliver(sink, list, { resumeAfter: 0 });
+    assert.equal(writer.accepted, 90);
+    const ids = r.acknowledged.map(eventId);
+    assert.deepEqual(duplicates(ids), []);
+    assert.deepEqual(ids, idsOf(list));
+    const channels = new Set(r.requests.map((q) => q.headers['x-splunk-request-channel']));
+    assert.equal(channels.size, 1);
+    assert.match(String([...channels][0]), /^[0-9a-f-]{36}$/);
+    const polls = r.requests.filter((q) => q.path === '/services/collector/ack');
+    assert.ok(polls.length >= 5 * 3, 'each of the 5 batches needs at least 3 polls');
+    assert.ok(clock.sleeps.filter((ms) => ms === 250).length >= 15);
+  });
+
+  test('useAck: a batch never acknowledged within ackTimeoutMs is sent again (at-least-once), and counted once', async () => {
+    const r = await receiver({ ack: { never: (id) => id === 1 } });
+    const list = records(30);
+    const writer = await deliver(sinkFor(r, { useAck: true, ackPollMs: 100, ackTimeoutMs: 1000, batchRecords: 10 }).sink, list, { resumeAfter: 0 });
+    assert.equal(writer.accepted, 30);
+    assert.deepEqual(r.acknowledged.map(eventId), idsOf(list));
+    // The receiver got the lost batch twice: what acknowledgement exists to catch.
+    assert.deepEqual(duplicates(r.accepted.map(eventId)), idsOf(list).slice(10, 20));
+  });
+
+  test('a token with acknowledgement but useAck off (code 10), or useAck on a token without it: configuration errors', async () => {
+    const withAck = await receiver({ ack: {} });
+    const missing = await deliverExpectingFailure(sinkFor(withAck).sink, records(3), { resumeAfter: 0 });
+    assert.ok(missing.error instanceof SinkError && !missing.error.retryable);
+    assert.match(missing.error.message, /HEC code 10: Data channel is missing/);
+    const withoutAck = await receiver();
+    const noAckId = await deliverExpectingFailure(sinkFor(withoutAck, { useAck: true }).sink, records(3), { resumeAfter: 0 });
+    assert.ok(noAckId.error instanceof SinkError && !noAckId.error.retryable);
+    assert.match(noAckId.error.message, /without an ackId/);
   });
 
   test('every documented HEC code maps as the Splunk table says', () => {

@@ -97,6 +97,18 @@ export interface BatchProtocol {
   /** The body around the pieces. */
   readonly framing: Framing;
   classify(answer: Answer, nowMs: number): Verdict;
+  /**
+   * For protocols whose 2xx is not yet the last word (HEC indexer acknowledgement): turns an accepted answer into
+   * accepted, retry (the whole batch is sent again) or a configuration error.
+   */
+  confirm?(answer: Answer, io: ConfirmIo): Promise<Verdict>;
+}
+
+/** What a confirm step may use: the sink's transport, clock and cancellation. */
+export interface ConfirmIo {
+  post(url: URL, headers: Record<string, string>, body: Buffer): Promise<Answer>;
+  clock: Clock;
+  signal: AbortSignal;
 }
 
 export interface Framing {
@@ -252,6 +264,7 @@ export function createHttpBatchSink(options: HttpBatchSinkOptions): HttpBatchSin
   const frameBytes = Buffer.byteLength(framing.open) + Buffer.byteLength(framing.close);
 
   async function send(batch: Batch, signal: AbortSignal): Promise<Verdict> {
+    const io: ConfirmIo = { post: (url, headers, body) => transport.post(url, headers, body, delivery.timeoutMs, signal), clock, signal };
     const text = framing.open + batch.pieces.join(framing.separator) + framing.close;
     const raw = Buffer.from(text, 'utf8');
     const body = delivery.gzip ? await gzip(raw) : raw;
@@ -263,6 +276,7 @@ export function createHttpBatchSink(options: HttpBatchSinkOptions): HttpBatchSin
       try {
         const answer = await transport.post(protocol.url, headers, body, delivery.timeoutMs, signal);
         verdict = protocol.classify(answer, clock.now());
+        if (verdict.kind === 'accepted' && protocol.confirm) verdict = await protocol.confirm(answer, io);
       } catch (err) {
         if (signal.aborted) throw new SinkError(name, `sink ${name}: aborted`, true, 'SINK_ABORTED');
         const code = (err as { code?: unknown }).code;

@@ -1,7 +1,9 @@
 // Splunk HTTP Event Collector sink: batches of `{time, host, source, sourcetype, index?, event}` objects POSTed
 // to /services/collector/event with `Authorization: Splunk <token>`. Answers are read by HEC's own status code
 // (the `code` in the JSON answer), falling back to the HTTP status. Without indexer acknowledgement, "accepted"
-// means HEC answered code 0: it parsed the batch and took it in, not that it is indexed yet.
+// means HEC answered code 0: it parsed the batch and took it in, not that it is indexed yet; with `useAck` it
+// means HEC reported the batch's ackId indexed (polled on /services/collector/ack, one channel per sink).
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { z } from 'zod';
 import { parseRetryAfter } from '../api/retry';
@@ -19,6 +21,7 @@ import {
   statusVerdict,
   type Answer,
   type BatchProtocol,
+  type ConfirmIo,
   type HttpBatchSink,
   type HttpSinkDeps,
   type Verdict,
@@ -41,12 +44,20 @@ export const SplunkHecSinkSettings = z.object({
   index: metadataText.optional(),
   /** `event`: the relay's JSON event; `raw`: the record exactly as Microsoft sent it. */
   format: z.enum(['event', 'raw']).default('event'),
+  /**
+   * Indexer acknowledgement (the token must have it enabled): a batch counts as accepted only once HEC says it is
+   * indexed; one not acknowledged within ackTimeoutMs is sent again.
+   */
+  useAck: z.boolean().default(false),
+  ackPollMs: z.number().int().min(10).max(60_000).default(1_000),
+  ackTimeoutMs: z.number().int().min(100).max(600_000).default(60_000),
   ...httpDeliveryFields,
   ...noInlineToken,
 });
 export type SplunkHecSinkSettings = z.infer<typeof SplunkHecSinkSettings>;
 
 export const hecEventPath = '/services/collector/event';
+export const hecAckPath = '/services/collector/ack';
 
 /**
  * HEC status codes (Splunk's "Troubleshoot HTTP Event Collector" table) and what each means for a batch.
@@ -77,7 +88,10 @@ export const hecCodeVerdicts: Readonly<Record<number, Verdict['kind']>> = {
   20: 'retry', // HEC is unhealthy, queues are full, ack service unavailable (503)
 };
 
-const HecAnswer = z.object({ code: z.number().int(), text: z.string().optional(), 'invalid-event-number': z.number().optional() }).loose();
+const HecAnswer = z
+  .object({ code: z.number().int(), text: z.string().optional(), 'invalid-event-number': z.number().optional(), ackId: z.number().int().optional() })
+  .loose();
+const HecAckAnswer = z.object({ acks: z.record(z.string(), z.boolean()) });
 
 function parseHecAnswer(body: Buffer): z.infer<typeof HecAnswer> | undefined {
   try {
@@ -100,6 +114,47 @@ export function classifyHecAnswer(answer: Answer, nowMs: number): Verdict {
   return { kind, reason };
 }
 
+/**
+ * Polls /services/collector/ack until HEC reports the batch's ackId indexed. Network trouble while polling is
+ * waited out; silence until ackTimeoutMs means the batch may be lost, so it is sent again (at-least-once).
+ */
+function ackConfirmation(ackUrl: URL, headers: Record<string, string>, pollMs: number, timeoutMs: number) {
+  return async (answer: Answer, io: ConfirmIo): Promise<Verdict> => {
+    const ackId = parseHecAnswer(answer.body)?.ackId;
+    if (ackId === undefined) return { kind: 'configuration', reason: 'HEC answered without an ackId: indexer acknowledgement is not enabled on the token (set useAck: false)' };
+    const body = Buffer.from(JSON.stringify({ acks: [ackId] }));
+    const deadline = io.clock.now() + timeoutMs;
+    let last = 'no answer yet';
+    while (io.clock.now() < deadline) {
+      await io.clock.sleep(pollMs, io.signal);
+      let polled: Answer;
+      try {
+        polled = await io.post(ackUrl, headers, body);
+      } catch (err) {
+        if (io.signal.aborted) throw err;
+        last = (err as Error).message;
+        continue;
+      }
+      const verdict = classifyHecAnswer(polled, io.clock.now());
+      if (verdict.kind === 'configuration') return verdict;
+      if (verdict.kind !== 'accepted') {
+        last = verdict.reason;
+        continue;
+      }
+      let acks: Record<string, boolean> | undefined;
+      try {
+        acks = HecAckAnswer.parse(JSON.parse(polled.body.toString('utf8'))).acks;
+      } catch {
+        last = `unreadable ack answer: ${answerExcerpt(polled.body)}`;
+        continue;
+      }
+      if (acks[String(ackId)] === true) return { kind: 'accepted' };
+      last = `ackId ${ackId} not indexed yet`;
+    }
+    return { kind: 'retry', reason: `no indexer acknowledgement within ${timeoutMs} ms (${last})` };
+  };
+}
+
 /** CreationTime (UTC, no zone) as epoch seconds with milliseconds; undefined lets HEC use the arrival time. */
 export function hecTime(record: DecodedRecord): number | undefined {
   const text = utcTime(record.common.CreationTime);
@@ -115,7 +170,11 @@ const payloads: Record<SplunkHecSinkSettings['format'], (record: DecodedRecord) 
 export function createSplunkHecSink(name: string, settings: SplunkHecSinkSettings, context: SinkContext, deps?: HttpSinkDeps): HttpBatchSink {
   const token = context.secret(settings.tokenSetting);
   const base = new URL(settings.url);
-  const url = new URL(base.pathname.replace(/\/+$/, '') + hecEventPath, base);
+  const endpoint = (path: string) => new URL(base.pathname.replace(/\/+$/, '') + path, base);
+  const url = endpoint(hecEventPath);
+  const headers: Record<string, string> = { Authorization: `Splunk ${token}` };
+  // One channel per sink instance: HEC keys ackIds by channel.
+  if (settings.useAck) headers['X-Splunk-Request-Channel'] = randomUUID();
   const host = settings.host ?? os.hostname();
   const payload = payloads[settings.format];
   const encode = (record: DecodedRecord, content: ContentRef): string =>
@@ -131,10 +190,13 @@ export function createSplunkHecSink(name: string, settings: SplunkHecSinkSetting
     label: 'Splunk HEC',
     url,
     contentType: 'application/json',
-    headers: { Authorization: `Splunk ${token}` },
+    headers,
     encode,
     framing: framings.concatenated,
     classify: classifyHecAnswer,
   };
+  if (settings.useAck) {
+    protocol.confirm = ackConfirmation(endpoint(hecAckPath), { ...headers, 'Content-Type': 'application/json' }, settings.ackPollMs, settings.ackTimeoutMs);
+  }
   return createHttpBatchSink({ name, delivery: settings, protocol, secrets: [token], logger: context.logger, deps });
 }

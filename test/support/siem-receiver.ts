@@ -29,6 +29,13 @@ export interface ReceiverOptions {
   fault?: (n: number) => Fault | undefined;
   /** Events for which the whole request is refused as bad data (400; HEC code 6 with invalid-event-number). */
   badEvent?: (event: unknown) => boolean;
+  /** HEC indexer acknowledgement on the token: a channel is required, answers carry ackIds, /ack reports them. */
+  ack?: {
+    /** Polls of an ackId answered false before it is reported indexed. Default 0. */
+    pollsBeforeAck?: number;
+    /** AckIds (per channel, from 0) that are never reported indexed (a lost batch). */
+    never?: (ackId: number) => boolean;
+  };
   /** Keep each request's body as it came over the wire (the benchmark re-sends it as its baseline). */
   keepWire?: boolean;
 }
@@ -50,6 +57,8 @@ export interface Receiver {
   requests: ReceivedRequest[];
   /** Every event of every request the receiver answered with success, in arrival order. */
   accepted: unknown[];
+  /** With `ack`: the events of every ackId reported indexed, in the order they were reported. */
+  acknowledged: unknown[];
   close(): Promise<void>;
 }
 
@@ -114,6 +123,7 @@ function hecDecision(options: ReceiverOptions, req: http.IncomingMessage, events
   if (auth === undefined) return answer(hecAnswers.tokenRequired);
   if (!auth.startsWith('Splunk ')) return answer(hecAnswers.invalidAuthorization);
   if (auth !== `Splunk ${options.token}`) return answer(hecAnswers.invalidToken);
+  if (options.ack && typeof req.headers['x-splunk-request-channel'] !== 'string') return answer({ status: 400, body: { text: 'Data channel is missing', code: 10 } });
   if (events instanceof Error) {
     const n = (events as Error & { eventNumber?: number }).eventNumber ?? 0;
     return answer({ status: 400, body: { text: 'Invalid data format', code: 6, 'invalid-event-number': n } });
@@ -143,9 +153,38 @@ function parseJsonBody(req: http.IncomingMessage, text: string): unknown[] {
 export async function startReceiver(options: ReceiverOptions): Promise<Receiver> {
   const requests: ReceivedRequest[] = [];
   const accepted: unknown[] = [];
+  const acknowledged: unknown[] = [];
+  const channels = new Map<string, Array<{ events: unknown[]; polls: number; acked: boolean }>>();
   const timers = new Set<NodeJS.Timeout>();
   const sockets = new Set<Socket>();
   let count = 0;
+
+  /** /services/collector/ack: `{"acks":[ids]}` → `{"acks":{"id":bool}}` for the request's channel. */
+  const ackDecision = (req: http.IncomingMessage, wire: Buffer): Decision => {
+    if (req.headers.authorization !== `Splunk ${options.token}`) return { ...hecAnswers.invalidToken, accepted: false };
+    if (!options.ack) return { status: 400, body: { text: 'ACK is disabled', code: 14 }, accepted: false };
+    const pending = channels.get(String(req.headers['x-splunk-request-channel']));
+    if (pending === undefined) return { status: 400, body: { text: 'Invalid data channel', code: 11 }, accepted: false };
+    let ids: unknown;
+    try {
+      ids = (JSON.parse(wire.toString('utf8')) as { acks?: unknown }).acks;
+    } catch {
+      ids = undefined;
+    }
+    if (!Array.isArray(ids)) return { status: 400, body: { text: 'Invalid data format', code: 6 }, accepted: false };
+    const acks: Record<string, boolean> = {};
+    for (const id of ids) {
+      const entry = typeof id === 'number' ? pending[id] : undefined;
+      if (entry === undefined) continue;
+      entry.polls++;
+      if (!entry.acked && entry.polls > (options.ack.pollsBeforeAck ?? 0) && !options.ack.never?.(id as number)) {
+        entry.acked = true;
+        acknowledged.push(...entry.events);
+      }
+      acks[String(id)] = entry.acked;
+    }
+    return { status: 200, body: { acks }, accepted: false };
+  };
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const n = ++count;
@@ -163,7 +202,8 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
       const wire = Buffer.concat(chunks);
       record.wireBytes = wire.length;
       if (options.keepWire) record.wire = wire;
-      const send = (d: Decision) => {
+      const send = (decided: Decision) => {
+        let d = decided;
         if (req.socket.destroyed) {
           record.outcome = 'abandoned';
           return;
@@ -171,11 +211,19 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
         record.status = d.status;
         record.outcome = d.accepted ? 'accepted' : 'failed';
         if (d.accepted) accepted.push(...record.events);
+        if (d.accepted && options.protocol === 'hec' && options.ack) {
+          const channel = String(req.headers['x-splunk-request-channel']);
+          const pending = channels.get(channel) ?? [];
+          channels.set(channel, pending);
+          pending.push({ events: record.events, polls: 0, acked: false });
+          d = { ...d, body: { ...(d.body as object), ackId: pending.length - 1 } };
+        }
         const headers: Record<string, string> = { 'Content-Type': 'application/json' };
         if (d.retryAfter !== undefined) headers['Retry-After'] = d.retryAfter;
         res.writeHead(d.status, headers).end(JSON.stringify(d.body));
       };
       if (fault?.kind === 'status') return send({ status: fault.status, body: fault.body ?? {}, retryAfter: fault.retryAfter, accepted: false });
+      if (options.protocol === 'hec' && new URL(req.url ?? '/', 'http://x').pathname === '/services/collector/ack') return send(ackDecision(req, wire));
       let decision: Decision;
       try {
         const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(wire) : wire;
@@ -221,6 +269,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     url: `${options.pki === undefined ? 'http' : 'https'}://127.0.0.1:${port}`,
     requests,
     accepted,
+    acknowledged,
     close: () =>
       new Promise<void>((resolve) => {
         for (const t of timers) clearTimeout(t);
