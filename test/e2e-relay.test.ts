@@ -32,7 +32,11 @@ const expected = new Map<string, string[]>();
 const records = (count: number, tenantId = stack.tenantId) => [...generateRecords(count, { seed: seed++ })].map((r) => ({ ...r, OrganizationId: tenantId }));
 const idsOf = (recs: ReadonlyArray<Record<string, unknown>>) => recs.map((r) => String(r['Id']));
 const sinkName = (content: PublishedContent) => expectedSinkBlobName(stack.tenantId, content);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !(await check()); await new Promise((resolve) => setTimeout(resolve, 25))) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
+  }
+}
 const settle = async () => {
   await stack.simulator.flushNotifications();
   await stack.host.idle({ timeoutMs: 45_000 });
@@ -249,7 +253,10 @@ describe('the relay end to end (dev host running the bundle)', () => {
     stack.simulator.faults.truncateContent = { remaining: 1, mode: 'abort' };
     const dropped = await publishAndDeliver('Audit.SharePoint', 300);
     await stack.simulator.flushNotifications();
-    for (let i = 0; i < 200 && (await ledger.get({ tenantId: stack.tenantId, contentId: dropped.content.contentId }))?.claim !== null; i++) await sleep(25);
+    await waitFor('the dropped download is handed back', async () => {
+      const entry = await ledger.get({ tenantId: stack.tenantId, contentId: dropped.content.contentId });
+      return entry !== undefined && entry.attempts === 1 && entry.claim === null;
+    });
     assert.equal(contentFetches(journal(), dropped.content.contentId).length, 1);
     // AF429 as documented (403, no Retry-After), more times in a row than the client retries in-process. Both
     // waits overlap: the dropped blob's re-enqueued message is already waiting.
