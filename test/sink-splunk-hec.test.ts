@@ -139,9 +139,10 @@ describe('Splunk HEC sink', () => {
   });
 
   test('a slow answer past timeoutMs is retried', async () => {
-    const r = await receiver({ fault: (n) => (n === 1 ? { kind: 'slow', delayMs: 1500 } : undefined) });
+    const r = await receiver({ fault: (n) => (n === 1 ? { kind: 'slow', delayMs: 3000 } : undefined) });
     const list = records(3);
-    await deliver(sinkFor(r, { timeoutMs: 150 }).sink, list, { resumeAfter: 0 });
+    await deliver(sinkFor(r, { timeoutMs: 400 }).sink, list, { resumeAfter: 0 });
+    assert.ok(r.requests.length >= 2);
     assert.deepEqual(r.accepted.map(eventId), idsOf(list));
   });
 

@@ -197,7 +197,7 @@ export function createBatchTransport(options: { ca?: string | undefined } = {}):
         });
         res.on('error', (err) => finish(err));
         res.on('end', () => finish(undefined, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).subarray(0, answerLimitBytes) }));
-        res.on('aborted', () => finish(new Error('the answer was cut off')));
+        res.on('close', () => finish(new Error('the answer was cut off')));
       });
       request.end(body);
     });
@@ -351,8 +351,8 @@ export function createHttpBatchSink(options: HttpBatchSinkOptions): HttpBatchSin
     const serial = (step: () => Promise<void>): Promise<void> => {
       const run = queue.then(async () => {
         if (failure) throw failure;
-        if (state !== 'open') throw new Error(`sink ${name}: the writer is ${state}`);
-        if (signal.aborted) throw new SinkError(name, `sink ${name}: aborted`, true, 'SINK_ABORTED');
+        if (state === 'aborted' || signal.aborted) throw new SinkError(name, `sink ${name}: aborted`, true, 'SINK_ABORTED');
+        if (state === 'closed') throw new Error(`sink ${name}: the writer is closed`);
         try {
           await step();
         } catch (err) {
