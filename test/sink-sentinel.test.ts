@@ -251,6 +251,23 @@ describe('delivery to the Logs Ingestion API', () => {
     assert.equal(sleeps.length, 4);
   });
 
+  it('retries a request that gets no answer within requestTimeoutMs', async () => {
+    reset();
+    receiver.failNext(1, { delayMs: 500 });
+    const input = records(50, 10);
+    const { sink, sleeps } = sinkFor(receiver, { requestTimeoutMs: 150 });
+    const { writer, error } = await deliver(sink, input);
+    assert.equal(error, undefined);
+    assert.equal(writer.accepted, 50);
+    assert.equal(sleeps.length, 1);
+    assert.ok(logLines.some((l) => l.includes('no answer within 150 ms')));
+    // The timed-out request is still handled by the receiver (its rows may be taken late): wait for it, then count
+    // Ids, not rows — a timeout is the one case where a duplicate can arrive, and RecordId identifies it.
+    for (let waited = 0; receiver.requests.some((r) => r.status === 0) && waited < 5000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(receiver.requests.every((r) => r.status !== 0));
+    assert.deepEqual([...new Set(receiver.rows.map((r) => r.RecordId))], input.map(idOf));
+  });
+
   it('hands a batch the service refuses (400) to the dead letter and goes on', async () => {
     const input = records(400, 4);
     const poison = idOf(input[150]!);

@@ -68,7 +68,7 @@ export const SentinelSinkSettings = z.object({
   maxAttempts: z.number().int().min(1).max(20).default(6),
   /** Time one batch may spend on retries before the sink gives up with a retryable error. */
   maxRetryMs: z.number().int().min(0).max(600_000).default(120_000),
-  requestTimeoutMs: z.number().int().min(1000).max(300_000).default(30_000),
+  requestTimeoutMs: z.number().int().min(100).max(300_000).default(30_000),
 });
 export type SentinelSinkSettings = z.infer<typeof SentinelSinkSettings>;
 
@@ -130,9 +130,12 @@ export function createSentinelSink(name: string, settings: SentinelSinkSettings,
       }
       const first = failures[0]!;
       const failedRows = failures.flatMap((f) => f.failedLogs);
-      const meaning = classify(first.cause);
-      const detail = describe(first.cause);
-      if (meaning.kind === 'aborted') throw new SinkError(name, `sentinel sink ${name}: aborted`, true, 'SINK_ABORTED');
+      const classified = classify(first.cause);
+      if (classified.kind === 'aborted' && signal?.aborted) throw new SinkError(name, `sentinel sink ${name}: aborted`, true, 'SINK_ABORTED');
+      // The pipeline reports its own request timeout as an AbortError too: that one is worth another attempt.
+      const timedOut = classified.kind === 'aborted';
+      const meaning: Meaning = timedOut ? { kind: 'transient', retryAfter: undefined } : classified;
+      const detail = timedOut ? `no answer within ${settings.requestTimeoutMs} ms` : describe(first.cause);
       if (meaning.kind === 'configuration') {
         throw new SinkError(name, `sentinel sink ${name}: ${meaning.what} (${detail})`, false, 'SINK_REJECTED');
       }
@@ -209,7 +212,8 @@ export function createSentinelSink(name: string, settings: SentinelSinkSettings,
         try {
           await step();
         } catch (err) {
-          if (err instanceof SinkError) failure = err;
+          // Whatever failed (the destination or the dead letter), later records must not be counted past this gap.
+          failure = err instanceof SinkError ? err : new SinkError(name, `sentinel sink ${name}: delivery failed`, true, 'SINK_UNAVAILABLE', { cause: err });
           throw err;
         }
       });
