@@ -46,6 +46,11 @@ async function until(what: string, check: () => Promise<boolean> | boolean, time
   }
 }
 
+/** The test's environment without the test runner's own markers and without any relay settings of the caller. */
+function inherited(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !/^(NODE_TEST_CONTEXT$|O365_|AzureWebJobs)/.test(e[0])));
+}
+
 /** One run of the dev host as a separate process; its output is kept for a failure report. */
 class HostProcess {
   readonly output: string[] = [];
@@ -56,7 +61,7 @@ class HostProcess {
     this.child = spawn(
       process.execPath,
       [path.join(repoRoot, 'dist', 'dev', 'host', 'main.js'), '--app', '.', '--port', String(port), '--host-json', path.join('test', 'support', 'relay-chaos-host.json'), '--message-lease', '4'],
-      { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: repoRoot, env: { ...inherited(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const keep = (chunk: Buffer) => {
       this.output.push(chunk.toString('utf8'));
