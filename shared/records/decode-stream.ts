@@ -1,7 +1,9 @@
 // Bytes in, decoded and filtered records out, batch by batch: the path shared by the CLI and the worker.
+// Input is detected by content: JSON records (scanner.ts) or a Purview audit CSV export (purview-csv.ts).
 import { decodeRecord, type DecodedRecord } from './decode';
 import type { RecordContext, RecordFilter } from './filters';
 import { gunzipIfNeeded } from './input';
+import { readPurviewCsv, sniffPurviewCsv } from './purview-csv';
 import { readRecords } from './scanner';
 
 export interface InvalidInput {
@@ -32,7 +34,9 @@ export async function* decodeStream(
 ): AsyncGenerator<DecodedBatch> {
   const stats = options.stats ?? emptyStats();
   const keep = options.filter ?? (() => true);
-  for await (const items of readRecords(gunzipIfNeeded(source))) {
+  const input = await sniffPurviewCsv(gunzipIfNeeded(source));
+  const parsed = input.isCsv ? readPurviewCsv(input.source) : readRecords(input.source);
+  for await (const items of parsed) {
     const batch: DecodedBatch = { records: [], invalid: [] };
     for (const item of items) {
       if (item.kind === 'invalid') {

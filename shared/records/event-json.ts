@@ -1,6 +1,7 @@
 // The structured, lossless form of a decoded record: one JSON object per record (NDJSON).
 import { clientAddressText, parseClientAddress, type ClientAddress } from './client-address';
 import type { DecodedRecord } from './decode';
+import { highlightsOf, type Highlight } from './highlights';
 
 export interface AuditEvent {
   id: string | null;
@@ -17,6 +18,8 @@ export interface AuditEvent {
   line: string;
   raw: unknown;
   schemaErrors?: string[];
+  /** Security highlights (highlights.ts); present only when the record has some. */
+  highlights?: Highlight[];
 }
 
 /** Fields shown at the top level of the event, so `fields` holds only the rest. */
@@ -104,5 +107,7 @@ export function toAuditEvent(decoded: DecodedRecord, line: string): AuditEvent {
     raw: decoded.raw,
   };
   if (decoded.schemaErrors.length > 0) event.schemaErrors = [...decoded.schemaErrors];
+  const highlights = highlightsOf(decoded);
+  if (highlights.length > 0) event.highlights = highlights.map(({ name, severity }) => ({ name, severity }));
   return event;
 }

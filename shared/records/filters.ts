@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { DecodedRecord } from './decode';
 import { recordTypeValue } from './enums';
+import { highlightsOf } from './highlights';
 
 const list = <T extends z.ZodType>(item: T) => z.array(item).optional();
 
@@ -23,6 +24,8 @@ export const FilterConfig = z.strictObject({
   exclude: FilterRules.optional(),
   /** false drops the verbose mailbox activity (ExchangeItem, ExchangeItemGroup, ExchangeItemAggregated). */
   exchangeMailboxActivity: z.boolean().default(true),
+  /** true keeps only records with a security highlight (highlights.ts), e.g. for a SOC-only sink. */
+  highlightedOnly: z.boolean().default(false),
 });
 export type FilterConfig = z.input<typeof FilterConfig>;
 
@@ -70,7 +73,8 @@ function matchers(rules: FilterRules): Matcher[] {
 
 /**
  * A record passes when it matches every dimension named under `include` (any value within one) and no
- * dimension named under `exclude`. Throws on a configuration it cannot honour (an unknown RecordType name).
+ * dimension named under `exclude` (and, with `highlightedOnly`, has a security highlight). Throws on a
+ * configuration it cannot honour (an unknown RecordType name).
  */
 export function compileFilter(input: FilterConfig = {}): RecordFilter {
   const config = FilterConfig.parse(input);
@@ -80,6 +84,7 @@ export function compileFilter(input: FilterConfig = {}): RecordFilter {
     const mailbox = new Set(exchangeMailboxActivityRecordTypes);
     exclude.push((r) => r.common.RecordType != null && mailbox.has(r.common.RecordType));
   }
+  if (config.highlightedOnly) include.push((r) => highlightsOf(r).length > 0);
   if (include.length === 0 && exclude.length === 0) return () => true;
   return (record, context = {}) => include.every((m) => m(record, context)) && !exclude.some((m) => m(record, context));
 }

@@ -1,10 +1,12 @@
 // The readable line, the product's reference format (seed-vectors.json):
 // {CreationTime} Azure Event Log: {Workload} {Operation}: {RecordTypeName}, User_type: {label},
 // User_name: {UserId, spaces as _}, ClientIP: {first address field | no_ip}, ResultStatus: {status}
-// followed by the profile's own `Key: value` fields. Lossy by design; the JSON event is the lossless form.
+// followed by the profile's own `Key: value` fields, then `Highlight: name (severity)` per security highlight.
+// Lossy by design; the JSON event is the lossless form.
 import { clientAddressText } from './client-address';
 import type { DecodedRecord } from './decode';
 import { derivations } from './derived-values';
+import { highlightsOf } from './highlights';
 import { defaultMaxValueLength, escapeLineValue } from './escape';
 import { compilePath, isPresent, type Accessor } from './paths';
 import type { RecordProfile } from './profiles';
@@ -54,5 +56,7 @@ export function formatLine(decoded: DecodedRecord, options: LineOptions = {}): s
     const value = read(decoded.record);
     if (isPresent(value)) line += `, ${label}: ${esc(valueText(value))}`;
   }
+  // Last, so every other field keeps its place; names and severities are our own constants (nothing to escape).
+  for (const h of highlightsOf(decoded)) line += `, Highlight: ${h.name} (${h.severity})`;
   return line;
 }
