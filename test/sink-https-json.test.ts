@@ -121,6 +121,17 @@ describe('HTTPS JSON sink', () => {
     assert.ok(clock.sleeps[2]! >= 3000);
   });
 
+  test('a Retry-After longer than maxRetryMs is not waited for in-process: retryable SinkError at once', async () => {
+    const r = await receiver({ fault: () => ({ kind: 'status', status: 503, retryAfter: '3600' }) });
+    const { sink, clock } = sinkFor(r, { maxRetryMs: 60_000 });
+    const { error, writer } = await deliverExpectingFailure(sink, records(5), { resumeAfter: 0 });
+    assert.ok(error instanceof SinkError && error.retryable);
+    assert.match(error.message, /asked to wait 3600000 ms/);
+    assert.deepEqual(clock.sleeps, []);
+    assert.equal(r.requests.length, 1);
+    assert.equal(writer.accepted, 0);
+  });
+
   test('a slow answer past timeoutMs is retried', async () => {
     const r = await receiver({ fault: (n) => (n === 1 ? { kind: 'slow', delayMs: 3000 } : undefined) });
     const list = records(5);

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import { after, before, describe, test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import { seededRandom } from '../dev/record-generator';
+import { decodeRecord } from '../shared/records/decode';
+import { recordFixtureFiles } from './support/fixtures';
 import { createServerPki, type ServerPki } from '../dev/simulator/certificates';
 import { SinkError } from '../shared/sinks/sink';
 import { SplunkHecSinkSettings, classifyHecAnswer, createSplunkHecSink, hecCodeVerdicts } from '../shared/sinks/splunk-hec-sink';
@@ -67,6 +70,23 @@ describe('Splunk HEC sink', () => {
     assert.equal(first.source, `o365-audit-relay:${content.contentType}`);
     assert.equal(first.sourcetype, 'o365:management:activity');
     assert.equal(first.index, 'o365');
+  });
+
+  test('every record fixture goes through with its Id and CreationTime', async () => {
+    const r = await receiver();
+    const list = recordFixtureFiles().flatMap((file) => {
+      const value = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+      return (Array.isArray(value) ? value : [value]).map((raw) => decodeRecord(raw));
+    });
+    assert.ok(list.length > 20);
+    const writer = await deliver(sinkFor(r, { batchRecords: 17 }).sink, list, { resumeAfter: 0 });
+    assert.equal(writer.accepted, list.length);
+    const events = r.accepted as Array<{ time?: number; event: { id: string | null } }>;
+    assert.deepEqual(events.map((e) => e.event.id), list.map((x) => x.common.Id ?? null));
+    for (const [i, e] of events.entries()) {
+      const created = list[i]!.common.CreationTime;
+      if (typeof created === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?$/.test(created)) assert.equal(e.time, Date.parse(`${created}Z`) / 1000);
+    }
   });
 
   test('source, sourcetype, host and raw format are settable; no index means none is sent', async () => {
