@@ -83,6 +83,20 @@ describe('HTTPS JSON sink', () => {
     assert.deepEqual(r.accepted.map(eventId), idsOf(list));
   });
 
+  test('without caFile the private CA is not trusted (the system store only): the delivery fails, retryable', async () => {
+    const r = await receiver();
+    const { sink } = sinkFor(r, { caFile: undefined, maxAttempts: 2 });
+    const { error } = await deliverExpectingFailure(sink, records(3), { resumeAfter: 0 });
+    assert.ok(error instanceof SinkError && error.retryable);
+    assert.match(error.message, /certificate/i);
+    assert.equal(r.requests.length, 0);
+  });
+
+  test('a caFile that cannot be read is a configuration error when the sink is made', () => {
+    const parsed = HttpsJsonSinkSettings.parse({ url: 'https://127.0.0.1:9/in', caFile: '/nonexistent/ca.pem' });
+    assert.throws(() => createHttpsJsonSink('siem', parsed, testContext({})), (err: unknown) => err instanceof SinkError && !err.retryable);
+  });
+
   test('a JSON array body, no gzip, raw records, plain http to loopback', async () => {
     const r = await receiver({ plain: true });
     const list = readFixture<unknown[]>('content', 'Audit.General.json').map((raw) => decodeRecord(raw));
