@@ -34,8 +34,7 @@ export const DestinationUrl = z
     return url.username === '' && url.password === '';
   }, { error: 'must not carry credentials: name the setting that holds the token instead' });
 
-const settingName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be a setting name' });
-export const SecretSettingName = settingName;
+export const SecretSettingName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be a setting name' });
 
 /** Spread into a sink's schema: an inline `token` is refused with a message saying what to do instead. */
 export const noInlineToken = {

@@ -1,7 +1,7 @@
 // What the HTTP sink tests share: generated records, a fake clock (no real waiting, every sleep recorded), a
 // SinkContext whose secrets come from a map and whose log lines are captured, and a driver that writes records
 // through a writer the way the content worker does.
-import { generateRecords, seededRandom } from '../../dev/record-generator';
+import { generateRecords } from '../../dev/record-generator';
 import type { Clock } from '../../shared/api/clock';
 import { createLogger } from '../../shared/log';
 import { decodeRecord, type DecodedRecord } from '../../shared/records/decode';
@@ -58,7 +58,6 @@ export function testContext(secrets: Record<string, string>): TestContext {
   };
 }
 
-export const testRandom = () => seededRandom(99);
 
 /** Opens, writes in chunks of `chunk` records, closes; returns the writer (for `accepted`). */
 export async function deliver(sink: Sink, list: readonly DecodedRecord[], options: OpenOptions, chunk = 37) {
