@@ -6,6 +6,7 @@ import { createBlobSink } from './blob-sink';
 import { createHttpsJsonSink } from './https-json-sink';
 import { createSentinelSink } from './sentinel-sink';
 import { createSplunkHecSink } from './splunk-hec-sink';
+import { createSyslogSink } from './syslog-sink';
 import { filteredSink } from './filtered-sink';
 import type { Sink, SinkContext } from './sink';
 import type { SinkDefinition } from './sink-settings';
@@ -24,6 +25,7 @@ const factories: { [K in SinkDefinition['kind']]: Factory<K> } = {
   },
   'https-json': (d, env) => createHttpsJsonSink(d.name, d, env),
   'splunk-hec': (d, env) => createSplunkHecSink(d.name, d, env),
+  syslog: (d, env) => createSyslogSink(d.name, d, env),
   sentinel: (d, env) => createSentinelSink(d.name, d, env),
 };
 

@@ -3,8 +3,13 @@
 
 export function secretSettingNames(sinks: readonly object[]): string[] {
   const names = new Set<string>();
-  for (const sink of sinks) {
-    for (const [key, value] of Object.entries(sink)) if (key.endsWith('Setting') && typeof value === 'string') names.add(value);
-  }
+  const visit = (value: unknown): void => {
+    if (value === null || typeof value !== 'object') return;
+    for (const [key, inner] of Object.entries(value)) {
+      if (key.endsWith('Setting') && typeof inner === 'string') names.add(inner);
+      else visit(inner); // nested settings, e.g. a syslog sink's tls.keySetting
+    }
+  };
+  sinks.forEach(visit);
   return [...names];
 }

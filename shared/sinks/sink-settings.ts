@@ -5,6 +5,7 @@ import { FilterConfig } from '../records/filters';
 import { HttpsJsonSinkSettings } from './https-json-sink';
 import { SentinelSinkSettings } from './sentinel-sink';
 import { SplunkHecSinkSettings } from './splunk-hec-sink';
+import { SyslogSinkSettings } from './syslog-sink';
 
 const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -21,20 +22,18 @@ export const SinkRouting = z.object({
 });
 
 export const BlobSinkSettings = z.object({
-  kind: z.literal('blob'),
   container: z.string().regex(/^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, { error: 'container: a blob container name' }),
   format: z.enum(['line', 'json']).default('line'),
 });
 
-/** Each kind's own settings (the kind's module owns the fields). */
-export const sinkKinds = [
-  BlobSinkSettings,
-  HttpsJsonSinkSettings.extend({ kind: z.literal('https-json') }),
-  SplunkHecSinkSettings.extend({ kind: z.literal('splunk-hec') }),
-  SentinelSinkSettings.extend({ kind: z.literal('sentinel') }),
-] as const;
-
-export const SinkDefinition = z.discriminatedUnion('kind', sinkKinds).and(SinkRouting);
+/** Each kind: its module's own settings, plus the kind and the routing fields. */
+export const SinkDefinition = z.discriminatedUnion('kind', [
+  BlobSinkSettings.extend({ kind: z.literal('blob'), ...SinkRouting.shape }),
+  HttpsJsonSinkSettings.extend({ kind: z.literal('https-json'), ...SinkRouting.shape }),
+  SplunkHecSinkSettings.extend({ kind: z.literal('splunk-hec'), ...SinkRouting.shape }),
+  SyslogSinkSettings.extend({ kind: z.literal('syslog'), ...SinkRouting.shape }),
+  SentinelSinkSettings.extend({ kind: z.literal('sentinel'), ...SinkRouting.shape }),
+]);
 export type SinkDefinition = z.infer<typeof SinkDefinition>;
 
 export const SinkDefinitions = z
