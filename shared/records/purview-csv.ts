@@ -10,8 +10,19 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 /** Rows longer than this are reported and skipped, so an unterminated quote cannot take all memory. */
 export const defaultMaxRowBytes = 64 * 1024 * 1024;
 
-/** The columns used besides AuditData: they fill in what a row's AuditData lacks (never override it). */
-const fallbackColumns = { recordid: 'Id', creationdate: 'CreationTime', recordtype: 'RecordType', operation: 'Operation', userid: 'UserId' } as const;
+/**
+ * The columns used besides AuditData: they fill in what a row's AuditData lacks (never override it). The classic
+ * export's header was `CreationDate,UserIds,Operations,AuditData`, hence the plural names.
+ */
+const fallbackColumns = {
+  recordid: 'Id',
+  creationdate: 'CreationTime',
+  recordtype: 'RecordType',
+  operation: 'Operation',
+  operations: 'Operation',
+  userid: 'UserId',
+  userids: 'UserId',
+} as const;
 type FallbackField = (typeof fallbackColumns)[keyof typeof fallbackColumns];
 
 const isoDate = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z?$/;
