@@ -144,6 +144,18 @@ describe('the custom table', () => {
     assert.equal(defaultStreamName, 'Custom-O365AuditRelay_CL');
     assert.match(bicep, /transformKql: 'source'/);
     assert.match(bicep, /3913510d-42f4-4e42-8a64-420c390055eb/); // Monitoring Metrics Publisher
+    for (const type of ['workspaces/tables', 'dataCollectionEndpoints', 'dataCollectionRules', 'roleAssignments']) assert.match(bicep, new RegExp(`/${type}@`));
+    // No Bicep compiler here: at least the brackets outside strings and comments must balance.
+    const code = bicep.replace(/\/\/.*$/gm, '').replace(/'(?:[^'\\]|\\.)*'/g, "''");
+    for (const [open, close] of [['{', '}'], ['[', ']'], ['(', ')']] as const) {
+      let depth = 0;
+      for (const ch of code) {
+        if (ch === open) depth++;
+        if (ch === close) depth--;
+        assert.ok(depth >= 0, `unbalanced ${close}`);
+      }
+      assert.equal(depth, 0, `unbalanced ${open}`);
+    }
   });
 
   it('shapes fixture records into flat columns with the record Id and UTC times', () => {
