@@ -29,13 +29,15 @@ describe('O365_SINKS', () => {
         { kind: 'https-json', name: 'elastic', url: 'https://collector.example/ingest', tokenSetting: 'ELASTIC_TOKEN', filter: { exchangeMailboxActivity: false } },
         { kind: 'splunk-hec', name: 'customer-a', url: 'https://splunk.example:8088', tokenSetting: 'HEC_TOKEN', tenants: ['3E1A9B42-F5FB-49F0-AD1B-05D97491BC66'] },
         { kind: 'sentinel', name: 'sentinel', endpoint: 'https://dce.example.ingest.monitor.azure.com', ruleId: 'dcr-0123456789abcdef0123456789abcdef' },
+        { kind: 'syslog', name: 'rsyslog', host: 'syslog.example', tls: { caSetting: 'SYSLOG_CA', certSetting: 'SYSLOG_CERT', keySetting: 'SYSLOG_KEY' } },
       ],
-      { ELASTIC_TOKEN: 'elastic-secret-value', HEC_TOKEN: '11111111-2222-3333-4444-555555555555' },
+      { ELASTIC_TOKEN: 'elastic-secret-value', HEC_TOKEN: '11111111-2222-3333-4444-555555555555', SYSLOG_CA: 'ca-pem', SYSLOG_CERT: 'cert-pem', SYSLOG_KEY: 'key-pem' },
     ).relay.sinks;
-    assert.deepEqual(sinks.map((s) => s.kind), ['blob', 'https-json', 'splunk-hec', 'sentinel']);
+    assert.deepEqual(sinks.map((s) => s.kind), ['blob', 'https-json', 'splunk-hec', 'sentinel', 'syslog']);
     assert.deepEqual(sinks[2]!.tenants, ['3e1a9b42-f5fb-49f0-ad1b-05d97491bc66']);
     const built = createSinks(sinks, { storageConnection: 'UseDevelopmentStorage=true', secret: (n) => ({ ELASTIC_TOKEN: 'elastic-secret-value', HEC_TOKEN: 'x' })[n] ?? '', logger: createLogger({ level: 'error' }) });
-    assert.deepEqual(built.map((s) => s.name), ['archive', 'elastic', 'customer-a', 'sentinel']);
+    assert.deepEqual(built.map((s) => s.name), ['archive', 'elastic', 'customer-a', 'sentinel', 'rsyslog']);
+    assert.match(problems(() => withSinks([{ kind: 'syslog', name: 's', host: 'h', tls: { caSetting: 'SYSLOG_CA', certSetting: 'C', keySetting: 'NOT_SET_KEY' } }], { SYSLOG_CA: 'x', C: 'y' })), /NOT_SET_KEY is not set/);
   });
 
   it('refuses inline secrets, unset secret settings, unknown kinds and duplicate names, naming O365_SINKS', () => {
