@@ -12,7 +12,7 @@ import type { CredentialSettings } from './api/credentials.js';
 import { DEFAULT_REQUESTS_PER_MINUTE } from './api/limiter.js';
 import { FilterConfig } from './records/filters.js';
 import { SinkDefinitions, type SinkDefinition } from './sinks/sink-settings.js';
-import { secretSettingNames } from './sinks/sink-secrets.js';
+import { settingNamesOf } from './sinks/sink-secrets.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -341,9 +341,9 @@ export const relaySettingsSection = z
         if (!checked.success) issue('O365_SINKS', checked.error.issues.map((i) => `${i.path.join('.') || '(sinks)'}: ${i.message}`).join('; '));
         else {
           sinks = checked.data;
-          for (const name of secretSettingNames(sinks)) {
+          for (const name of settingNamesOf(sinks)) {
             const value = (s as Record<string, unknown>)[name];
-            if (typeof value !== 'string' || value.trim() === '') issue('O365_SINKS', `names the setting ${name} for a secret, but ${name} is not set`);
+            if (typeof value !== 'string' || value.trim() === '') issue('O365_SINKS', `names the setting ${name}, but ${name} is not set`);
           }
         }
       }

@@ -44,7 +44,7 @@ describe('O365_SINKS', () => {
     const inline = problems(() => withSinks([{ kind: 'https-json', name: 'x', url: 'https://c.example/', token: 'abc' }]));
     assert.match(inline, /^O365_SINKS: .*never inline/m);
     assert.doesNotMatch(inline, /abc/);
-    assert.match(problems(() => withSinks([{ kind: 'splunk-hec', name: 'x', url: 'https://s.example:8088', tokenSetting: 'HEC_TOKEN' }])), /O365_SINKS: names the setting HEC_TOKEN for a secret, but HEC_TOKEN is not set/);
+    assert.match(problems(() => withSinks([{ kind: 'splunk-hec', name: 'x', url: 'https://s.example:8088', tokenSetting: 'HEC_TOKEN' }])), /O365_SINKS: names the setting HEC_TOKEN, but HEC_TOKEN is not set/);
     assert.match(problems(() => withSinks([{ kind: 'kafka', name: 'x' }])), /^O365_SINKS: /);
     assert.match(problems(() => withSinks([{ kind: 'blob', name: 'a', container: 'abc' }, { kind: 'blob', name: 'a', container: 'def' }])), /used twice/);
     assert.match(problems(() => parseSettings({ ...base, O365_SINKS: '[{' })), /O365_SINKS: must be JSON/);
