@@ -237,7 +237,7 @@ test('connections cut mid-batch (a third, at random bytes, client certificate on
       content,
     );
     assert.equal(writer.accepted, records.length);
-    assert.ok(proxy.cuts >= 5, `the proxy cut ${proxy.cuts} connections`);
+    assert.ok(proxy.cuts >= 3, `the proxy cut ${proxy.cuts} connections`);
     assert.equal(writer.resentBatches, proxy.cuts, 'each cut costs one re-sent batch');
     const { complete } = await arrivals(content, records, { allowFragments: true });
     const duplicates = [...complete.values()].reduce((sum, n) => sum + n - 1, 0);
