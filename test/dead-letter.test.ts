@@ -8,14 +8,14 @@ import { systemClock } from '../shared/api/clock';
 import { createLogger } from '../shared/log';
 import { processContent } from '../shared/pipeline/process-content';
 import { redeliver } from '../shared/pipeline/redeliver';
-import { decodeRecord, type DecodedRecord } from '../shared/records/decode';
+import { decodeRecord } from '../shared/records/decode';
 import { compileFilter } from '../shared/records/filters';
 import { createBlobDeadLetter } from '../shared/sinks/blob-dead-letter';
 import { createBlobSink } from '../shared/sinks/blob-sink';
 import { sinksForTenant } from '../shared/sinks/routing';
-import { SinkError, type Sink } from '../shared/sinks/sink';
 import { createTableLedger } from '../shared/state/table-ledger';
 import { recordingTelemetry } from '../shared/telemetry';
+import { switchableSink } from './support/switchable-sink';
 
 const tenant = '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66';
 const logger = createLogger({ level: 'error' });
@@ -24,33 +24,6 @@ before(async () => {
   azurite = await startAzurite();
 });
 after(() => azurite.close());
-
-/** A sink of our own contract that refuses everything while `down` (stands for a SIEM that is unreachable). */
-function switchableSink(name: string) {
-  const received: DecodedRecord[] = [];
-  const state = { down: true, received };
-  const sink: Sink = {
-    name,
-    async open() {
-      let buffered: DecodedRecord[] = [];
-      let accepted = 0;
-      return {
-        write: async (records) => void buffered.push(...records),
-        close: async () => {
-          if (state.down) throw new SinkError(name, `${name} is unreachable`, true);
-          received.push(...buffered);
-          accepted += buffered.length;
-          buffered = [];
-        },
-        abort: async () => void (buffered = []),
-        get accepted() {
-          return accepted;
-        },
-      };
-    },
-  };
-  return { sink, state };
-}
 
 describe('sink routing', () => {
   it('sends a tenant with its own sinks only there, and every other tenant to the global sinks', () => {

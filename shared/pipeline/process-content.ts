@@ -82,23 +82,32 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
   const renewal = setInterval(() => {
     ledger.renewClaim(key, deps.owner, deps.claimLeaseMs, clock.now()).catch((err: unknown) => logger.warn('claim renewal failed', { ...where, ...errorFields(err) }));
   }, Math.max(1000, deps.claimLeaseMs / 3));
-  const writers: Array<{ sink: Sink; writer: SinkWriter }> = [];
+  // Each sink is delivered on its own: one that fails stops only its own share, and what every sink accepted is
+  // recorded, so a retry re-sends a sink only what it has not accepted and leaves finished sinks alone.
+  const deliveries: Delivery[] = [];
+  const recordProgress = () =>
+    Promise.all(deliveries.map((d) => ledger.recordProgress(key, deps.owner, d.sink.name, { accepted: d.writer.accepted, done: d.done })));
   try {
     const body = await deps.fetchContent(message.tenantId, message.contentId, { contentExpiration: message.contentExpiration, deadline: deps.deadline });
     // Content close to expiry whose sinks kept failing: their share goes to the dead letter, to be re-delivered.
     const lastChance = message.waits > 0 && Date.parse(message.contentExpiration) - clock.now() < deadLetterBeforeExpiryMs;
     for (const sink of pending) {
       const resumeAfter = claim.entry.sinks[sink.name]?.accepted ?? 0;
-      const writer = lastChance
-        ? deadLetterWriter(deps.deadLetter, message, sink.name, 'sink still failing as the content nears its expiry', resumeAfter)
-        : await sink.open(message, {
-            resumeAfter,
-            rejected: async (records, reason) => {
-              await deps.deadLetter.put(message, reason, records.map((r) => r.raw), sink.name);
-              deps.telemetry.metric('records.deadLettered', records.length, { sink: sink.name, contentType: message.contentType });
-            },
-          });
-      writers.push({ sink, writer });
+      const delivery: Delivery = { sink, writer: idleWriter(resumeAfter), done: false };
+      deliveries.push(delivery);
+      try {
+        delivery.writer = lastChance
+          ? deadLetterWriter(deps.deadLetter, message, sink.name, 'sink still failing as the content nears its expiry', resumeAfter)
+          : await sink.open(message, {
+              resumeAfter,
+              rejected: async (records, reason) => {
+                await deps.deadLetter.put(message, reason, records.map((r) => r.raw), sink.name);
+                deps.telemetry.metric('records.deadLettered', records.length, { sink: sink.name, contentType: message.contentType });
+              },
+            });
+      } catch (err) {
+        delivery.error = err;
+      }
     }
     if (lastChance) logger.warn('content near expiry: undelivered events go to the dead letter', { ...where, sinks: pending.map((s) => s.name) });
     const stats = emptyStats();
@@ -108,39 +117,72 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
       problems.push(...batch.invalid);
       // A record of another tenant in this tenant's blob is never forwarded with it.
       const own = batch.records.filter((r) => r.common.OrganizationId?.toLowerCase() === message.tenantId || (foreign.push(r), false));
-      for (const { writer } of writers) await writer.write(own);
+      for (const d of deliveries) await step(d, () => d.writer.write(own));
     }
     if (problems.length > 0) throw new ContentNotRecordsError(problems);
     if (foreign.length > 0) {
       await deps.deadLetter.put(message, 'record of another tenant (OrganizationId differs from the notification)', foreign.map((r) => r.raw));
       deps.telemetry.metric('records.foreignTenant', foreign.length, { contentType: message.contentType });
     }
-    for (const { sink, writer } of writers) {
-      try {
-        await writer.close();
-      } finally {
-        await ledger.recordProgress(key, deps.owner, sink.name, { accepted: writer.accepted, done: writer.accepted >= stats.kept - foreign.length });
-      }
+    for (const d of deliveries) {
+      await step(d, () => d.writer.close());
+      if (d.error === undefined) d.done = true;
     }
+    await recordProgress();
+    const failed = deliveries.filter((d) => d.error !== undefined);
+    // The worst failure decides: one that waiting cannot help poisons the message; otherwise the blob waits.
+    if (failed.length > 0) throw failed.find((d) => !isWaitingFailure(d.error))?.error ?? failed[0]!.error;
     await ledger.finish(key, deps.owner, 'delivered');
     deps.telemetry.metric('records.delivered', stats.kept - foreign.length, { contentType: message.contentType });
     if (stats.withSchemaErrors > 0) deps.telemetry.metric('records.schemaErrors', stats.withSchemaErrors, { contentType: message.contentType });
     return { kind: 'delivered', stats, foreignRecords: foreign.length, sinks: pending.map((s) => s.name) };
   } catch (err) {
-    await Promise.allSettled(writers.map(({ writer }) => writer.abort()));
+    await Promise.allSettled(deliveries.filter((d) => !d.done).map((d) => d.writer.abort()));
+    await recordProgress().catch((progressErr: unknown) => logger.warn('could not record sink progress', { ...where, ...errorFields(progressErr) }));
     if (err instanceof ContentExpiredError) return expired(err.message);
-    const waiting =
-      (err instanceof ManagementApiError && (err.retryable || err instanceof ApiConfigurationError)) ||
-      (err instanceof SinkError && err.retryable) ||
-      (err as { retryable?: unknown }).retryable === true;
     await ledger.release(key, deps.owner).catch(() => undefined);
-    if (!waiting) throw err;
+    if (!isWaitingFailure(err)) throw err;
     logger.warn('content delivery will be retried later', { ...where, waits: message.waits, ...errorFields(err) });
     // A configuration problem needs a person: wait long, but keep the content until it expires. A Retry-After the
     // client did not wait for in-process is the least we wait.
     const retryAfterMs = err instanceof ManagementApiError ? (err.retryAfterMs ?? 0) : 0;
-    return wait(err instanceof Error ? err.message : String(err), Math.max(retryAfterMs, err instanceof ApiConfigurationError ? 15 * 60_000 : 0));
+    const needsPerson = err instanceof ApiConfigurationError || (err instanceof SinkError && !err.retryable);
+    return wait(err instanceof Error ? err.message : String(err), Math.max(retryAfterMs, needsPerson ? 15 * 60_000 : 0));
   } finally {
     clearInterval(renewal);
   }
+}
+
+interface Delivery {
+  sink: Sink;
+  writer: SinkWriter;
+  done: boolean;
+  error?: unknown;
+}
+
+/** Runs one step of a sink's delivery; a failure ends that sink's share and is kept, the others go on. */
+async function step(delivery: Delivery, action: () => Promise<void>): Promise<void> {
+  if (delivery.error !== undefined) return;
+  try {
+    await action();
+  } catch (err) {
+    delivery.error = err;
+    await delivery.writer.abort().catch(() => undefined);
+  }
+}
+
+/** Stands in for a writer whose sink could not be opened: it has accepted what earlier attempts delivered. */
+function idleWriter(accepted: number): SinkWriter {
+  return { write: async () => undefined, close: async () => undefined, abort: async () => undefined, accepted };
+}
+
+/** Failures that waiting can help: throttling, a sink or store that is down, a configuration a person must fix. */
+function isWaitingFailure(err: unknown): boolean {
+  return (
+    (err instanceof ManagementApiError && (err.retryable || err instanceof ApiConfigurationError)) ||
+    // A sink that refuses our configuration (a wrong token) waits like an API configuration problem: near the
+    // content's expiry its share goes to the dead letter, and re-delivery sends it once the setting is fixed.
+    err instanceof SinkError ||
+    (err as { retryable?: unknown } | undefined)?.retryable === true
+  );
 }

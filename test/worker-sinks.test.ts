@@ -1,0 +1,86 @@
+// The worker with several sinks: one sink that is down does not hold the others back, what each accepted is
+// recorded, a retry goes only to the sinks that do not have the blob yet, and a per-sink filter still ends "done".
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { startAzurite, type RunningAzurite } from '../dev/azurite';
+import { generateRecords } from '../dev/record-generator';
+import { systemClock } from '../shared/api/clock';
+import { createLogger } from '../shared/log';
+import type { ContentMessage } from '../shared/pipeline/content-message';
+import { processContent, type ContentWorkerDeps } from '../shared/pipeline/process-content';
+import { compileFilter } from '../shared/records/filters';
+import { createBlobDeadLetter } from '../shared/sinks/blob-dead-letter';
+import { createBlobSink } from '../shared/sinks/blob-sink';
+import { filteredSink } from '../shared/sinks/filtered-sink';
+import type { Sink } from '../shared/sinks/sink';
+import { createTableLedger } from '../shared/state/table-ledger';
+import { recordingTelemetry } from '../shared/telemetry';
+import { switchableSink } from './support/switchable-sink';
+
+const tenant = '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66';
+let azurite: RunningAzurite;
+before(async () => {
+  azurite = await startAzurite();
+});
+after(() => azurite.close());
+
+describe('content worker with several sinks', () => {
+  it('delivers to the healthy sinks, waits for the one that is down, and resumes only that one', async () => {
+    const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
+    const ledger = createTableLedger({ connectionString: azurite.connectionString, tableName: 'workersinks' });
+    const archive = createBlobSink({ name: 'archive', containerClient: service.getContainerClient('archive'), format: 'line' });
+    // Only admin records: the sink's share is smaller than the blob, and it must still end "done".
+    const adminOnly = filteredSink(createBlobSink({ name: 'admin', containerClient: service.getContainerClient('admin'), format: 'line' }), compileFilter({ include: { recordTypes: [1] } }));
+    const siem = switchableSink('siem');
+    const records = [...generateRecords(70, { seed: 3 })];
+    const message: ContentMessage = {
+      tenantId: tenant,
+      contentType: 'Audit.Exchange',
+      contentId: 'several$sinks$0001',
+      contentCreated: new Date().toISOString(),
+      contentExpiration: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+      waits: 0,
+    };
+    let fetches = 0;
+    const deps = (sinks: Sink[]): ContentWorkerDeps => ({
+      ledger,
+      fetchContent: async () => {
+        fetches++;
+        return (async function* () {
+          yield Buffer.from(JSON.stringify(records));
+        })();
+      },
+      sinksFor: () => sinks,
+      deadLetter: createBlobDeadLetter(service.getContainerClient('o365-dead-letter')),
+      filter: compileFilter(),
+      clock: systemClock,
+      random: () => 0.5,
+      owner: `worker-${fetches}`,
+      claimLeaseMs: 60_000,
+      deadline: Date.now() + 60_000,
+      logger: createLogger({ level: 'error' }),
+      telemetry: recordingTelemetry(),
+    });
+
+    const first = await processContent(message, deps([archive, adminOnly, siem.sink]));
+    assert.equal(first.kind, 'wait');
+    const entry = await ledger.get({ tenantId: tenant, contentId: message.contentId });
+    assert.equal(entry?.sinks.archive?.done, true);
+    assert.equal(entry?.sinks.admin?.done, true);
+    assert.equal(entry?.sinks.admin?.accepted, records.filter((r) => r.RecordType === 1).length);
+    assert.equal(entry?.sinks.siem?.done, false);
+    assert.equal(entry?.state, 'enqueued');
+
+    siem.state.down = false;
+    const archiveEtag = (await service.getContainerClient('archive').getBlockBlobClient(`${tenant}/Audit.Exchange/${message.contentCreated.slice(0, 4)}/${message.contentCreated.slice(5, 7)}/${message.contentCreated.slice(8, 10)}/${message.contentCreated.slice(11, 13)}/${message.contentId}.log`).getProperties()).etag;
+    const second = await processContent({ ...message, waits: 1 }, deps([archive, adminOnly, siem.sink]));
+    assert.equal(second.kind, 'delivered');
+    assert.deepEqual(second.kind === 'delivered' ? second.sinks : [], ['siem'], 'only the sink that did not have it');
+    assert.equal(siem.state.received.length, records.length);
+    assert.equal(siem.state.opened, 2);
+    const after = (await service.getContainerClient('archive').getBlockBlobClient(`${tenant}/Audit.Exchange/${message.contentCreated.slice(0, 4)}/${message.contentCreated.slice(5, 7)}/${message.contentCreated.slice(8, 10)}/${message.contentCreated.slice(11, 13)}/${message.contentId}.log`).getProperties()).etag;
+    assert.equal(after, archiveEtag);
+    assert.equal((await ledger.get({ tenantId: tenant, contentId: message.contentId }))?.state, 'delivered');
+  });
+});
