@@ -3,6 +3,7 @@
 import { backfillUsage, runBackfill } from './backfill';
 import { contentUsage, runContent } from './content';
 import { decodeUsage, runDecode } from './decode';
+import { doctorUsage, runDoctor } from './doctor';
 import { redeliverUsage, runRedeliver } from './redeliver';
 import { replayPoisonUsage, runReplayPoison } from './replay-poison';
 import { runSubscriptions, subscriptionsUsage } from './subscriptions';
@@ -23,6 +24,7 @@ const commands: Readonly<Record<string, Command>> = {
   backfill: { summary: firstLine(backfillUsage), run: runBackfill },
   'replay-poison': { summary: firstLine(replayPoisonUsage), run: runReplayPoison },
   redeliver: { summary: firstLine(redeliverUsage), run: runRedeliver },
+  doctor: { summary: firstLine(doctorUsage), run: runDoctor },
 };
 
 function usage(): string {

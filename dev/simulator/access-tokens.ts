@@ -1,4 +1,6 @@
-// Opaque bearer tokens bound to (tenant, client, audience, app roles). Lifetimes run on the real clock, not the
+// Bearer tokens bound to (tenant, client, audience, app roles). JWT-shaped like Entra's (header.payload.signature,
+// with `tid`, `appid`, `aud` and `roles` claims) so tools can read the roles, but unsigned: the simulator only
+// trusts tokens it issued, looked up by hash. Lifetimes run on the real clock, not the
 // simulator's `now`: @azure/identity caches tokens by real time, and moving the simulated clock for content
 // expiry must not silently invalidate them.
 import { createHash, randomBytes } from 'node:crypto';
@@ -21,7 +23,9 @@ export class AccessTokens {
   constructor(private readonly lifetimeSeconds: number) {}
 
   issue(grant: Omit<TokenGrant, 'expiresAtMs'>): { token: string; expiresIn: number } {
-    const token = randomBytes(32).toString('base64url');
+    const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const claims = { aud: grant.audience, tid: grant.tenantId, appid: grant.clientId, roles: grant.roles, exp: Math.floor(Date.now() / 1000) + this.lifetimeSeconds };
+    const token = `${part({ typ: 'JWT', alg: 'none' })}.${part(claims)}.${randomBytes(32).toString('base64url')}`;
     this.grants.set(digest(token), { ...grant, expiresAtMs: Date.now() + this.lifetimeSeconds * 1000 });
     return { token, expiresIn: this.lifetimeSeconds };
   }
