@@ -203,8 +203,8 @@ export function createSyslogSink(name: string, settings: SyslogSinkSettings, con
       socket.on('end', () => {
         if (!ended) finish(new AttemptError(`${label}: ${where} closed the connection before the batch was complete`, true, 'EPIPE'));
       });
-      socket.on('close', () => {
-        if (ended) finish();
+      socket.on('close', (hadError: boolean) => {
+        if (ended && !hadError) finish();
         else finish(new AttemptError(`${label}: ${where} closed the connection`, true, 'ECONNRESET'));
       });
       socket.once(tlsOptions ? 'secureConnect' : 'connect', () => {
