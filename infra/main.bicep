@@ -1,0 +1,471 @@
+// The relay in Azure: a Linux Function App on the Flex Consumption plan (Node 22), its storage account (queue
+// o365-content, table relayledger, containers o365-audit / o365-dead-letter, plus the deployment package container),
+// Application Insights on a Log Analytics workspace, and a Key Vault (RBAC, purge protection) holding the client
+// secret and the webhook authId, which the app settings reference. The app's system-assigned identity gets only the
+// data roles it uses. Deploy into a resource group (see docs/deploy.md):
+//   az deployment group create -g <rg> -f infra/main.bicep -p @infra/main.parameters.json
+// test/infra-drift.test.ts reads this file: every app setting below must be one the settings schema
+// (shared/config.ts) knows, and every setting the schema requires must be set here. Keep each app setting on ONE
+// line, inside the "app settings" blocks marked below.
+//
+// Written without a Bicep compiler at hand: API versions were checked against published docs and samples.
+
+// ---- where and what ----
+
+@description('Region for every resource (must offer Flex Consumption: az functionapp list-flexconsumption-locations).')
+param location string = resourceGroup().location
+
+@description('Function App name; also the host name <name>.azurewebsites.net unless Azure assigns a unique default host name.')
+@minLength(2)
+@maxLength(60)
+param appName string = 'o365relay-${uniqueString(resourceGroup().id)}'
+
+@description('Storage account name (3-24 lower-case letters and digits, globally unique).')
+@minLength(3)
+@maxLength(24)
+param storageAccountName string = 'o365relay${uniqueString(resourceGroup().id)}'
+
+@description('Key Vault name (3-24 characters, globally unique). Purge protection is on: a deleted vault keeps its name for 90 days.')
+@minLength(3)
+@maxLength(24)
+param keyVaultName string = 'kv-o365-${uniqueString(resourceGroup().id)}'
+
+@description('Resource id of an existing Log Analytics workspace for Application Insights; empty creates one.')
+param logAnalyticsWorkspaceId string = ''
+
+// ---- the Management Activity API ----
+
+@description('Tenant GUID(s) to collect, comma-separated. The first is the publisher (PublisherIdentifier) unless publisherId is set.')
+param tenantIds string
+
+@description('Application (client) id of the app registration with ActivityFeed.Read.')
+param clientId string
+
+@description('Office 365 cloud of the tenants: Enterprise (commercial), GCC, GCCHigh or DoD. Decides the API and sign-in hosts.')
+@allowed([
+  'Enterprise'
+  'GCC'
+  'GCCHigh'
+  'DoD'
+])
+param o365Cloud string = 'Enterprise'
+
+@description('Content types to subscribe, comma-separated; empty = all five.')
+param contentTypes string = ''
+
+@description('PublisherIdentifier GUID (your own tenant for an in-house tool); empty = the first tenant.')
+param publisherId string = ''
+
+@description('Client secret of the app registration. Written to Key Vault as o365-client-secret only when given: pass it on the first deployment, then rotate with az keyvault secret set (docs/deploy.md) and leave it empty here.')
+@secure()
+param clientSecret string = ''
+
+@description('Webhook authId (at least 16 random characters; several comma-separated while rotating, the first is registered). Written to Key Vault as o365-webhook-auth-id only when given, like clientSecret.')
+@secure()
+param webhookAuthId string = ''
+
+// ---- scale, request budget and memory ----
+
+// The API throttles per tenant at about 2,000 requests/min (management-api.md §7). Each instance of the app has
+// its OWN limiter (shared/api/limiter.ts, per process, per tenant), so the instances that can call the API at the
+// same time, times the per-instance budget, must stay under that limit:
+//   callers   = maximumInstanceCount (contentWorker scales out to it; per-function scaling gives it its own
+//               instances) + 2 (the reconciler and the subscription keeper timers, one instance each at worst;
+//               the webhook and redeliver make no API calls)
+//   perInstance = floor(tenantRequestBudgetPerMinute / callers), written to O365_REQUESTS_PER_MINUTE below
+//   callers x perInstance <= tenantRequestBudgetPerMinute (default 1,800) < 2,000
+// e.g. the defaults: 4 + 2 = 6 callers x 300/min = 1,800/min. The app's own default (600/min) would allow
+// 6 x 600 = 3,600/min with these instances, which is why the template always sets the budget.
+// The remaining ~200/min is headroom for the o365-relay CLI (doctor, backfill) and other tools on the tenant.
+@description('Most instances the app may scale out to (per-function scaling: the content worker scales up to this).')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 4
+
+@description('Requests per minute per tenant that ALL instances together may send (the API allows about 2,000).')
+@minValue(60)
+@maxValue(2000)
+param tenantRequestBudgetPerMinute int = 1800
+
+// Memory: host.json has queues.batchSize 4 + newBatchThreshold 2, so one instance works on at most 6 content blobs
+// at once. The worker streams each blob (shared/records/decode-stream.ts: one response body chunk plus one batch
+// of records at a time, not the whole blob), so a generous 64 MiB working set per in-flight blob gives
+// 6 x 64 = 384 MiB, plus roughly 300 MiB for the Functions host and Node itself: under 700 MiB, which leaves more
+// than half of a 2,048 MB instance free. 512 MB would leave no margin for a sink that buffers (syslog, HEC), so it
+// is not offered. Raising batchSize in host.json means re-doing this sum.
+@description('Memory per instance in MB (CPU and network scale with it).')
+@allowed([
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Always-ready instances for the HTTP group (the webhook): the validation handshake expects 200 "immediately", and a cold start may be too slow. 0 = scale to zero (billed only while running).')
+@minValue(0)
+@maxValue(10)
+param alwaysReadyHttpInstances int = 0
+
+// ---- network and storage access ----
+
+@description('Allow inbound HTTP only from the M365ManagementActivityApiWebhook service tag (plus allowedIpRanges). The health function is then reachable only from those ranges too.')
+param restrictWebhookToServiceTag bool = false
+
+@description('Extra CIDR ranges allowed in when restrictWebhookToServiceTag is true (your monitoring, your own address for o365-relay doctor).')
+param allowedIpRanges array = []
+
+// The app code reads AzureWebJobsStorage as a connection string (shared/config.ts relay section,
+// shared/services.ts) and builds its queue, table and blob clients from it; it does not yet understand the
+// identity-based AzureWebJobsStorage__accountName form that the Functions host uses. 'identity' is the target:
+// shared keys off, the host and the queue trigger work, but the app's own clients stop with "AzureWebJobsStorage is
+// required" until the app learns identity-based storage. 'connectionString' is the working fallback for today's code:
+// shared keys stay on and the connection string lives in Key Vault (secret storage-connection).
+@description('How the app reaches its storage: identity (shared keys off; needs the app change described in docs/deploy.md) or connectionString (shared keys on, connection string in Key Vault; works with the current app).')
+@allowed([
+  'identity'
+  'connectionString'
+])
+param storageAccess string = 'identity'
+
+// ---- app behaviour ----
+
+@description('Blob container of the default blob sink.')
+param blobContainer string = 'o365-audit'
+
+@description('Format of the default blob sink: line or json.')
+@allowed([
+  'line'
+  'json'
+])
+param blobFormat string = 'line'
+
+@description('Log level of the app.')
+@allowed([
+  'debug'
+  'info'
+  'warn'
+  'error'
+])
+param logLevel string = 'info'
+
+param tags object = {}
+
+// ---- derived ----
+
+var identityStorage = storageAccess == 'identity'
+var deploymentContainerName = 'app-package'
+var clientSecretName = 'o365-client-secret'
+var webhookAuthIdName = 'o365-webhook-auth-id'
+var storageConnectionName = 'storage-connection'
+var apiCallers = maximumInstanceCount + 2
+var requestsPerInstance = max(1, tenantRequestBudgetPerMinute / apiCallers)
+
+// Built-in role definition ids.
+var roles = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+}
+
+// ---- storage ----
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: storageAccountName
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: 'Standard_LRS'
+  }
+  properties: {
+    accessTier: 'Hot'
+    allowSharedKeyAccess: !identityStorage
+    defaultToOAuthAuthentication: true
+    allowBlobPublicAccess: false
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+// Flex Consumption runs the app from a package in this container (written by the deployment, read by the identity).
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: deploymentContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+// ---- monitoring ----
+
+resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = if (empty(logAnalyticsWorkspaceId)) {
+  name: 'log-${appName}'
+  location: location
+  tags: tags
+  properties: {
+    sku: {
+      name: 'PerGB2018'
+    }
+    retentionInDays: 30
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: 'appi-${appName}'
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: empty(logAnalyticsWorkspaceId) ? workspace.id : logAnalyticsWorkspaceId
+  }
+}
+
+// ---- secrets ----
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  name: keyVaultName
+  location: location
+  tags: tags
+  properties: {
+    tenantId: subscription().tenantId
+    sku: {
+      family: 'A'
+      name: 'standard'
+    }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 90
+    enablePurgeProtection: true
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+// Written only when a value is given, so a later deployment without it keeps what rotation put there.
+resource clientSecretValue 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(clientSecret)) {
+  parent: vault
+  name: clientSecretName
+  properties: {
+    value: clientSecret
+    contentType: 'Entra app registration client secret (Office 365 Management Activity API)'
+  }
+}
+
+resource webhookAuthIdValue 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(webhookAuthId)) {
+  parent: vault
+  name: webhookAuthIdName
+  properties: {
+    value: webhookAuthId
+    contentType: 'Webhook-AuthID value(s), comma-separated while rotating'
+  }
+}
+
+// Only in the connectionString fallback: the account key never appears in app settings, only its reference.
+resource storageConnectionValue 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!identityStorage) {
+  parent: vault
+  name: storageConnectionName
+  properties: {
+    value: identityStorage ? '' : 'DefaultEndpointsProtocol=https;AccountName=${storage.name};AccountKey=${storage.listKeys().keys[0].value};EndpointSuffix=${environment().suffixes.storage}'
+    contentType: 'Storage connection string (fallback until the app supports identity-based storage)'
+  }
+}
+
+// Versionless references: the platform picks up a new secret version (rotation) within 24 hours, or at once on a
+// restart or config refresh (docs/deploy.md).
+var clientSecretRef = '@Microsoft.KeyVault(SecretUri=${vault.properties.vaultUri}secrets/${clientSecretName}/)'
+var webhookAuthIdRef = '@Microsoft.KeyVault(SecretUri=${vault.properties.vaultUri}secrets/${webhookAuthIdName}/)'
+var storageConnectionRef = '@Microsoft.KeyVault(SecretUri=${vault.properties.vaultUri}secrets/${storageConnectionName}/)'
+
+// ---- compute ----
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: 'plan-${appName}'
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true // Linux
+  }
+}
+
+var serviceTagRule = {
+  name: 'M365ManagementActivityApiWebhook'
+  description: 'Office 365 Management Activity API webhook notifications'
+  action: 'Allow'
+  tag: 'ServiceTag'
+  ipAddress: 'M365ManagementActivityApiWebhook'
+  priority: 100
+}
+// 'http' names the group of all HTTP-triggered functions (the webhook, health) in per-function scaling.
+var alwaysReadyHttp = [
+  {
+    name: 'http'
+    instanceCount: alwaysReadyHttpInstances
+  }
+]
+var ipRangeRules = [for (range, i) in allowedIpRanges: {
+  name: 'allowed-${i}'
+  action: 'Allow'
+  tag: 'Default'
+  ipAddress: range
+  priority: 200 + i
+}]
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  name: appName
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'SystemAssignedIdentity'
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+        alwaysReady: alwaysReadyHttpInstances > 0 ? alwaysReadyHttp : []
+      }
+      runtime: {
+        name: 'node'
+        version: '22'
+      }
+    }
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      ipSecurityRestrictionsDefaultAction: restrictWebhookToServiceTag ? 'Deny' : 'Allow'
+      ipSecurityRestrictions: restrictWebhookToServiceTag ? concat([serviceTagRule], ipRangeRules) : []
+      // The deployment (SCM) endpoint keeps its own rules, so publishing still works from outside the tag.
+      scmIpSecurityRestrictionsUseMain: false
+    }
+  }
+  dependsOn: [
+    deploymentContainer
+  ]
+}
+
+// ---- the identity's roles: data roles on the one storage account, secrets read on the one vault ----
+
+// Blob Data Owner: the host keeps its leases and keys in blobs, and Flex reads the deployment package with it;
+// the app creates and writes the o365-audit and o365-dead-letter containers.
+resource blobRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, site.id, roles.storageBlobDataOwner)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+    principalId: site.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Queue Data Contributor rather than Reader + Message Processor: besides the trigger reading o365-content, the
+// webhook and reconciler send to it, the app creates it, and the host creates o365-content-poison.
+resource queueRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, site.id, roles.storageQueueDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+    principalId: site.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Table Data Contributor: the ledger (table relayledger).
+resource tableRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, site.id, roles.storageTableDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+    principalId: site.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Key Vault Secrets User: resolves the Key Vault references in the app settings (read only, no list of keys).
+resource vaultRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, site.id, roles.keyVaultSecretsUser)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+    principalId: site.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// ---- app settings ----
+// Flex Consumption rejects FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION, WEBSITE_RUN_FROM_PACKAGE and
+// WEBSITE_CONTENT* (runtime and package come from functionAppConfig), so none of them appear here.
+
+// app settings: begin
+var relaySettings = {
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+  O365_TENANT_ID: tenantIds
+  O365_CLIENT_ID: clientId
+  O365_CLIENT_SECRET: clientSecretRef
+  O365_CLOUD: o365Cloud
+  O365_CONTENT_TYPES: contentTypes
+  O365_PUBLISHER_ID: publisherId
+  O365_REQUESTS_PER_MINUTE: string(requestsPerInstance)
+  O365_WEBHOOK_URL: 'https://${site.properties.defaultHostName}/api/notifications'
+  O365_WEBHOOK_AUTH_ID: webhookAuthIdRef
+  O365_BLOB_CONTAINER: blobContainer
+  O365_BLOB_FORMAT: blobFormat
+  O365_LOG_LEVEL: logLevel
+}
+
+// Identity-based storage for the Functions host (and, once it supports them, for the app's own clients).
+var identityStorageSettings = {
+  AzureWebJobsStorage__accountName: storage.name
+}
+
+// The fallback for today's app code: a connection string, from Key Vault.
+var connectionStringStorageSettings = {
+  AzureWebJobsStorage: storageConnectionRef
+}
+// app settings: end
+
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: site
+  name: 'appsettings'
+  properties: union(relaySettings, identityStorage ? identityStorageSettings : connectionStringStorageSettings)
+  // The roles first, so the first start can already resolve the Key Vault references and reach storage.
+  dependsOn: [
+    blobRole
+    queueRole
+    tableRole
+    vaultRole
+    clientSecretValue
+    webhookAuthIdValue
+    storageConnectionValue
+  ]
+}
+
+output functionAppName string = site.name
+output webhookUrl string = 'https://${site.properties.defaultHostName}/api/notifications'
+output principalId string = site.identity.principalId
+output keyVaultName string = vault.name
+output storageAccountName string = storage.name
+output requestsPerMinutePerInstance int = requestsPerInstance
