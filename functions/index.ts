@@ -4,3 +4,4 @@ import './contentWorker';
 import './reconciler';
 import './subscriptionKeeper';
 import './redeliver';
+import './health';

@@ -1,11 +1,12 @@
 // HTTP trigger for the Management API's webhook: the validation handshake and content notifications.
 // Parse the request, call the core, answer; the queue write happens inside, before the 200.
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { acceptWebhookRequest } from '../shared/pipeline/accept-notifications';
+import { errorFields } from '../shared/log';
+import { acceptWebhookRequest, countByStream } from '../shared/pipeline/accept-notifications';
 import { relayServices, relayWebhookContext } from '../shared/services';
 
 export async function notifications(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const { policy, logger } = relayWebhookContext();
+  const { policy, logger, telemetry } = relayWebhookContext();
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > policy.maxBodyBytes) return { status: 413, jsonBody: { error: `body over ${policy.maxBodyBytes} bytes` } };
   const body = new Uint8Array(await request.arrayBuffer());
@@ -14,7 +15,12 @@ export async function notifications(request: HttpRequest, context: InvocationCon
     const services = relayServices();
     await services.ready();
     await services.queue.enqueue(messages);
-  });
+    // For the health check; losing this write must not make the API resend the batch.
+    const now = new Date();
+    await Promise.all(countByStream(messages).map(([{ tenantId, contentType }]) =>
+      services.ledger.setLastNotification(tenantId, contentType, now).catch((err: unknown) =>
+        logger.warn('last notification time not recorded', { tenantId, contentType, ...errorFields(err) }))));
+  }, telemetry);
   if (answer.status !== 200 || answer.body.rejected && Object.keys(answer.body.rejected).length > 0) {
     logger.warn('webhook request refused or partly dropped', { invocationId: context.invocationId, status: answer.status, ...answer.body });
   }

@@ -8,7 +8,7 @@ import { systemClock } from './api/clock';
 import type { ContentType } from './api/content-types';
 import { createClientFromSettings } from './api/from-settings';
 import { ConfigError, loadSettings, settingValue, type Settings } from './config';
-import { createLogger, type Logger } from './log';
+import { createLogger, errorFields, type Logger } from './log';
 import type { WebhookPolicy } from './pipeline/accept-notifications';
 import type { Ledger } from './pipeline/ledger';
 import type { WebhookAuthId } from './pipeline/webhook-auth';
@@ -22,6 +22,7 @@ import type { Sink } from './sinks/sink';
 import { createContentQueue, type ContentQueue } from './state/content-queue';
 import { createTableLedger } from './state/table-ledger';
 import { noTelemetry, type Telemetry } from './telemetry';
+import { appInsightsTelemetry } from './telemetry/app-insights';
 
 export interface TenantStreams {
   tenantId: string;
@@ -33,6 +34,8 @@ export interface WebhookContext {
   settings: Settings;
   policy: WebhookPolicy;
   logger: Logger;
+  /** Application Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is set, else a no-op. */
+  telemetry: Telemetry;
 }
 
 export interface RelayServices extends WebhookContext {
@@ -44,7 +47,6 @@ export interface RelayServices extends WebhookContext {
   sinkNamed(name: string): Sink | undefined;
   filter: RecordFilter;
   tenants: readonly TenantStreams[];
-  telemetry: Telemetry;
   /** This process, for claims and leases. */
   instanceId: string;
   /** Creates the queue, table and containers once per process. */
@@ -92,14 +94,16 @@ let services: RelayServices | undefined;
 export function relayWebhookContext(): WebhookContext {
   if (!webhookContext) {
     const settings = loadSettings();
-    webhookContext = { settings, policy: webhookPolicy(settings), logger: createLogger({ level: settings.relay.logLevel, secrets: secretsOf(settings) }) };
+    const logger = createLogger({ level: settings.relay.logLevel, secrets: secretsOf(settings) });
+    const telemetry = appInsightsTelemetry(process.env, (err) => logger.warn('Application Insights did not start; telemetry is off', errorFields(err))) ?? noTelemetry;
+    webhookContext = { settings, policy: webhookPolicy(settings), logger, telemetry };
   }
   return webhookContext;
 }
 
 export function relayServices(): RelayServices {
   if (services) return services;
-  const { settings, policy, logger } = relayWebhookContext();
+  const { settings, policy, logger, telemetry } = relayWebhookContext();
   const connection = settings.relay.storageConnection;
   if (connection === undefined) throw new ConfigError([{ setting: 'AzureWebJobsStorage', problem: 'is required (the queue, ledger and blob sink live there)' }]);
   const blobService = BlobServiceClient.fromConnectionString(connection);
@@ -112,7 +116,6 @@ export function relayServices(): RelayServices {
     settings,
     policy,
     logger,
-    client: createClientFromSettings(settings.api, { logger }),
     ledger,
     queue,
     deadLetter,
@@ -120,7 +123,8 @@ export function relayServices(): RelayServices {
     sinkNamed: (name) => sinks.find((s) => s.name === name),
     filter: compileFilter(settings.relay.filter),
     tenants: tenantStreams(settings),
-    telemetry: noTelemetry,
+    telemetry,
+    client: createClientFromSettings(settings.api, { logger, telemetry }),
     instanceId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
     ready: () =>
       (ready ??= Promise.all([queue.ensure(), deadLetter.ensure()]).then(

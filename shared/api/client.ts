@@ -23,6 +23,7 @@ import {
 import { createStartGuard, type StartGuard } from './start-guard.js';
 import type { TokenSource } from './credentials.js';
 import { formatApiTime, planWindows, type Window, type WindowPlanOptions } from './windows.js';
+import type { Telemetry } from '../telemetry.js';
 
 export interface CallOptions {
   signal?: AbortSignal | undefined;
@@ -43,6 +44,8 @@ export interface ManagementClientOptions {
   random?: () => number;
   startGuard?: StartGuard;
   logger?: Logger;
+  /** Retries and throttles are counted here (by tenant, content type, operation). */
+  telemetry?: Telemetry;
   responseTimeoutMs?: number;
   idleTimeoutMs?: number;
 }
@@ -172,8 +175,12 @@ export function createManagementClient(options: ManagementClientOptions): Manage
         random,
         deadline: call.deadline,
         signal: call.signal,
-        onRetry: ({ attempt, delayMs, error }) =>
-          log?.warn('management API call will be retried', { ...context, attempt, delayMs, code: error.code, status: error.status }),
+        onRetry: ({ attempt, delayMs, error }) => {
+          log?.warn('management API call will be retried', { ...context, attempt, delayMs, code: error.code, status: error.status });
+          const dimensions = { tenantId: op.tenantId, contentType: op.contentType ?? '', operation: op.operation, code: error.code };
+          options.telemetry?.metric('api.retries', 1, dimensions);
+          if (error.status === 429) options.telemetry?.metric('api.throttled', 1, dimensions);
+        },
       },
     );
   }

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ContentType } from '../api/content-types';
 import { contentIdFromUri, isGuid } from '../api/feed-url';
 import type { ContentMessage } from './content-message';
+import { noTelemetry, type Telemetry } from '../telemetry';
 import { matchAuthId, type WebhookAuthId } from './webhook-auth';
 
 export interface WebhookPolicy {
@@ -67,7 +68,33 @@ function checkItem(item: unknown, policy: WebhookPolicy, allowedTenants: Readonl
   return { tenantId, contentType: contentType.data, contentId: guarded.contentId, contentCreated: n.contentCreated, contentExpiration: n.contentExpiration, waits: 0 };
 }
 
-export async function acceptWebhookRequest(request: WebhookRequest, policy: WebhookPolicy, enqueue: Enqueue): Promise<WebhookAnswer> {
+/**
+ * Counts what the webhook received and refused. Refusals carry only the reason: their tenant and content type are
+ * whatever the sender wrote, and a forger must not be able to mint metric dimensions.
+ */
+export async function acceptWebhookRequest(request: WebhookRequest, policy: WebhookPolicy, enqueue: Enqueue, telemetry: Telemetry = noTelemetry): Promise<WebhookAnswer> {
+  const answer = await answerWebhookRequest(request, policy, async (messages) => {
+    await enqueue(messages);
+    for (const [stream, count] of countByStream(messages)) telemetry.metric('notifications.received', count, stream);
+  });
+  if (answer.status !== 200) telemetry.metric('notifications.refused', 1, { reason: `http-${answer.status}` });
+  for (const [reason, count] of Object.entries(answer.body.rejected ?? {})) telemetry.metric('notifications.refused', count, { reason });
+  return answer;
+}
+
+/** Messages per tenant and content type, as metric dimensions. */
+export function countByStream(messages: readonly ContentMessage[]): Array<[{ tenantId: string; contentType: ContentType }, number]> {
+  const counts = new Map<string, [{ tenantId: string; contentType: ContentType }, number]>();
+  for (const { tenantId, contentType } of messages) {
+    const key = `${tenantId}/${contentType}`;
+    const entry = counts.get(key) ?? [{ tenantId, contentType }, 0];
+    entry[1]++;
+    counts.set(key, entry);
+  }
+  return [...counts.values()];
+}
+
+async function answerWebhookRequest(request: WebhookRequest, policy: WebhookPolicy, enqueue: Enqueue): Promise<WebhookAnswer> {
   const auth = matchAuthId(request.header('webhook-authid'), policy.authIds);
   if (!auth.ok) return { status: 401, body: { error: 'missing or wrong Webhook-AuthID' } };
   if (request.body.byteLength > policy.maxBodyBytes) {

@@ -31,6 +31,13 @@ export type ClaimResult =
   /** Nothing left to do: delivered, expired or dead-lettered. */
   | { kind: 'finished'; entry: ContentEntry };
 
+/** A stream's stored instants; the cursor is also when the reconciler last finished a listing. */
+export interface StreamStatus {
+  cursor?: Date | undefined;
+  lastStart?: Date | undefined;
+  lastNotification?: Date | undefined;
+}
+
 export interface Ledger {
   /** Records blobs as enqueued unless known; returns the ones that were not known (insert-if-absent per id). */
   markSeen(messages: readonly ContentMessage[]): Promise<ContentMessage[]>;
@@ -51,6 +58,10 @@ export interface Ledger {
   setCursor(tenantId: string, contentType: ContentType, cursor: Date): Promise<void>;
   getLastStart(tenantId: string, contentType: ContentType): Promise<Date | undefined>;
   setLastStart(tenantId: string, contentType: ContentType, at: Date): Promise<void>;
+  /** When the webhook last accepted a notification for the stream (for health; best-effort). */
+  setLastNotification(tenantId: string, contentType: ContentType, at: Date): Promise<void>;
+  /** Everything stored for one stream, in one read (for health). */
+  getStream(tenantId: string, contentType: ContentType): Promise<StreamStatus>;
 
   /** A named lease (e.g. the subscription keeper's): true when `owner` holds it until now + leaseMs. */
   acquireLease(name: string, owner: string, leaseMs: number, now: number): Promise<boolean>;

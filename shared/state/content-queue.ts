@@ -11,6 +11,8 @@ export interface ContentQueue {
   /** The same blob again after `delayMs` (visibility delay), with its wait counted. */
   requeue(message: ContentMessage, delayMs: number): Promise<void>;
   ensure(): Promise<void>;
+  /** Approximate message counts of the queue and of its poison queue (0 when that does not exist yet). */
+  depth(): Promise<{ backlog: number; poison: number }>;
 }
 
 const encode = (message: ContentMessage) => Buffer.from(JSON.stringify(message), 'utf8').toString('base64');
@@ -24,6 +26,7 @@ const maxSendsInFlight = 32;
 
 export function createContentQueue(connectionString: string, queueName = contentQueueName): ContentQueue {
   const client = new QueueClient(connectionString, queueName);
+  const poison = new QueueClient(connectionString, `${queueName}-poison`);
   let inFlight = 0;
   const waiting: Array<() => void> = [];
   const send = async (message: ContentMessage, visibilityTimeout?: number) => {
@@ -46,6 +49,19 @@ export function createContentQueue(connectionString: string, queueName = content
     },
     async ensure() {
       await client.createIfNotExists();
+    },
+    async depth() {
+      const count = async (queue: QueueClient) => {
+        try {
+          return (await queue.getProperties()).approximateMessagesCount ?? 0;
+        } catch (err) {
+          // The host creates the poison queue with its first poison message.
+          if ((err as { statusCode?: number }).statusCode === 404) return 0;
+          throw err;
+        }
+      };
+      const [backlog, poisoned] = await Promise.all([count(client), count(poison)]);
+      return { backlog, poison: poisoned };
     },
   };
 }

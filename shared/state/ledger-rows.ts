@@ -1,7 +1,7 @@
 // The ledger's rows in Azure Table storage and their (de)serialisation, as pure functions. One table holds
 // three kinds of row, told apart by their PartitionKey prefix:
 //   content:{tenant}  / {contentId}    one per content blob: state, claim, per-sink progress (JSON text)
-//   stream:{tenant}   / {contentType}  the reconciler's cursor and the last subscription start
+//   stream:{tenant}   / {contentType}  the reconciler's cursor, the last subscription start and notification
 //   lease             / {name}         named leases (e.g. the subscription keeper's)
 // Keys are encoded (table-keys.ts); raw ids are kept in their own columns. Epoch-ms instants are Int64 (bigint).
 import { z } from 'zod';
@@ -53,6 +53,7 @@ const ContentRow = z.object({
 const StreamRow = z.object({
   cursor: z.date().optional(),
   lastStart: z.date().optional(),
+  lastNotification: z.date().optional(),
 });
 export type StreamState = z.infer<typeof StreamRow>;
 
@@ -139,6 +140,7 @@ export function streamToRow(tenantId: string, contentType: ContentType, state: S
     contentType,
     ...(state.cursor ? { cursor: state.cursor } : {}),
     ...(state.lastStart ? { lastStart: state.lastStart } : {}),
+    ...(state.lastNotification ? { lastNotification: state.lastNotification } : {}),
   };
 }
 

@@ -188,6 +188,10 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
     setCursor: (tenantId, contentType, cursor) => mutateStream('set cursor', tenantId, contentType, (s) => ({ ...s, cursor })),
     getLastStart: async (tenantId, contentType) => (await readStream(tenantId, contentType))?.lastStart,
     setLastStart: (tenantId, contentType, at) => mutateStream('set last start', tenantId, contentType, (s) => ({ ...s, lastStart: at })),
+    // Notifications can arrive out of order from several instances: the stored instant only moves forward.
+    setLastNotification: (tenantId, contentType, at) =>
+      mutateStream('set last notification', tenantId, contentType, (s) => (s.lastNotification && s.lastNotification >= at ? s : { ...s, lastNotification: at })),
+    getStream: async (tenantId, contentType) => (await readStream(tenantId, contentType)) ?? {},
 
     acquireLease: (name, owner, leaseMs, now) =>
       mutate('acquire lease', leasePartition, encodeKey(name), leaseFromRow, (l) => leaseToRow(name, l),
