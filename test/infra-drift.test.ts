@@ -1,0 +1,147 @@
+// infra/main.bicep and the settings schema stay in step: the template sets every setting the app requires (so a
+// deployment starts), and every app setting it writes is one the schema, a trigger or the Functions platform reads
+// (so a renamed setting cannot linger in the template, silently ignored). Also checks the sums the template's
+// comments rely on: the request budget across instances, and the in-flight blobs host.json allows.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { apiSettingsSection, parseSettings, relaySettingsSection, type Env } from '../shared/config';
+import { repoRoot } from './support/fixtures';
+
+const bicep = readFileSync(path.join(repoRoot, 'infra', 'main.bicep'), 'utf8');
+const hostJson = JSON.parse(readFileSync(path.join(repoRoot, 'host.json'), 'utf8')) as {
+  extensions: { queues: { batchSize: number; newBatchThreshold: number } };
+};
+
+type ShapeSchema = { shape: Record<string, { safeParse(v: unknown): { success: boolean } }> };
+
+/** A section's object schema (under its refinements and transforms), as test/settings-example.test.ts finds it. */
+function objectSchema(schema: unknown): ShapeSchema {
+  let s = schema as { shape?: unknown; in?: unknown; def?: { in?: unknown; schema?: unknown } };
+  for (let depth = 0; depth < 5 && !s.shape; depth++) s = (s.in ?? s.def?.in ?? s.def?.schema) as typeof s;
+  assert.ok(s.shape, 'found the object schema of the section');
+  return s as ShapeSchema;
+}
+
+const sections = [objectSchema(apiSettingsSection), objectSchema(relaySettingsSection)];
+const schemaNames = new Set(sections.flatMap((s) => Object.keys(s.shape)));
+/** Settings a field of the schema refuses to do without, whatever else is set. */
+const requiredNames = new Set(sections.flatMap((s) => Object.entries(s.shape).filter(([, field]) => !field.safeParse(undefined).success).map(([name]) => name)));
+
+/** Read by the timer triggers themselves (functions/*.ts), not by the schema. */
+const triggerSettings = new Set(['O365_RECONCILE_SCHEDULE', 'O365_KEEPER_SCHEDULE', 'O365_REDELIVER_SCHEDULE']);
+/** Read by the Functions host. Small on purpose: add a name only when the host documents it. */
+const platformSettings = new Set(['APPLICATIONINSIGHTS_CONNECTION_STRING', 'AzureWebJobsStorage__accountName']);
+/** Refused by Flex Consumption (runtime and package come from functionAppConfig), or set by Azure itself. */
+const forbiddenSettings = [
+  'FUNCTIONS_WORKER_RUNTIME',
+  'FUNCTIONS_EXTENSION_VERSION',
+  'WEBSITE_RUN_FROM_PACKAGE',
+  'WEBSITE_CONTENTSHARE',
+  'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING',
+  'WEBSITE_NODE_DEFAULT_VERSION',
+  'WEBSITE_INSTANCE_ID',
+];
+
+/** The app settings between the template's markers: name → its Bicep expression, one setting per line. */
+function templateSettings(text: string): Map<string, string> {
+  const begin = text.indexOf('// app settings: begin');
+  const end = text.indexOf('// app settings: end');
+  assert.ok(begin >= 0 && end > begin, 'main.bicep marks its app settings with "// app settings: begin" and "// app settings: end"');
+  const settings = new Map<string, string>();
+  for (const line of text.slice(begin, end).split('\n')) {
+    const m = /^ {2}([A-Za-z_][A-Za-z0-9_]*): (.+?)\s*$/.exec(line);
+    if (m) settings.set(m[1]!, m[2]!);
+  }
+  return settings;
+}
+
+/** A parameter's default value when it is a plain literal ('text' or a number). */
+function paramDefault(name: string): string | undefined {
+  const m = new RegExp(`^param ${name} \\w+ = ('([^'$]*)'|(\\d+))\\s*$`, 'm').exec(bicep);
+  return m ? (m[2] ?? m[3]) : undefined;
+}
+
+function intParam(name: string): number {
+  const value = paramDefault(name);
+  assert.ok(value !== undefined && /^\d+$/.test(value), `param ${name} has a whole-number default`);
+  return Number(value);
+}
+
+/** What the app sees in Azure for settings whose value is not a literal in the template. */
+const resolvedInAzure: Record<string, string> = {
+  APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-0000-0000-000000000000',
+  O365_TENANT_ID: '11111111-1111-1111-1111-111111111111', // param tenantIds (no default)
+  O365_CLIENT_ID: '22222222-2222-2222-2222-222222222222', // param clientId (no default)
+  O365_CLIENT_SECRET: 'client-secret-from-key-vault',
+  O365_WEBHOOK_AUTH_ID: 'webhook-auth-id-from-key-vault-0123456789',
+  O365_WEBHOOK_URL: 'https://o365relay-test.azurewebsites.net/api/notifications',
+  O365_REQUESTS_PER_MINUTE: '300',
+  AzureWebJobsStorage__accountName: 'o365relaytest',
+  AzureWebJobsStorage: 'DefaultEndpointsProtocol=https;AccountName=o365relaytest;AccountKey=a2V5;EndpointSuffix=core.windows.net',
+};
+
+/** The environment the template gives the app: literals and parameter defaults as written, the rest as resolved. */
+function environmentOf(settings: Map<string, string>): Env {
+  const env: Env = {};
+  for (const [name, expression] of settings) {
+    const literal = /^'([^'$]*)'$/.exec(expression)?.[1];
+    const value = literal ?? (/^\w+$/.test(expression) ? paramDefault(expression) : undefined) ?? resolvedInAzure[name];
+    assert.ok(value !== undefined, `${name} = ${expression}: add what it resolves to in Azure to resolvedInAzure`);
+    env[name] = value;
+  }
+  return env;
+}
+
+const settings = templateSettings(bicep);
+
+describe('infra/main.bicep app settings', () => {
+  it('finds the settings blocks, and the app settings resource uses them', () => {
+    assert.ok(settings.size >= 10, `found ${settings.size} app settings`);
+    assert.match(bicep, /properties: union\(relaySettings, identityStorage \? identityStorageSettings : connectionStringStorageSettings\)/);
+  });
+
+  it('sets every setting the schema requires on its own', () => {
+    assert.ok(requiredNames.has('O365_TENANT_ID'), 'the schema requires O365_TENANT_ID (so this check has something to check)');
+    assert.deepEqual([...requiredNames].filter((n) => !settings.has(n)), [], 'required settings the template does not set');
+  });
+
+  it('sets only settings the schema, a trigger or the Functions host reads', () => {
+    const unknown = [...settings.keys()].filter((n) => !schemaNames.has(n) && !triggerSettings.has(n) && !platformSettings.has(n));
+    assert.deepEqual(unknown, [], 'app settings nothing reads');
+    assert.deepEqual(forbiddenSettings.filter((n) => settings.has(n)), [], 'settings Flex Consumption refuses or Azure sets itself');
+  });
+
+  it('gives the app settings that pass the whole schema in Azure (sign-in, webhook, cross-field rules)', () => {
+    const env: Env = { ...environmentOf(settings), WEBSITE_INSTANCE_ID: 'instance-0' };
+    const parsed = parseSettings(env);
+    assert.equal(parsed.api.credential.kind, 'clientSecret');
+    assert.ok(parsed.relay.webhook, 'the webhook is configured');
+    assert.equal(parsed.api.cloud, paramDefault('o365Cloud'));
+    // The cross-field rules have teeth: without the secret there is no way to sign in.
+    const { O365_CLIENT_SECRET: _secret, ...withoutSecret } = env;
+    assert.throws(() => parseSettings(withoutSecret), /O365_CLIENT_SECRET/);
+  });
+
+  it('keeps instances x per-instance request budget under the API limit of about 2,000/min per tenant', () => {
+    const maxInstances = intParam('maximumInstanceCount');
+    const budget = intParam('tenantRequestBudgetPerMinute');
+    const budgetMax = /@maxValue\((\d+)\)\s*\nparam tenantRequestBudgetPerMinute /.exec(bicep)?.[1];
+    assert.ok(budgetMax !== undefined && Number(budgetMax) <= 2000, 'the budget parameter cannot exceed 2,000/min');
+    assert.match(bicep, /^var apiCallers = maximumInstanceCount \+ 2$/m);
+    assert.match(bicep, /^var requestsPerInstance = max\(1, tenantRequestBudgetPerMinute \/ apiCallers\)$/m);
+    assert.equal(settings.get('O365_REQUESTS_PER_MINUTE'), 'string(requestsPerInstance)');
+    const perInstance = Math.max(1, Math.floor(budget / (maxInstances + 2)));
+    assert.ok((maxInstances + 2) * perInstance <= budget && budget < 2000, `${maxInstances + 2} callers x ${perInstance}/min`);
+    // The app's own default would not hold at this scale, which is why the template must set the budget.
+    assert.ok((maxInstances + 2) * 600 > 2000);
+  });
+
+  it('sizes memory for the in-flight blobs host.json allows', () => {
+    const { batchSize, newBatchThreshold } = hostJson.extensions.queues;
+    const stated = /batchSize (\d+) \+ newBatchThreshold (\d+)/.exec(bicep);
+    assert.ok(stated, 'the memory comment states batchSize + newBatchThreshold');
+    assert.deepEqual([Number(stated[1]), Number(stated[2])], [batchSize, newBatchThreshold], 'host.json changed: redo the memory sum in main.bicep');
+  });
+});
