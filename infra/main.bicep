@@ -71,7 +71,8 @@ param webhookAuthId string = ''
 // same time, times the per-instance budget, must stay under that limit:
 //   callers   = maximumInstanceCount (contentWorker scales out to it; per-function scaling gives it its own
 //               instances) + 2 (the reconciler and the subscription keeper timers, one instance each at worst;
-//               the webhook and redeliver make no API calls)
+//               redeliver makes no API calls, the webhook none either, and the health function at most one
+//               subscription list per tenant per minute per HTTP instance, since it caches; the headroom covers it)
 //   perInstance = floor(tenantRequestBudgetPerMinute / callers), written to O365_REQUESTS_PER_MINUTE below
 //   callers x perInstance <= tenantRequestBudgetPerMinute (default 1,800) < 2,000
 // e.g. the defaults: 4 + 2 = 6 callers x 300/min = 1,800/min. The app's own default (600/min) would allow
@@ -146,6 +147,9 @@ param blobFormat string = 'line'
   'error'
 ])
 param logLevel string = 'info'
+
+@description('More app settings, e.g. O365_SINKS, O365_FILTER, O365_TENANTS and the Key Vault references the sinks name. This template owns ALL app settings and replaces them on every deployment, so a setting added by hand is lost at the next one: put it here.')
+param extraAppSettings object = {}
 
 param tags object = {}
 
@@ -450,7 +454,7 @@ var connectionStringStorageSettings = {
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: site
   name: 'appsettings'
-  properties: union(relaySettings, identityStorage ? identityStorageSettings : connectionStringStorageSettings)
+  properties: union(relaySettings, identityStorage ? identityStorageSettings : connectionStringStorageSettings, extraAppSettings)
   // The roles first, so the first start can already resolve the Key Vault references and reach storage.
   dependsOn: [
     blobRole

@@ -99,7 +99,7 @@ const settings = templateSettings(bicep);
 describe('infra/main.bicep app settings', () => {
   it('finds the settings blocks, and the app settings resource uses them', () => {
     assert.ok(settings.size >= 10, `found ${settings.size} app settings`);
-    assert.match(bicep, /properties: union\(relaySettings, identityStorage \? identityStorageSettings : connectionStringStorageSettings\)/);
+    assert.match(bicep, /properties: union\(relaySettings, identityStorage \? identityStorageSettings : connectionStringStorageSettings, extraAppSettings\)/);
   });
 
   it('sets every setting the schema requires on its own', () => {
