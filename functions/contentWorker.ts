@@ -28,6 +28,12 @@ export async function contentWorker(queued: unknown, context: InvocationContext)
     deadline: Date.now() + workBudgetMs,
     logger: s.logger,
     telemetry: s.telemetry,
+  }).catch((err: unknown) => {
+    // The host moves the message to the poison queue after this attempt: content a person must look at.
+    if (isLastAttempt(context.triggerMetadata?.dequeueCount)) {
+      s.telemetry.metric('messages.poisoned', 1, { tenantId: message.data.tenantId, contentType: message.data.contentType });
+    }
+    throw err;
   });
   if (outcome.kind === 'wait') await s.queue.requeue(message.data, outcome.delayMs);
   s.logger.info('content processed', {
@@ -38,6 +44,13 @@ export async function contentWorker(queued: unknown, context: InvocationContext)
     dequeueCount: context.triggerMetadata?.dequeueCount,
     ...outcome,
   });
+}
+
+/** host.json extensions.queues.maxDequeueCount (an app setting can override it, as the host reads it). */
+const maxDequeueCount = Number(process.env.AzureFunctionsJobHost__extensions__queues__maxDequeueCount ?? 5);
+
+function isLastAttempt(dequeueCount: unknown): boolean {
+  return typeof dequeueCount === 'number' && dequeueCount >= maxDequeueCount;
 }
 
 app.storageQueue('contentWorker', { queueName: contentQueueName, connection: 'AzureWebJobsStorage', handler: contentWorker });

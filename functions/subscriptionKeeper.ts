@@ -19,6 +19,7 @@ export async function subscriptionKeeper(_timer: Timer, context: InvocationConte
     now: () => new Date(),
     owner: `${s.instanceId}/${context.invocationId}`,
     logger: s.logger,
+    telemetry: s.telemetry,
   });
   s.logger.info('subscriptions kept', { invocationId: context.invocationId, results });
   // The API forgets content after 7 days; so does the ledger (with a day of margin).

@@ -7,6 +7,7 @@ import type { WebhookSpec } from '../api/schemas';
 import { START_SPACING_MS } from '../api/start-guard';
 import { ensureSubscription, type EnsureOutcome } from '../api/subscriptions';
 import { errorFields, type Logger } from '../log';
+import { noTelemetry, type Telemetry } from '../telemetry';
 import type { Ledger } from './ledger';
 
 export interface KeeperDeps {
@@ -20,6 +21,8 @@ export interface KeeperDeps {
   now: () => Date;
   owner: string;
   logger: Logger;
+  /** A `subscription.changed` event for every start, restart or webhook update; `subscription.failed` for errors. */
+  telemetry?: Telemetry;
 }
 
 export type KeeperResult =
@@ -31,6 +34,7 @@ const leaseMs = 10 * 60_000;
 
 export async function keepSubscriptions(deps: KeeperDeps): Promise<KeeperResult[]> {
   const results: KeeperResult[] = [];
+  const telemetry = deps.telemetry ?? noTelemetry;
   const lease = 'subscription-keeper';
   if (!(await deps.ledger.acquireLease(lease, deps.owner, leaseMs, deps.now().getTime()))) {
     deps.logger.info('another instance is keeping the subscriptions');
@@ -56,11 +60,17 @@ export async function keepSubscriptions(deps: KeeperDeps): Promise<KeeperResult[
             restartDisabled: deps.restartDisabled,
             logger: deps.logger,
           });
-          if (outcome.changed) await deps.ledger.setLastStart(tenantId, contentType, deps.now());
+          if (outcome.changed) {
+            await deps.ledger.setLastStart(tenantId, contentType, deps.now());
+            telemetry.event('subscription.changed', { tenantId, contentType, outcome: outcome.state });
+          } else if (outcome.state === 'disabled') {
+            telemetry.event('subscription.disabled', { tenantId, contentType });
+          }
           results.push({ tenantId, contentType, outcome: outcome.state });
         } catch (err) {
           deps.logger.error('could not keep the subscription', { tenantId, contentType, ...errorFields(err) });
           results.push({ tenantId, contentType, outcome: 'failed', error: err instanceof Error ? err.message : String(err) });
+          telemetry.event('subscription.failed', { tenantId, contentType, code: String((err as { code?: unknown }).code ?? 'unknown') });
         }
       }
     }

@@ -60,6 +60,8 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
   const { ledger, clock, logger } = deps;
   const key = { tenantId: message.tenantId, contentId: message.contentId };
   const where = { tenantId: message.tenantId, contentType: message.contentType, contentId: message.contentId };
+  /** Metric dimensions: the stream, never the content id (unbounded). */
+  const stream = { tenantId: message.tenantId, contentType: message.contentType };
   const wait = (reason: string, minimumMs = 0): WorkOutcome => ({
     kind: 'wait',
     reason,
@@ -73,7 +75,7 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
   const expired = async (detail: string): Promise<WorkOutcome> => {
     await ledger.finish(key, deps.owner, 'expired', detail);
     logger.error('content expired before delivery: data loss', { ...where, detail });
-    deps.telemetry.metric('content.expired', 1, { contentType: message.contentType });
+    deps.telemetry.metric('content.expired', 1, stream);
     return { kind: 'expired' };
   };
   if (Date.parse(message.contentExpiration) <= clock.now()) return expired('contentExpiration passed before the fetch');
@@ -102,7 +104,7 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
               resumeAfter,
               rejected: async (records, reason) => {
                 await deps.deadLetter.put(message, reason, records.map((r) => r.raw), sink.name);
-                deps.telemetry.metric('records.deadLettered', records.length, { sink: sink.name, contentType: message.contentType });
+                deps.telemetry.metric('records.deadLettered', records.length, { ...stream, sink: sink.name });
               },
             });
       } catch (err) {
@@ -113,16 +115,18 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
     const stats = emptyStats();
     const problems: InvalidInput[] = [];
     const foreign: DecodedRecord[] = [];
+    let oldestCreation = Number.POSITIVE_INFINITY;
     for await (const batch of decodeStream(body, { filter: deps.filter, context: { contentType: message.contentType }, stats })) {
       problems.push(...batch.invalid);
       // A record of another tenant in this tenant's blob is never forwarded with it.
       const own = batch.records.filter((r) => r.common.OrganizationId?.toLowerCase() === message.tenantId || (foreign.push(r), false));
+      for (const r of own) oldestCreation = Math.min(oldestCreation, creationTimeMs(r.common.CreationTime));
       for (const d of deliveries) await step(d, () => d.writer.write(own));
     }
     if (problems.length > 0) throw new ContentNotRecordsError(problems);
     if (foreign.length > 0) {
       await deps.deadLetter.put(message, 'record of another tenant (OrganizationId differs from the notification)', foreign.map((r) => r.raw));
-      deps.telemetry.metric('records.foreignTenant', foreign.length, { contentType: message.contentType });
+      deps.telemetry.metric('records.foreignTenant', foreign.length, stream);
     }
     for (const d of deliveries) {
       await step(d, () => d.writer.close());
@@ -133,8 +137,12 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
     // The worst failure decides: one that waiting cannot help poisons the message; otherwise the blob waits.
     if (failed.length > 0) throw failed.find((d) => !isWaitingFailure(d.error))?.error ?? failed[0]!.error;
     await ledger.finish(key, deps.owner, 'delivered');
-    deps.telemetry.metric('records.delivered', stats.kept - foreign.length, { contentType: message.contentType });
-    if (stats.withSchemaErrors > 0) deps.telemetry.metric('records.schemaErrors', stats.withSchemaErrors, { contentType: message.contentType });
+    reportDelivered(deps.telemetry, stream, {
+      stats,
+      perSink: deliveries.map((d) => ({ sink: d.sink.name, records: Math.max(0, d.writer.accepted - (claim.entry.sinks[d.sink.name]?.accepted ?? 0)), deadLettered: lastChance })),
+      lagContentCreatedMs: clock.now() - Date.parse(message.contentCreated),
+      lagCreationTimeMs: clock.now() - oldestCreation,
+    });
     return { kind: 'delivered', stats, foreignRecords: foreign.length, sinks: pending.map((s) => s.name) };
   } catch (err) {
     await Promise.allSettled(deliveries.filter((d) => !d.done).map((d) => d.writer.abort()));
@@ -142,6 +150,7 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
     if (err instanceof ContentExpiredError) return expired(err.message);
     await ledger.release(key, deps.owner).catch(() => undefined);
     if (!isWaitingFailure(err)) throw err;
+    deps.telemetry.metric('content.waits', 1, { ...stream, code: String((err as { code?: unknown } | undefined)?.code ?? 'unknown') });
     logger.warn('content delivery will be retried later', { ...where, waits: message.waits, ...errorFields(err) });
     // A configuration problem needs a person: wait long, but keep the content until it expires. A Retry-After the
     // client did not wait for in-process is the least we wait.
@@ -185,4 +194,29 @@ function isWaitingFailure(err: unknown): boolean {
     err instanceof SinkError ||
     (err as { retryable?: unknown } | undefined)?.retryable === true
   );
+}
+
+/**
+ * What one delivered blob adds to the metrics. Lags are raw values in ms (Application Insights aggregates the
+ * percentiles): contentCreated is when the API published the blob, CreationTime that of its oldest own record.
+ */
+function reportDelivered(
+  telemetry: Telemetry,
+  stream: { tenantId: string; contentType: string },
+  blob: { stats: DecodeStats; perSink: Array<{ sink: string; records: number; deadLettered: boolean }>; lagContentCreatedMs: number; lagCreationTimeMs: number },
+): void {
+  telemetry.metric('blobs.processed', 1, stream);
+  telemetry.metric('records.in', blob.stats.records, stream);
+  telemetry.metric('records.filtered', blob.stats.filtered, stream);
+  if (blob.stats.withSchemaErrors > 0) telemetry.metric('records.schemaErrors', blob.stats.withSchemaErrors, stream);
+  for (const { sink, records, deadLettered } of blob.perSink) telemetry.metric(deadLettered ? 'records.deadLettered' : 'records.delivered', records, { ...stream, sink });
+  if (Number.isFinite(blob.lagContentCreatedMs)) telemetry.metric('lag.contentCreated', blob.lagContentCreatedMs, stream);
+  if (Number.isFinite(blob.lagCreationTimeMs)) telemetry.metric('lag.creationTime', blob.lagCreationTimeMs, stream);
+}
+
+/** CreationTime is UTC written without a zone (Date.parse would read it as local time); unusable values are ignored. */
+function creationTimeMs(value: string | null | undefined): number {
+  if (!value) return Number.POSITIVE_INFINITY;
+  const ms = Date.parse(/(Z|[+-]\d\d:?\d\d)$/i.test(value) ? value : `${value}Z`);
+  return Number.isNaN(ms) ? Number.POSITIVE_INFINITY : ms;
 }

@@ -56,7 +56,7 @@ export async function reconcileStream(tenantId: string, contentType: ContentType
     await deps.ledger.markSeen(messages);
     deps.logger.info('reconciler enqueued content the webhook had not delivered', { tenantId, contentType, count: messages.length });
   }
-  deps.telemetry.metric('reconciler.enqueued', messages.length, { contentType });
+  deps.telemetry.metric('reconciler.enqueued', messages.length, { tenantId, contentType });
   await deps.ledger.setCursor(tenantId, contentType, until);
   return { tenantId, contentType, since, until, listed: listed.length, enqueued: messages.length };
 }
