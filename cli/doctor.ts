@@ -23,6 +23,7 @@ import { createSinks } from '../shared/sinks/create-sinks';
 import { secretSettingNames } from '../shared/sinks/sink-secrets';
 import type { SinkDefinition } from '../shared/sinks/sink-settings';
 import { addressScope } from './doctor-address';
+import { auditLogVerdict } from './doctor-verdicts';
 import { exitCodeOf, formatReport, type CheckResult } from './doctor-report';
 import { requiredRoles, rolesOfToken } from './doctor-roles';
 import { UsageError } from './usage-error';
@@ -132,16 +133,6 @@ async function checkSignIn(tenant: TenantStreams, tokens: TokenSource, results: 
 
 type Listed = Awaited<ReturnType<ReturnType<ManagementClient['tenant']>['listSubscriptions']>>;
 
-/** What an API error means for the admin, by code; the error table's own fix is the fallback. */
-const auditLogVerdicts: Readonly<Record<string, string>> = {
-  AF10001: 'missing permission ActivityFeed.Read or admin consent',
-  UNAUTHORIZED: 'the API refused the token: missing admin consent, or the wrong cloud',
-  AF20010: 'wrong tenant: the token was issued for another tenant',
-  AF20011: 'tenant does not exist for the audit log: auditing is not enabled (or the tenant GUID is wrong)',
-  AF20012: 'tenant is misconfigured: auditing is not enabled',
-  AF20013: 'the tenant id is not a GUID',
-};
-
 async function checkAuditLog(tenant: TenantStreams, client: ManagementClient, results: CheckResult[]): Promise<Listed | undefined> {
   const name = `audit log ${tenant.tenantId}`;
   try {
@@ -150,7 +141,8 @@ async function checkAuditLog(tenant: TenantStreams, client: ManagementClient, re
     return listed;
   } catch (err) {
     const code = codeOf(err);
-    results.push({ name, status: 'fail', detail: `${code}: ${auditLogVerdicts[code] ?? messageOf(err)}`, fix: fixOf(err) });
+    const verdict = auditLogVerdict(code, err instanceof ManagementApiError ? err.apiMessage : undefined);
+    results.push({ name, status: 'fail', detail: `${code}: ${verdict?.meaning ?? summaryOf(err)}`, fix: verdict?.fix ?? fixOf(err) });
     return undefined;
   }
 }

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { addressScope } from '../cli/doctor-address';
 import { exitCodeOf, formatReport, type CheckResult } from '../cli/doctor-report';
 import { requiredRoles, rolesOfToken } from '../cli/doctor-roles';
+import { auditLogVerdict } from '../cli/doctor-verdicts';
 
 const jwt = (payload: unknown) => ['{"alg":"RS256"}', JSON.stringify(payload)].map((p) => Buffer.from(p).toString('base64url')).join('.') + '.c2ln';
 
@@ -59,5 +60,19 @@ describe('formatReport', () => {
     assert.equal(exitCodeOf([results[0]!]), 0);
     assert.equal(exitCodeOf([results[0]!, results[2]!]), 1);
     assert.match(formatReport([results[0]!]), /all 1 checks passed\n$/);
+  });
+});
+
+describe('auditLogVerdict', () => {
+  it('names permission, wrong tenant and auditing problems by code', () => {
+    assert.match(auditLogVerdict('AF10001', undefined)?.meaning ?? '', /missing permission ActivityFeed\.Read or admin consent/);
+    assert.match(auditLogVerdict('AF20010', 'x')?.meaning ?? '', /wrong tenant/);
+    assert.match(auditLogVerdict('AF20012', undefined)?.meaning ?? '', /auditing is not enabled/);
+    assert.equal(auditLogVerdict('AF50000', undefined), undefined);
+  });
+  it('reads "Tenant <id> does not exist" in the message as auditing not enabled, whatever the code', () => {
+    const v = auditLogVerdict('HTTP_ERROR', 'Microsoft.Office.Compliance.Audit.DataServiceException: Tenant 3e1a9b42-f5fb-49f0-ad1b-05d97491bc66 does not exist.');
+    assert.match(v?.meaning ?? '', /unified audit logging is not enabled/);
+    assert.match(v?.fix ?? '', /Purview/);
   });
 });
