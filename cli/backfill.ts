@@ -4,7 +4,6 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import type { ContentType } from '../shared/api/content-types';
 import type { ContentItem } from '../shared/api/schemas';
 import { ContentExpiredError } from '../shared/api/errors';
@@ -15,6 +14,7 @@ import { chosenContentTypes, chosenTenants, openApiSession } from './api-session
 import { filterFromArgs } from './decode';
 import { LineWriter } from './output';
 import { parseTimeArg } from './time-arg';
+import { parseCommandLine } from './command-line';
 import { UsageError } from './usage-error';
 
 export const backfillUsage = `usage: o365-relay backfill --since 2d [--until TIME] [--tenant ID ...] [--content-type T ...]
@@ -30,26 +30,21 @@ interface Progress {
 }
 
 export async function runBackfill(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        since: { type: 'string' },
-        until: { type: 'string' },
-        tenant: { type: 'string', multiple: true, default: [] },
-        'content-type': { type: 'string', multiple: true, default: [] },
-        format: { type: 'string', default: 'line' },
-        out: { type: 'string' },
-        include: { type: 'string', multiple: true, default: [] },
-        exclude: { type: 'string', multiple: true, default: [] },
-        sink: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const parsed = parseCommandLine({
+    args: argv,
+    options: {
+      since: { type: 'string' },
+      until: { type: 'string' },
+      tenant: { type: 'string', multiple: true, default: [] },
+      'content-type': { type: 'string', multiple: true, default: [] },
+      format: { type: 'string', default: 'line' },
+      out: { type: 'string' },
+      include: { type: 'string', multiple: true, default: [] },
+      exclude: { type: 'string', multiple: true, default: [] },
+      sink: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   const { values } = parsed;
   if (values.help) {
     process.stdout.write(backfillUsage + '\n');

@@ -1,30 +1,25 @@
 // o365-relay content list --since 2h [--until T] [--tenant ID ...] [--content-type T ...] [--json]
-import { parseArgs } from 'node:util';
 import { chosenContentTypes, chosenTenants, openApiSession } from './api-session';
 import { parseTimeArg } from './time-arg';
+import { parseCommandLine } from './command-line';
 import { UsageError } from './usage-error';
 
 export const contentUsage = `usage: o365-relay content list --since 2h [--until TIME] [--tenant ID ...] [--content-type T ...] [--json]
   Lists the content blobs the API has available (by contentCreated), every window and page.`;
 
 export async function runContent(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        since: { type: 'string' },
-        until: { type: 'string' },
-        tenant: { type: 'string', multiple: true, default: [] },
-        'content-type': { type: 'string', multiple: true, default: [] },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const parsed = parseCommandLine({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      since: { type: 'string' },
+      until: { type: 'string' },
+      tenant: { type: 'string', multiple: true, default: [] },
+      'content-type': { type: 'string', multiple: true, default: [] },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   const { values, positionals } = parsed;
   if (values.help) {
     process.stdout.write(contentUsage + '\n');

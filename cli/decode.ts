@@ -4,7 +4,6 @@ import { createReadStream } from 'node:fs';
 import { contentTypes, type ContentType } from '../shared/api/content-types';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { decodeStream, emptyStats, type DecodeStats, type InvalidInput } from '../shared/records/decode-stream';
 import { toAuditEvent } from '../shared/records/event-json';
 import { compileFilter, FilterConfig, type FilterRules, type RecordFilter } from '../shared/records/filters';
@@ -12,6 +11,7 @@ import { formatLine } from '../shared/records/line';
 import { LineWriter } from './output';
 import type { SinkTarget } from './sink-target';
 import { SinkError } from '../shared/sinks/sink';
+import { parseCommandLine } from './command-line';
 import { UsageError } from './usage-error';
 
 export const decodeUsage = `usage: o365-relay decode [--format line|json] [--include KEY=V1,V2 ...] [--exclude KEY=V1,V2 ...]
@@ -72,23 +72,18 @@ export interface DecodeIo {
 }
 
 export async function runDecode(argv: string[], io: DecodeIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        format: { type: 'string', default: 'line' },
-        include: { type: 'string', multiple: true, default: [] },
-        exclude: { type: 'string', multiple: true, default: [] },
-        'max-value-length': { type: 'string' },
-        sink: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const parsed = parseCommandLine({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      format: { type: 'string', default: 'line' },
+      include: { type: 'string', multiple: true, default: [] },
+      exclude: { type: 'string', multiple: true, default: [] },
+      'max-value-length': { type: 'string' },
+      sink: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   const { values, positionals } = parsed;
   if (values.help) {
     io.stdout.write(decodeUsage + '\n');

@@ -1,21 +1,16 @@
 // o365-relay redeliver [--sink NAME] [--since 2d]: sends dead-lettered events back to their sinks now (the app's
 // `redeliver` timer does the same every 15 minutes). Uses the app's settings (storage and sinks).
-import { parseArgs } from 'node:util';
 import { redeliver } from '../shared/pipeline/redeliver';
 import { relayServices } from '../shared/services';
 import { parseTimeArg } from './time-arg';
+import { parseCommandLine } from './command-line';
 import { UsageError } from './usage-error';
 
 export const redeliverUsage = `usage: o365-relay redeliver [--sink NAME] [--since TIME]
   Re-delivers events from the dead-letter container to their sinks; what a sink still refuses stays there.`;
 
 export async function runRedeliver(argv: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({ args: argv, options: { sink: { type: 'string' }, since: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values } = parseCommandLine({ args: argv, options: { sink: { type: 'string' }, since: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
     process.stdout.write(redeliverUsage + '\n');
     return 0;

@@ -1,9 +1,9 @@
 // o365-relay replay-poison [--max N] [--dry-run]: moves messages from o365-content-poison back to o365-content,
 // after the cause of their failures has been fixed. The ledger keeps a replay from delivering anything twice.
-import { parseArgs } from 'node:util';
 import { QueueClient } from '@azure/storage-queue';
 import { loadSettings } from '../shared/config';
 import { contentQueueName } from '../shared/state/content-queue';
+import { parseCommandLine } from './command-line';
 import { UsageError } from './usage-error';
 
 export const replayPoisonUsage = `usage: o365-relay replay-poison [--max N] [--dry-run]
@@ -11,12 +11,7 @@ export const replayPoisonUsage = `usage: o365-relay replay-poison [--max N] [--d
   (storage: the AzureWebJobsStorage setting).`;
 
 export async function runReplayPoison(argv: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({ args: argv, options: { max: { type: 'string' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }).values;
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values } = parseCommandLine({ args: argv, options: { max: { type: 'string' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
     process.stdout.write(replayPoisonUsage + '\n');
     return 0;

@@ -1,7 +1,7 @@
 // o365-relay subscriptions list | start | stop [--tenant ID ...] [--content-type T ...] [--webhook URL --auth-id ID]
-import { parseArgs } from 'node:util';
 import { WebhookSpec } from '../shared/api/schemas';
 import { chosenContentTypes, chosenTenants, openApiSession } from './api-session';
+import { parseCommandLine } from './command-line';
 import { UsageError } from './usage-error';
 
 export const subscriptionsUsage = `usage: o365-relay subscriptions list|start|stop [--tenant ID ...] [--content-type T ...] [--webhook URL [--auth-id ID]]
@@ -59,19 +59,15 @@ export async function runSubscriptions(argv: string[]): Promise<number> {
 }
 
 function parseCommand(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        tenant: { type: 'string', multiple: true, default: [] },
-        'content-type': { type: 'string', multiple: true, default: [] },
-        webhook: { type: 'string' },
-        'auth-id': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  return parseCommandLine({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      tenant: { type: 'string', multiple: true, default: [] },
+      'content-type': { type: 'string', multiple: true, default: [] },
+      webhook: { type: 'string' },
+      'auth-id': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
 }
