@@ -12,7 +12,10 @@ interface AppInsightsModule {
   };
 }
 
-type Call = (client: AppInsightsModule['defaultClient']) => void;
+/** The two calls of the SDK's TelemetryClient this adapter makes. */
+export type AppInsightsClient = AppInsightsModule['defaultClient'];
+
+type Call = (client: AppInsightsClient) => void;
 
 /** Calls kept while the SDK loads; past this a burst at cold start is dropped rather than held in memory. */
 const maxPending = 10_000;
@@ -20,8 +23,8 @@ const maxPending = 10_000;
 export const connectionStringSetting = 'APPLICATIONINSIGHTS_CONNECTION_STRING';
 
 /** A Telemetry that forwards to whatever `load` resolves to; calls before that are queued, after a failure dropped. */
-export function deferredTelemetry(load: () => Promise<AppInsightsModule['defaultClient']>, onError: (err: unknown) => void = () => undefined): Telemetry {
-  let client: AppInsightsModule['defaultClient'] | undefined;
+export function deferredTelemetry(load: () => Promise<AppInsightsClient>, onError: (err: unknown) => void = () => undefined): Telemetry {
+  let client: AppInsightsClient | undefined;
   let failed = false;
   const pending: Call[] = [];
   const run = (call: Call) => {
