@@ -13,6 +13,7 @@ import { DEFAULT_REQUESTS_PER_MINUTE } from './api/limiter.js';
 import { FilterConfig } from './records/filters.js';
 import { SinkDefinitions, type SinkDefinition } from './sinks/sink-settings.js';
 import { settingNamesOf } from './sinks/sink-secrets.js';
+import type { StorageSettings } from './state/storage-account.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -251,6 +252,12 @@ const loopbackHttp = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\//;
 export const relaySettingsSection = z
   .looseObject({
     AzureWebJobsStorage: setting(z.string().optional()),
+    // The identity-based form the Functions host reads too (shared keys off): account name or service URIs.
+    AzureWebJobsStorage__accountName: setting(z.string().regex(/^[a-z0-9]{3,24}$/, { error: 'must be a storage account name' }).optional()),
+    AzureWebJobsStorage__blobServiceUri: setting(z.url({ protocol: /^https$/, error: 'must be an https URL' }).optional()),
+    AzureWebJobsStorage__queueServiceUri: setting(z.url({ protocol: /^https$/, error: 'must be an https URL' }).optional()),
+    AzureWebJobsStorage__tableServiceUri: setting(z.url({ protocol: /^https$/, error: 'must be an https URL' }).optional()),
+    AzureWebJobsStorage__clientId: setting(z.string().regex(guidPattern, { error: 'must be the GUID of a user-assigned identity' }).optional()),
     O365_WEBHOOK_URL: setting(z.string().optional()),
     O365_WEBHOOK_AUTH_ID: setting(z.string().optional()),
     O365_TENANTS: setting(z.string().optional()),
@@ -349,7 +356,22 @@ export const relaySettingsSection = z
       }
     }
 
+    let storage: StorageSettings | undefined;
+    const account = s.AzureWebJobsStorage__accountName;
+    const uris = {
+      blobServiceUri: s.AzureWebJobsStorage__blobServiceUri ?? (account && `https://${account}.blob.core.windows.net`),
+      queueServiceUri: s.AzureWebJobsStorage__queueServiceUri ?? (account && `https://${account}.queue.core.windows.net`),
+      tableServiceUri: s.AzureWebJobsStorage__tableServiceUri ?? (account && `https://${account}.table.core.windows.net`),
+    };
+    if (s.AzureWebJobsStorage !== undefined) storage = { kind: 'connectionString', connectionString: s.AzureWebJobsStorage };
+    else if (uris.blobServiceUri && uris.queueServiceUri && uris.tableServiceUri) {
+      storage = { kind: 'identity', blobServiceUri: uris.blobServiceUri, queueServiceUri: uris.queueServiceUri, tableServiceUri: uris.tableServiceUri, clientId: s.AzureWebJobsStorage__clientId };
+    } else if (Object.values(uris).some(Boolean)) {
+      issue('AzureWebJobsStorage__accountName', 'set the account name, or all three of __blobServiceUri, __queueServiceUri and __tableServiceUri');
+    }
+
     return {
+      storage,
       storageConnection: s.AzureWebJobsStorage,
       sinks,
       webhook: webhookUrl === undefined ? undefined : { address: webhookUrl, authIds },
