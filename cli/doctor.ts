@@ -1,6 +1,7 @@
 // o365-relay doctor: checks a deployment's settings, sign-in, API access, subscriptions, webhook, storage and
 // sinks in order, one pass/fail line each with the fix. A check that an earlier failure makes meaningless is
 // skipped. Nothing here changes state, except a real test event with --send-test-event.
+import { randomUUID } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -282,11 +283,16 @@ async function checkSink(sink: SinkDefinition, settings: Settings, storageOk: bo
 
 /** --send-test-event: one synthetic record through each real sink, as the worker would deliver it. */
 async function sendTestEvents(settings: Settings, secrets: string[]): Promise<CheckResult[]> {
-  const sinks = createSinks(settings.relay.sinks, { storageConnection: settings.relay.storageConnection, secret: (n) => settingValue(n), logger: createLogger({ level: 'error', secrets }) });
+  let sinks: ReturnType<typeof createSinks>;
+  try {
+    sinks = createSinks(settings.relay.sinks, { storageConnection: settings.relay.storageConnection, secret: (n) => settingValue(n), logger: createLogger({ level: 'error', secrets }) });
+  } catch (err) {
+    return [{ name: 'test events', status: 'fail', detail: `the sinks cannot be built (${codeOf(err)})`, fix: 'fix the sink settings reported above' }];
+  }
   const now = new Date();
   const tenantId = settings.api.tenantIds[0] ?? '';
   const record = decodeRecord({
-    Id: crypto.randomUUID(),
+    Id: randomUUID(),
     CreationTime: now.toISOString().slice(0, 19),
     RecordType: 1,
     Operation: 'O365RelayDoctorTestEvent',
