@@ -253,16 +253,22 @@ test('connections cut mid-batch (a third, at random bytes, client certificate on
 test('rsyslog restarted mid-run: the writer reconnects with backoff and every record arrives', async () => {
   const content = contentRef();
   const records = generated(400, 6);
+  let startFailure: unknown;
+  let stopping: Promise<void> | undefined;
   const clock = fastClock(async (n) => {
-    if (n === 2) await rsyslog.start(); // down for one backoff, back for the next attempt
+    // Down for one backoff, back for the next attempt (once the old process has exited).
+    if (n === 2) await stopping?.then(() => rsyslog.start()).catch((err: unknown) => (startFailure = err));
   });
   const sink = createSyslogSink('siem', SyslogSinkSettings.parse({ host: '127.0.0.1', port: rsyslog.tcpPort, batchRecords: 50 }), context([], clock));
   const writer = await sink.open(content, { resumeAfter: 0 });
   await writer.write(records.slice(0, 150));
   await rsyslog.waitFor((all) => all.filter((m) => m.includes(Buffer.from(content.contentId.split('$').pop()!))).length >= 100);
-  await rsyslog.stop();
+  stopping = rsyslog.stop();
+  await stopping;
   await writer.write(records.slice(150));
-  await writer.close();
+  await writer.close().catch((err: unknown) => {
+    throw startFailure ?? err;
+  });
   assert.equal(writer.accepted, records.length);
   assert.ok(clock.sleeps >= 2 && writer.resentBatches >= 1);
   const { complete } = await arrivals(content, records, { allowFragments: true });

@@ -104,6 +104,7 @@ input(type="imtcp" address="127.0.0.1" port="${mtlsPort}" ruleset="keep" streamD
   let stderr = '';
 
   const start = async () => {
+    if (child && child.exitCode === null && child.signalCode === null) throw new Error('rsyslogd is already running');
     stderr = '';
     const proc = spawn(binary, ['-n', '-f', config, '-i', path.join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
