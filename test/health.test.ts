@@ -1,0 +1,176 @@
+// Health: the pure assessment (thresholds and subscription states as data), the ledger's stream instants on
+// Azurite, and GET /api/health on the local stack (keeper ran, content delivered -> ok with the right fields;
+// a poison message -> degraded, with the subscription list served from the one-minute cache).
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { QueueClient } from '@azure/storage-queue';
+import { contentTypes, type ContentType } from '../shared/api/content-types';
+import { createLogger } from '../shared/log';
+import { assessHealth, defaultThresholds, type HealthProbe, type HealthReport, type StreamProbe } from '../shared/pipeline/health';
+import { contentQueueName } from '../shared/state/content-queue';
+import { createTableLedger } from '../shared/state/table-ledger';
+import { startAzurite } from '../dev/azurite';
+import { startLocalStack, type LocalStack } from '../dev/local-stack';
+import { generateRecords } from '../dev/record-generator';
+import { repoRoot } from './support/fixtures';
+
+const tenant = '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66';
+const now = new Date('2026-11-25T12:00:00.000Z');
+const minutes = (n: number) => new Date(now.getTime() - n * 60_000);
+
+const healthyStream = (contentType: ContentType): StreamProbe => ({
+  tenantId: tenant,
+  contentType,
+  subscription: { kind: 'listed', status: 'enabled', webhookStatus: 'enabled', webhookAddress: 'https://relay.example/api/notifications' },
+  cursor: minutes(5),
+  lastStart: minutes(60),
+  lastNotification: minutes(2),
+});
+const probe = (changes: Partial<HealthProbe> = {}): HealthProbe => ({
+  now,
+  webhookConfigured: true,
+  streams: [healthyStream('Audit.Exchange'), healthyStream('DLP.All')],
+  queueBacklog: 3,
+  poisonCount: 0,
+  deadLetterCount: 0,
+  probeErrors: [],
+  ...changes,
+});
+
+describe('assessHealth (pure)', () => {
+  it('is ok with every field when all is well', () => {
+    const report = assessHealth(probe());
+    assert.equal(report.status, 'ok');
+    assert.deepEqual(report.reasons, []);
+    assert.deepEqual(report.queue, { backlog: 3, poison: 0 });
+    assert.deepEqual(report.deadLetter, { count: 0 });
+    assert.deepEqual(report.streams[0], {
+      tenantId: tenant,
+      contentType: 'Audit.Exchange',
+      status: 'ok',
+      reasons: [],
+      subscription: { status: 'enabled', webhookStatus: 'enabled' },
+      lastNotification: minutes(2).toISOString(),
+      lastReconcile: minutes(5).toISOString(),
+      cursor: minutes(5).toISOString(),
+      reconcileLagMs: 5 * 60_000,
+      notificationAgeMs: 2 * 60_000,
+    });
+  });
+
+  it('fails on a disabled or missing subscription, naming the stream', () => {
+    const disabled = { ...healthyStream('DLP.All'), subscription: { kind: 'listed' as const, status: 'disabled', webhookStatus: null, webhookAddress: null } };
+    const report = assessHealth(probe({ streams: [healthyStream('Audit.Exchange'), disabled] }));
+    assert.equal(report.status, 'failing');
+    assert.ok(report.reasons.includes(`${tenant}/DLP.All: subscription disabled`), report.reasons.join('; '));
+    assert.equal(report.streams[0]!.status, 'ok');
+    const missing = assessHealth(probe({ streams: [{ ...healthyStream('DLP.All'), subscription: { kind: 'missing' } }] }));
+    assert.deepEqual([missing.status, missing.reasons], ['failing', [`${tenant}/DLP.All: no subscription`]]);
+  });
+
+  it('degrades on a disabled webhook (the reconciler still finds the content) and only when a webhook is configured', () => {
+    const webhookOff = { ...healthyStream('Audit.Exchange'), subscription: { kind: 'listed' as const, status: 'enabled', webhookStatus: 'disabled', webhookAddress: null } };
+    assert.equal(assessHealth(probe({ streams: [webhookOff] })).status, 'degraded');
+    const noWebhook = { ...healthyStream('Audit.Exchange'), subscription: { kind: 'listed' as const, status: 'enabled', webhookStatus: null, webhookAddress: null } };
+    assert.equal(assessHealth(probe({ streams: [noWebhook], webhookConfigured: false })).status, 'ok');
+    assert.equal(assessHealth(probe({ streams: [noWebhook], webhookConfigured: true })).status, 'degraded');
+  });
+
+  it('bands counters and lag by the thresholds it is given, worst reason first', () => {
+    assert.equal(assessHealth(probe({ poisonCount: 1 })).status, 'degraded');
+    assert.equal(assessHealth(probe({ poisonCount: 100 })).status, 'failing');
+    const lagging = assessHealth(probe({ streams: [{ ...healthyStream('Audit.Exchange'), cursor: minutes(45) }], deadLetterCount: 20_000 }));
+    assert.equal(lagging.status, 'failing');
+    assert.deepEqual(lagging.reasons, ['20000 dead-letter entr(y/ies) waiting for re-delivery', `${tenant}/Audit.Exchange: not reconciled for 45 min`]);
+    const lenient = { ...defaultThresholds, deadLetterCount: { degraded: 50_000, failing: 100_000 }, reconcileLagMs: { degraded: 60 * 60_000, failing: 120 * 60_000 } };
+    assert.equal(assessHealth(probe({ streams: [{ ...healthyStream('Audit.Exchange'), cursor: minutes(45) }], deadLetterCount: 20_000 }), lenient).status, 'ok');
+  });
+
+  it('degrades when a probe failed or a stream was never looked at', () => {
+    const blind = assessHealth(probe({ queueBacklog: undefined, poisonCount: undefined, probeErrors: ['queue counts unavailable'] }));
+    assert.deepEqual([blind.status, blind.reasons, blind.queue], ['degraded', ['queue counts unavailable'], { backlog: null, poison: null }]);
+    const fresh = assessHealth(probe({ streams: [{ tenantId: tenant, contentType: 'Audit.General', subscription: { kind: 'unknown', error: 'AF429' } }] }));
+    assert.equal(fresh.status, 'degraded');
+    assert.deepEqual(fresh.streams[0]!.reasons, ['subscription list unavailable: AF429', 'never reconciled nor subscribed']);
+  });
+});
+
+describe('health end to end (local stack)', () => {
+  let stack: LocalStack;
+  before(async () => {
+    stack = await startLocalStack({
+      port: 0,
+      hostJsonPath: path.join(repoRoot, 'test', 'support', 'relay-e2e-host.json'),
+      overrides: { O365_BLOB_FORMAT: 'json', O365_RECONCILE_SCHEDULE: '0 0 0 1 1 *', O365_LOG_LEVEL: 'error' },
+      simulator: { notifyRetryDelaysMs: [200, 400, 800] },
+      logger: createLogger({ level: 'error' }),
+    });
+  });
+  after(async () => {
+    await stack?.close();
+  });
+
+  const getHealth = async (): Promise<{ status: number; body: HealthReport }> => {
+    const response = await fetch(`${stack.host.url}/api/health`);
+    return { status: response.status, body: (await response.json()) as HealthReport };
+  };
+  const listCalls = () => stack.simulator.journal.filter((e) => e.direction === 'in' && e.path.endsWith('/subscriptions/list')).length;
+
+  it('reports ok with subscriptions, last notification and counts after the keeper ran and content was delivered', async () => {
+    await stack.host.fireTimer('subscriptionKeeper');
+    const records = [...generateRecords(5, { seed: 3 })].map((r) => ({ ...r, OrganizationId: stack.tenantId }));
+    await stack.simulator.publish(stack.tenantId, 'Audit.Exchange', records);
+    await stack.simulator.flushNotifications();
+    await stack.host.idle({ timeoutMs: 30_000 });
+
+    const before = listCalls();
+    const { status, body } = await getHealth();
+    assert.equal(status, 200);
+    assert.equal(body.status, 'ok', body.reasons.join('; '));
+    assert.deepEqual(body.queue, { backlog: 0, poison: 0 });
+    assert.deepEqual(body.deadLetter, { count: 0 });
+    assert.deepEqual(body.streams.map((s) => s.contentType).sort(), [...contentTypes].sort());
+    for (const s of body.streams) {
+      assert.deepEqual(s.subscription, { status: 'enabled', webhookStatus: 'enabled' }, s.contentType);
+      assert.equal(s.status, 'ok');
+      assert.ok(s.reconcileLagMs !== null && s.reconcileLagMs < 60_000, `${s.contentType}: lag from the keeper's start`);
+    }
+    const exchange = body.streams.find((s) => s.contentType === 'Audit.Exchange')!;
+    assert.ok(exchange.lastNotification !== null && Date.parse(exchange.lastNotification) <= Date.parse(body.checkedAt));
+    assert.equal(body.streams.find((s) => s.contentType === 'DLP.All')!.lastNotification, null);
+    assert.equal(listCalls() - before, 1, 'one subscription list for the one tenant');
+  });
+
+  it('degrades with the reason once a message sits in the poison queue, without listing subscriptions again', async () => {
+    const poison = new QueueClient(stack.azurite.connectionString, `${contentQueueName}-poison`);
+    await poison.createIfNotExists();
+    await poison.sendMessage(Buffer.from('{"not":"content"}').toString('base64'));
+    const before = listCalls();
+    const { status, body } = await getHealth();
+    assert.equal(status, 200);
+    assert.equal(body.status, 'degraded');
+    assert.deepEqual(body.reasons, ['1 poison message(s): content that failed every attempt']);
+    assert.equal(body.queue.poison, 1);
+    assert.equal(listCalls(), before, 'the subscription list came from the cache');
+  });
+});
+
+describe('ledger stream instants (Azurite)', () => {
+  it('keeps the newest notification time and reads a stream in one call', async () => {
+    const azurite = await startAzurite({ blob: false, queue: false, table: true });
+    try {
+      const ledger = createTableLedger({ connectionString: azurite.connectionString, tableName: 'healthstreams' });
+      assert.deepEqual(await ledger.getStream(tenant, 'Audit.Exchange'), {});
+      await ledger.setCursor(tenant, 'Audit.Exchange', minutes(10));
+      await ledger.setLastNotification(tenant, 'Audit.Exchange', minutes(3));
+      await ledger.setLastNotification(tenant, 'Audit.Exchange', minutes(7)); // late, from another instance
+      assert.deepEqual(await ledger.getStream(tenant, 'Audit.Exchange'), { cursor: minutes(10), lastNotification: minutes(3) });
+      await ledger.setLastNotification(tenant, 'Audit.Exchange', minutes(1));
+      assert.deepEqual((await ledger.getStream(tenant, 'Audit.Exchange')).lastNotification, minutes(1));
+      assert.equal(await ledger.getCursor(tenant, 'Audit.Exchange').then((d) => d?.toISOString()), minutes(10).toISOString());
+    } finally {
+      await azurite.close();
+    }
+  });
+});
