@@ -1,7 +1,7 @@
 // HTTP trigger GET /api/health (function key): probes the subscriptions, the ledger's stream instants, the
 // queues and the dead letter, then lets the pure assessHealth decide. 200 for ok/degraded, 503 for failing, so a
 // plain availability test alerts on failing. The subscription list is cached for a minute per tenant: health
-// probes must not spend the API's request budget.
+// probes must not spend the API's request budget (`?refresh=true` skips it once, e.g. after fixing a subscription).
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import type { Subscription } from '../shared/api/schemas';
 import { errorFields } from '../shared/log';
@@ -14,9 +14,9 @@ const deadLetterCountCap = 10_000;
 
 const subscriptionCache = new Map<string, { at: number; list: Promise<Subscription[]> }>();
 
-function subscriptionsOf(s: RelayServices, tenantId: string): Promise<Subscription[]> {
+function subscriptionsOf(s: RelayServices, tenantId: string, refresh: boolean): Promise<Subscription[]> {
   const cached = subscriptionCache.get(tenantId);
-  if (cached && Date.now() - cached.at < subscriptionTtlMs) return cached.list;
+  if (!refresh && cached && Date.now() - cached.at < subscriptionTtlMs) return cached.list;
   const list = s.client.tenant(tenantId).listSubscriptions({ deadline: Date.now() + 20_000 });
   subscriptionCache.set(tenantId, { at: Date.now(), list });
   list.catch(() => subscriptionCache.delete(tenantId)); // a failure is not cached
@@ -35,8 +35,9 @@ async function countDeadLetters(s: RelayServices): Promise<number> {
   return count;
 }
 
-export async function health(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function health(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const s = relayServices();
+  const refresh = request.query.get('refresh') === 'true';
   const probeErrors: string[] = [];
   const failed = (what: string) => (err: unknown) => {
     s.logger.warn(`health probe failed: ${what}`, { invocationId: context.invocationId, ...errorFields(err) });
@@ -47,7 +48,7 @@ export async function health(_request: HttpRequest, context: InvocationContext):
   const [streams, depth, deadLetterCount] = await Promise.all([
     Promise.all(s.tenants.flatMap(({ tenantId, contentTypes }) => contentTypes.map(async (contentType): Promise<StreamProbe> => {
       const [subscription, stream] = await Promise.all([
-        subscriptionsOf(s, tenantId).then(
+        subscriptionsOf(s, tenantId, refresh).then(
           (list) => viewOf(list, contentType),
           (err: unknown): SubscriptionView => ({ kind: 'unknown', error: err instanceof Error ? (err as { code?: string }).code ?? err.name : 'error' }),
         ),

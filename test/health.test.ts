@@ -1,6 +1,7 @@
 // Health: the pure assessment (thresholds and subscription states as data), the ledger's stream instants on
 // Azurite, and GET /api/health on the local stack (keeper ran, content delivered -> ok with the right fields;
-// a poison message -> degraded, with the subscription list served from the one-minute cache).
+// a poison message -> degraded, with the subscription list served from the one-minute cache; a disabled
+// subscription -> failing once the list is refreshed).
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -111,8 +112,8 @@ describe('health end to end (local stack)', () => {
     await stack?.close();
   });
 
-  const getHealth = async (): Promise<{ status: number; body: HealthReport }> => {
-    const response = await fetch(`${stack.host.url}/api/health`);
+  const getHealth = async (query = ''): Promise<{ status: number; body: HealthReport }> => {
+    const response = await fetch(`${stack.host.url}/api/health${query}`);
     return { status: response.status, body: (await response.json()) as HealthReport };
   };
   const listCalls = () => stack.simulator.journal.filter((e) => e.direction === 'in' && e.path.endsWith('/subscriptions/list')).length;
@@ -153,6 +154,16 @@ describe('health end to end (local stack)', () => {
     assert.deepEqual(body.reasons, ['1 poison message(s): content that failed every attempt']);
     assert.equal(body.queue.poison, 1);
     assert.equal(listCalls(), before, 'the subscription list came from the cache');
+  });
+
+  it('fails with 503 naming the stream once a subscription is disabled (seen on refresh)', async () => {
+    stack.simulator.disableSubscription(stack.tenantId, 'Audit.General');
+    assert.equal((await getHealth()).body.status, 'degraded', 'still the cached list');
+    const { status, body } = await getHealth('?refresh=true');
+    assert.equal(status, 503);
+    assert.equal(body.status, 'failing');
+    assert.deepEqual(body.reasons, [`${stack.tenantId}/Audit.General: subscription disabled`, '1 poison message(s): content that failed every attempt']);
+    assert.equal(body.streams.find((s) => s.contentType === 'Audit.General')!.subscription?.status, 'disabled');
   });
 });
 
