@@ -333,7 +333,7 @@ async function e2ePart(): Promise<void> {
  */
 async function enqueueProbe(storage: string, count: number, oneMessage: boolean): Promise<Scenario> {
   const queueName = 'bench-enqueue-probe';
-  const queue = createContentQueue(storage, queueName);
+  const queue = createContentQueue((name) => new QueueClient(storage, name), queueName);
   const client = new QueueClient(storage, queueName);
   await queue.ensure();
   const result: Scenario = { requests: 0, items: 0, errors: 0, errorKinds: {}, latenciesMs: [], wallMs: 0, acknowledged: [] };

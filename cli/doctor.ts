@@ -6,10 +6,6 @@ import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { parseArgs } from 'node:util';
-import { BlobServiceClient } from '@azure/storage-blob';
-import { QueueServiceClient } from '@azure/storage-queue';
-import { TableServiceClient } from '@azure/data-tables';
 import { createManagementClient, type ManagementClient } from '../shared/api/client';
 import { systemClock } from '../shared/api/clock';
 import { createTokenSource, type TokenSource } from '../shared/api/credentials';
@@ -21,13 +17,14 @@ import { warmWebhook } from '../shared/pipeline/warm-webhook';
 import { decodeRecord } from '../shared/records/decode';
 import { tenantStreams, type TenantStreams } from '../shared/services';
 import { createSinks } from '../shared/sinks/create-sinks';
+import { createStorageAccount, type StorageSettings } from '../shared/state/storage-account';
 import { secretSettingNames } from '../shared/sinks/sink-secrets';
 import type { SinkDefinition } from '../shared/sinks/sink-settings';
 import { addressScope } from './doctor-address';
 import { auditLogVerdict } from './doctor-verdicts';
 import { exitCodeOf, formatReport, type CheckResult } from './doctor-report';
 import { requiredRoles, rolesOfToken } from './doctor-roles';
-import { UsageError } from './usage-error';
+import { parseCommandLine } from './command-line';
 
 export const doctorUsage = `usage: o365-relay doctor [--send-test-event]
   Checks settings, sign-in and permissions, the audit log, subscriptions, the webhook, storage and each sink,
@@ -91,7 +88,7 @@ async function diagnose(options: { sendTestEvent: boolean }): Promise<Diagnosis>
     http.close();
   }
   results.push(await checkWebhook(settings));
-  const storage = await checkStorage(settings.relay.storageConnection);
+  const storage = await checkStorage(settings.relay.storage);
   results.push(storage);
   for (const sink of settings.relay.sinks) results.push(await checkSink(sink, settings, storage.status === 'pass'));
   if (options.sendTestEvent) results.push(...(await sendTestEvents(settings, secrets)));
@@ -208,16 +205,15 @@ async function checkWebhook(settings: Settings): Promise<CheckResult> {
 
 // ---- (6) storage: queue + table + blob ----
 
-async function checkStorage(connection: string | undefined): Promise<CheckResult> {
+async function checkStorage(settings: StorageSettings | undefined): Promise<CheckResult> {
   const name = 'storage';
-  if (connection === undefined) return { name, status: 'fail', detail: 'AzureWebJobsStorage is not set', fix: 'set AzureWebJobsStorage to the storage account connection string (the queue, ledger and blobs live there)' };
-  const insecure = /DefaultEndpointsProtocol=http;/i.test(connection);
+  if (settings === undefined) return { name, status: 'fail', detail: 'AzureWebJobsStorage is not set', fix: 'set AzureWebJobsStorage (a connection string) or AzureWebJobsStorage__accountName (managed identity): the queue, ledger and blobs live there' };
+  const storage = createStorageAccount(settings, { quickCheckMs: checkTimeoutMs });
   const signal = () => AbortSignal.timeout(checkTimeoutMs);
-  const retryOptions = { maxTries: 1, tryTimeoutInMs: checkTimeoutMs };
   const probes: Array<[string, () => Promise<unknown>]> = [
-    ['queue', () => QueueServiceClient.fromConnectionString(connection, { retryOptions }).listQueues().byPage({ maxPageSize: 1 }).next()],
-    ['table', () => TableServiceClient.fromConnectionString(connection, { allowInsecureConnection: insecure, retryOptions: { maxRetries: 0 } }).listTables({ abortSignal: signal() }).byPage({ maxPageSize: 1 }).next()],
-    ['blob', () => BlobServiceClient.fromConnectionString(connection, { retryOptions }).listContainers({ abortSignal: signal() }).byPage({ maxPageSize: 1 }).next()],
+    ['queue', () => storage.queueService.listQueues().byPage({ maxPageSize: 1 }).next()],
+    ['table', () => storage.tableService.listTables({ abortSignal: signal() }).byPage({ maxPageSize: 1 }).next()],
+    ['blob', () => storage.blobService.listContainers({ abortSignal: signal() }).byPage({ maxPageSize: 1 }).next()],
   ];
   const failed: string[] = [];
   for (const [service, probe] of probes) {
@@ -257,7 +253,8 @@ function socketReach(host: string, port: number, secure: tls.ConnectionOptions |
 
 const sinkReach: { [K in SinkDefinition['kind']]: (sink: Extract<SinkDefinition, { kind: K }>, settings: Settings) => Promise<string> } = {
   blob: async (sink, settings) => {
-    const container = BlobServiceClient.fromConnectionString(settings.relay.storageConnection ?? '', { retryOptions: { maxTries: 1, tryTimeoutInMs: checkTimeoutMs } }).getContainerClient(sink.container);
+    if (settings.relay.storage === undefined) throw new Error('AzureWebJobsStorage is not set');
+    const container = createStorageAccount(settings.relay.storage, { quickCheckMs: checkTimeoutMs }).blobService.getContainerClient(sink.container);
     return (await container.exists()) ? `container ${sink.container} exists` : `container ${sink.container} will be created on first use`;
   },
   'https-json': (sink) => httpReach(sink.url, 'HEAD'),
@@ -285,7 +282,7 @@ async function checkSink(sink: SinkDefinition, settings: Settings, storageOk: bo
 async function sendTestEvents(settings: Settings, secrets: string[]): Promise<CheckResult[]> {
   let sinks: ReturnType<typeof createSinks>;
   try {
-    sinks = createSinks(settings.relay.sinks, { storageConnection: settings.relay.storageConnection, secret: (n) => settingValue(n), logger: createLogger({ level: 'error', secrets }) });
+    sinks = createSinks(settings.relay.sinks, { storage: settings.relay.storage && createStorageAccount(settings.relay.storage), secret: (n) => settingValue(n), logger: createLogger({ level: 'error', secrets }) });
   } catch (err) {
     return [{ name: 'test events', status: 'fail', detail: `the sinks cannot be built (${codeOf(err)})`, fix: 'fix the sink settings reported above' }];
   }
@@ -362,9 +359,5 @@ function secretsOf(settings: Settings): string[] {
 }
 
 function parseCommand(argv: string[]) {
-  try {
-    return parseArgs({ args: argv, options: { 'send-test-event': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }).values;
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  return parseCommandLine({ args: argv, options: { 'send-test-event': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }).values;
 }

@@ -1,8 +1,8 @@
 // o365-relay replay-poison [--max N] [--dry-run]: moves messages from o365-content-poison back to o365-content,
 // after the cause of their failures has been fixed. The ledger keeps a replay from delivering anything twice.
-import { QueueClient } from '@azure/storage-queue';
 import { loadSettings } from '../shared/config';
 import { contentQueueName } from '../shared/state/content-queue';
+import { createStorageAccount } from '../shared/state/storage-account';
 import { parseCommandLine } from './command-line';
 import { UsageError } from './usage-error';
 
@@ -18,10 +18,11 @@ export async function runReplayPoison(argv: string[]): Promise<number> {
   }
   const max = values.max === undefined ? Infinity : Number(values.max);
   if (!(max > 0)) throw new UsageError('--max must be a positive number');
-  const connection = loadSettings().relay.storageConnection;
-  if (connection === undefined) throw new UsageError('AzureWebJobsStorage is not set: it names the storage account of the queues');
-  const poison = new QueueClient(connection, `${contentQueueName}-poison`);
-  const target = new QueueClient(connection, contentQueueName);
+  const settings = loadSettings().relay.storage;
+  if (settings === undefined) throw new UsageError('AzureWebJobsStorage (or AzureWebJobsStorage__accountName) is not set: it names the storage account of the queues');
+  const storage = createStorageAccount(settings);
+  const poison = storage.queue(`${contentQueueName}-poison`);
+  const target = storage.queue(contentQueueName);
   if (!(await poison.exists())) {
     process.stdout.write('no poison queue: nothing to replay\n');
     return 0;

@@ -6,6 +6,7 @@ import { createLogger } from '../shared/log';
 import type { DecodedRecord } from '../shared/records/decode';
 import { createSinks } from '../shared/sinks/create-sinks';
 import { secretSettingNames } from '../shared/sinks/sink-secrets';
+import { createStorageAccount } from '../shared/state/storage-account';
 import type { ContentRef, Sink, SinkWriter } from '../shared/sinks/sink';
 import { UsageError } from './usage-error';
 
@@ -21,7 +22,8 @@ export function sinkTarget(name: string): SinkTarget {
   const settings = loadSettings();
   const secrets = secretSettingNames(settings.relay.sinks).map((n) => settingValue(n));
   const logger = createLogger({ level: 'warn', secrets });
-  const sink = createSinks(settings.relay.sinks, { storageConnection: settings.relay.storageConnection, secret: (n) => settingValue(n), logger }).find((s) => s.name === name);
+  const storage = settings.relay.storage && createStorageAccount(settings.relay.storage);
+  const sink = createSinks(settings.relay.sinks, { storage, secret: (n) => settingValue(n), logger }).find((s) => s.name === name);
   if (!sink) throw new UsageError(`--sink ${name}: no sink of that name in O365_SINKS (configured: ${settings.relay.sinks.map((s) => s.name).join(', ')})`);
   const target: SinkTarget = {
     sink,

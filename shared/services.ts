@@ -2,7 +2,6 @@
 // then handed to the pure pipeline. Nothing here touches the network until a trigger calls `ready()`.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { BlobServiceClient } from '@azure/storage-blob';
 import type { ManagementClient } from './api/client';
 import { systemClock } from './api/clock';
 import type { ContentType } from './api/content-types';
@@ -20,7 +19,8 @@ import { secretSettingNames } from './sinks/sink-secrets';
 import type { DeadLetterStore } from './sinks/dead-letter';
 import type { Sink } from './sinks/sink';
 import { createContentQueue, type ContentQueue } from './state/content-queue';
-import { createTableLedger } from './state/table-ledger';
+import { createStorageAccount } from './state/storage-account';
+import { createTableLedger, defaultLedgerTable } from './state/table-ledger';
 import { noTelemetry, type Telemetry } from './telemetry';
 import { appInsightsTelemetry } from './telemetry/app-insights';
 
@@ -104,13 +104,14 @@ export function relayWebhookContext(): WebhookContext {
 export function relayServices(): RelayServices {
   if (services) return services;
   const { settings, policy, logger, telemetry } = relayWebhookContext();
-  const connection = settings.relay.storageConnection;
-  if (connection === undefined) throw new ConfigError([{ setting: 'AzureWebJobsStorage', problem: 'is required (the queue, ledger and blob sink live there)' }]);
-  const blobService = BlobServiceClient.fromConnectionString(connection);
-  const sinks = createSinks(settings.relay.sinks, { storageConnection: connection, secret: settingValue, logger });
-  const deadLetter = createBlobDeadLetter(blobService.getContainerClient(deadLetterContainerName));
-  const ledger = createTableLedger({ connectionString: connection });
-  const queue = createContentQueue(connection);
+  if (settings.relay.storage === undefined) {
+    throw new ConfigError([{ setting: 'AzureWebJobsStorage', problem: 'is required, or AzureWebJobsStorage__accountName (the queue, ledger and blob sink live there)' }]);
+  }
+  const storage = createStorageAccount(settings.relay.storage);
+  const sinks = createSinks(settings.relay.sinks, { storage, secret: settingValue, logger });
+  const deadLetter = createBlobDeadLetter(storage.blobService.getContainerClient(deadLetterContainerName));
+  const ledger = createTableLedger({ tableClient: storage.table(defaultLedgerTable) });
+  const queue = createContentQueue(storage.queue);
   let ready: Promise<void> | undefined;
   services = {
     settings,

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { ConfigError, parseSettings, type Env } from '../shared/config';
 import { createSinks } from '../shared/sinks/create-sinks';
 import { createLogger } from '../shared/log';
+import { createStorageAccount } from '../shared/state/storage-account';
 
 const base: Env = { O365_TENANT_ID: '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66', O365_USE_MANAGED_IDENTITY: 'true' };
 const withSinks = (sinks: unknown, extra: Env = {}) => parseSettings({ ...base, ...extra, O365_SINKS: JSON.stringify(sinks) });
@@ -35,7 +36,7 @@ describe('O365_SINKS', () => {
     ).relay.sinks;
     assert.deepEqual(sinks.map((s) => s.kind), ['blob', 'https-json', 'splunk-hec', 'sentinel', 'syslog']);
     assert.deepEqual(sinks[2]!.tenants, ['3e1a9b42-f5fb-49f0-ad1b-05d97491bc66']);
-    const built = createSinks(sinks, { storageConnection: 'UseDevelopmentStorage=true', secret: (n) => ({ ELASTIC_TOKEN: 'elastic-secret-value', HEC_TOKEN: 'x' })[n] ?? '', logger: createLogger({ level: 'error' }) });
+    const built = createSinks(sinks, { storage: createStorageAccount({ kind: 'connectionString', connectionString: 'UseDevelopmentStorage=true' }), secret: (n) => ({ ELASTIC_TOKEN: 'elastic-secret-value', HEC_TOKEN: 'x' })[n] ?? '', logger: createLogger({ level: 'error' }) });
     assert.deepEqual(built.map((s) => s.name), ['archive', 'elastic', 'customer-a', 'sentinel', 'rsyslog']);
     assert.match(problems(() => withSinks([{ kind: 'syslog', name: 's', host: 'h', tls: { caSetting: 'SYSLOG_CA', certSetting: 'C', keySetting: 'NOT_SET_KEY' } }], { SYSLOG_CA: 'x', C: 'y' })), /NOT_SET_KEY is not set/);
   });

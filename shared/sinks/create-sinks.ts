@@ -1,5 +1,5 @@
 // Sinks from their definitions: one factory per kind (a table), the sink's own filter as a decorator.
-import { BlobServiceClient } from '@azure/storage-blob';
+import type { StorageAccount } from '../state/storage-account';
 import { ConfigError } from '../config';
 import { compileFilter } from '../records/filters';
 import { createBlobSink } from './blob-sink';
@@ -12,16 +12,16 @@ import type { Sink, SinkContext } from './sink';
 import type { SinkDefinition } from './sink-settings';
 
 export interface SinkEnvironment extends SinkContext {
-  /** The storage account of the app (AzureWebJobsStorage), for the blob sink. */
-  storageConnection: string | undefined;
+  /** The app's storage account (AzureWebJobsStorage), for the blob sink. */
+  storage: StorageAccount | undefined;
 }
 
 type Factory<K extends SinkDefinition['kind']> = (definition: Extract<SinkDefinition, { kind: K }>, environment: SinkEnvironment) => Sink;
 
 const factories: { [K in SinkDefinition['kind']]: Factory<K> } = {
   blob: (d, env) => {
-    if (env.storageConnection === undefined) throw new ConfigError([{ setting: 'AzureWebJobsStorage', problem: `is required by the blob sink ${d.name}` }]);
-    return createBlobSink({ name: d.name, containerClient: BlobServiceClient.fromConnectionString(env.storageConnection).getContainerClient(d.container), format: d.format });
+    if (env.storage === undefined) throw new ConfigError([{ setting: 'AzureWebJobsStorage', problem: `is required by the blob sink ${d.name}` }]);
+    return createBlobSink({ name: d.name, containerClient: env.storage.blobService.getContainerClient(d.container), format: d.format });
   },
   'https-json': (d, env) => createHttpsJsonSink(d.name, d, env),
   'splunk-hec': (d, env) => createSplunkHecSink(d.name, d, env),

@@ -1,6 +1,6 @@
 // The storage queue between the webhook (and the reconciler) and the content worker. Messages are base64 JSON,
 // the Functions queue extension's default encoding, and sent only once the queue service has accepted them.
-import { QueueClient } from '@azure/storage-queue';
+import type { QueueClient } from '@azure/storage-queue';
 import type { ContentMessage } from '../pipeline/content-message';
 
 export const contentQueueName = 'o365-content';
@@ -24,9 +24,10 @@ const encode = (message: ContentMessage) => Buffer.from(JSON.stringify(message),
  */
 const maxSendsInFlight = 32;
 
-export function createContentQueue(connectionString: string, queueName = contentQueueName): ContentQueue {
-  const client = new QueueClient(connectionString, queueName);
-  const poison = new QueueClient(connectionString, `${queueName}-poison`);
+/** `queue` builds a client for a queue name (see storage-account.ts: connection string or identity). */
+export function createContentQueue(queue: (name: string) => QueueClient, queueName = contentQueueName): ContentQueue {
+  const client = queue(queueName);
+  const poison = queue(`${queueName}-poison`);
   let inFlight = 0;
   const waiting: Array<() => void> = [];
   const send = async (message: ContentMessage, visibilityTimeout?: number) => {

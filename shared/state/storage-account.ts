@@ -1,10 +1,10 @@
 // The app's storage account, as the Functions host reads it: a connection string (AzureWebJobsStorage), or an
 // identity-based connection (AzureWebJobsStorage__accountName or __blobServiceUri/__queueServiceUri/__tableServiceUri,
 // with __clientId for a user-assigned identity). One place builds the blob, queue and table clients for either form.
-import { TableClient } from '@azure/data-tables';
+import { TableClient, TableServiceClient } from '@azure/data-tables';
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { QueueClient } from '@azure/storage-queue';
+import { QueueClient, QueueServiceClient } from '@azure/storage-queue';
 
 export type StorageSettings =
   | { kind: 'connectionString'; connectionString: string }
@@ -12,28 +12,69 @@ export type StorageSettings =
 
 export interface StorageAccount {
   blobService: BlobServiceClient;
+  queueService: QueueServiceClient;
+  tableService: TableServiceClient;
   queue(name: string): QueueClient;
   table(name: string): TableClient;
+}
+
+export interface StorageClientOptions {
+  /** One try with this timeout instead of the SDK's retries: for checks that must answer quickly (doctor). */
+  quickCheckMs?: number;
 }
 
 /** Azurite and other plain-http endpoints (local only) need the table client's explicit consent. */
 const insecureTable = (connectionString: string) =>
   /(^|;)\s*(DefaultEndpointsProtocol\s*=\s*http|TableEndpoint\s*=\s*http:)\s*(;|$|\/)/i.test(connectionString);
 
-export function createStorageAccount(settings: StorageSettings): StorageAccount {
+/** The account's clients, each built on first use (a connection string may name only some of the services). */
+function lazyAccount(make: {
+  blobService: () => BlobServiceClient;
+  queueService: () => QueueServiceClient;
+  tableService: () => TableServiceClient;
+  queue: (name: string) => QueueClient;
+  table: (name: string) => TableClient;
+}): StorageAccount {
+  let blob: BlobServiceClient | undefined;
+  let queue: QueueServiceClient | undefined;
+  let table: TableServiceClient | undefined;
+  return {
+    get blobService() {
+      return (blob ??= make.blobService());
+    },
+    get queueService() {
+      return (queue ??= make.queueService());
+    },
+    get tableService() {
+      return (table ??= make.tableService());
+    },
+    queue: make.queue,
+    table: make.table,
+  };
+}
+
+export function createStorageAccount(settings: StorageSettings, options: StorageClientOptions = {}): StorageAccount {
+  const quick = options.quickCheckMs;
+  const storageRetry = quick === undefined ? {} : { retryOptions: { maxTries: 1, tryTimeoutInMs: quick } };
+  const tableRetry = quick === undefined ? {} : { retryOptions: { maxRetries: 0 } };
   if (settings.kind === 'connectionString') {
     const cs = settings.connectionString;
-    return {
-      blobService: BlobServiceClient.fromConnectionString(cs),
-      queue: (name) => new QueueClient(cs, name),
-      table: (name) => TableClient.fromConnectionString(cs, name, { allowInsecureConnection: insecureTable(cs) }),
-    };
+    const tableOptions = { allowInsecureConnection: insecureTable(cs), ...tableRetry };
+    return lazyAccount({
+      blobService: () => BlobServiceClient.fromConnectionString(cs, storageRetry),
+      queueService: () => QueueServiceClient.fromConnectionString(cs, storageRetry),
+      tableService: () => TableServiceClient.fromConnectionString(cs, tableOptions),
+      queue: (name) => new QueueClient(cs, name, storageRetry),
+      table: (name) => TableClient.fromConnectionString(cs, name, tableOptions),
+    });
   }
   const credential: TokenCredential = settings.clientId ? new ManagedIdentityCredential({ clientId: settings.clientId }) : new DefaultAzureCredential();
   const trim = (uri: string) => uri.replace(/\/+$/, '');
-  return {
-    blobService: new BlobServiceClient(trim(settings.blobServiceUri), credential),
-    queue: (name) => new QueueClient(`${trim(settings.queueServiceUri)}/${name}`, credential),
-    table: (name) => new TableClient(trim(settings.tableServiceUri), name, credential),
-  };
+  return lazyAccount({
+    blobService: () => new BlobServiceClient(trim(settings.blobServiceUri), credential, storageRetry),
+    queueService: () => new QueueServiceClient(trim(settings.queueServiceUri), credential, storageRetry),
+    tableService: () => new TableServiceClient(trim(settings.tableServiceUri), credential, tableRetry),
+    queue: (name) => new QueueClient(`${trim(settings.queueServiceUri)}/${name}`, credential, storageRetry),
+    table: (name) => new TableClient(trim(settings.tableServiceUri), name, credential, tableRetry),
+  });
 }
