@@ -5,6 +5,19 @@ import { errorFields } from '../shared/log';
 import { acceptWebhookRequest, countByStream } from '../shared/pipeline/accept-notifications';
 import { relayServices, relayWebhookContext } from '../shared/services';
 
+/**
+ * The last-notification row is written at most every 30 s per stream from one instance: health needs minutes of
+ * precision, and a burst of concurrent POSTs would otherwise race on one row's ETag.
+ */
+const noteEveryMs = 30_000;
+const lastNoted = new Map<string, number>();
+function dueForNote({ tenantId, contentType }: { tenantId: string; contentType: string }, now: number): boolean {
+  const key = `${tenantId}/${contentType}`;
+  if (now - (lastNoted.get(key) ?? 0) < noteEveryMs) return false;
+  lastNoted.set(key, now);
+  return true;
+}
+
 export async function notifications(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const { policy, logger, telemetry } = relayWebhookContext();
   const declared = Number(request.headers.get('content-length') ?? '0');
@@ -20,7 +33,7 @@ export async function notifications(request: HttpRequest, context: InvocationCon
     await services.queue.enqueue(messages);
     // For the health check; losing this write must not make the API resend the batch.
     const now = new Date();
-    await Promise.all(countByStream(messages).map(([{ tenantId, contentType }]) =>
+    await Promise.all(countByStream(messages).filter(([stream]) => dueForNote(stream, now.getTime())).map(([{ tenantId, contentType }]) =>
       services.ledger.setLastNotification(tenantId, contentType, now).catch((err: unknown) =>
         logger.warn('last notification time not recorded', { tenantId, contentType, ...errorFields(err) }))));
   }, telemetry);

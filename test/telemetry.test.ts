@@ -240,3 +240,20 @@ describe('Application Insights adapter', () => {
     assert.equal(errors.length, 1);
   });
 });
+
+describe('Application Insights adapter failures', () => {
+  it('never throws into the pipeline when the SDK client throws', async () => {
+    const telemetry = deferredTelemetry(async () => ({
+      trackMetric: () => {
+        throw new TypeError("Cannot read properties of undefined (reading 'trackMetric')");
+      },
+      trackEvent: () => {
+        throw new TypeError("Cannot read properties of undefined (reading 'trackEvent')");
+      },
+    }));
+    telemetry.metric('queued', 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.doesNotThrow(() => telemetry.metric('m', 1));
+    assert.doesNotThrow(() => telemetry.event('e'));
+  });
+});

@@ -27,14 +27,22 @@ export function deferredTelemetry(load: () => Promise<AppInsightsClient>, onErro
   let client: AppInsightsClient | undefined;
   let failed = false;
   const pending: Call[] = [];
+  // Telemetry never fails the work it reports on: an SDK error is swallowed here.
+  const send = (call: Call, to: AppInsightsClient) => {
+    try {
+      call(to);
+    } catch {
+      /* dropped */
+    }
+  };
   const run = (call: Call) => {
-    if (client) return call(client);
+    if (client) return send(call, client);
     if (!failed && pending.length < maxPending) pending.push(call);
   };
   load().then(
     (loaded) => {
       client = loaded;
-      for (const call of pending.splice(0)) call(loaded);
+      for (const call of pending.splice(0)) send(call, loaded);
     },
     (err: unknown) => {
       failed = true;
