@@ -61,7 +61,10 @@ export function appInsightsTelemetry(env: NodeJS.ProcessEnv = process.env, onErr
   const connectionString = env[connectionStringSetting];
   if (!connectionString) return undefined;
   return deferredTelemetry(async () => {
-    const ai = (await import('applicationinsights')) as unknown as AppInsightsModule;
+    const loaded = (await import('applicationinsights')) as unknown as AppInsightsModule & { default?: AppInsightsModule };
+    // Node's namespace for a CommonJS module is a snapshot (its defaultClient stays undefined after setup): read
+    // the live module.exports (`default`). An esbuild bundle has no `default` here, and live getters instead.
+    const ai = loaded.default ?? loaded;
     // Console lines are already collected by the Functions host; live metrics are not needed for the relay.
     const config = ai.setup(connectionString);
     config.setAutoCollectConsole(false);
