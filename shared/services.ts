@@ -3,7 +3,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ManagementClient } from './api/client';
-import { systemClock } from './api/clock';
 import type { ContentType } from './api/content-types';
 import { createClientFromSettings } from './api/from-settings';
 import { ConfigError, loadSettings, settingValue, type Settings } from './config';
