@@ -114,13 +114,11 @@ param restrictWebhookToServiceTag bool = false
 @description('Extra CIDR ranges allowed in when restrictWebhookToServiceTag is true (your monitoring, your own address for o365-relay doctor).')
 param allowedIpRanges array = []
 
-// The app code reads AzureWebJobsStorage as a connection string (shared/config.ts relay section,
-// shared/services.ts) and builds its queue, table and blob clients from it; it does not yet understand the
-// identity-based AzureWebJobsStorage__accountName form that the Functions host uses. 'identity' is the target:
-// shared keys off, the host and the queue trigger work, but the app's own clients stop with "AzureWebJobsStorage is
-// required" until the app learns identity-based storage. 'connectionString' is the working fallback for today's code:
-// shared keys stay on and the connection string lives in Key Vault (secret storage-connection).
-@description('How the app reaches its storage: identity (shared keys off; needs the app change described in docs/deploy.md) or connectionString (shared keys on, connection string in Key Vault; works with the current app).')
+// 'identity' (default): shared keys off; the host, the queue trigger and the app's own clients
+// (shared/state/storage-account.ts) all use AzureWebJobsStorage__accountName with the app's managed identity and the
+// data roles below. 'connectionString' keeps shared keys on and puts the connection string in Key Vault (secret
+// storage-connection), for accounts that must keep key access.
+@description('How the app reaches its storage: identity (shared keys off, managed identity) or connectionString (shared keys on, connection string in Key Vault).')
 @allowed([
   'identity'
   'connectionString'

@@ -407,7 +407,19 @@ function problemsOf(error: z.ZodError): ConfigProblem[] {
 }
 
 /** Parses settings from an environment-like record. Throws ConfigError naming every bad setting. */
+/** In Azure an app setting whose Key Vault reference did not resolve arrives as the reference text itself. */
+const unresolvedKeyVaultReference = /^\s*@Microsoft\.KeyVault\(/i;
+
 export function parseSettings(env: Env): Settings {
+  const unresolved = Object.entries(env).filter(([, value]) => value !== undefined && unresolvedKeyVaultReference.test(value));
+  if (unresolved.length > 0) {
+    throw new ConfigError(
+      unresolved.map(([setting]) => ({
+        setting,
+        problem: "is a Key Vault reference that did not resolve: give the app's identity Key Vault Secrets User and check the secret URI",
+      })),
+    );
+  }
   const input = Object.fromEntries(Object.keys(settingsSections).map((section) => [section, env]));
   const parsed = settingsSchema.safeParse(input);
   if (!parsed.success) throw new ConfigError(problemsOf(parsed.error));

@@ -51,3 +51,11 @@ describe('O365_SINKS', () => {
     assert.match(problems(() => parseSettings({ ...base, O365_SINKS: '[{' })), /O365_SINKS: must be JSON/);
   });
 });
+
+describe('Key Vault references', () => {
+  it('refuses a setting whose Key Vault reference did not resolve, by name and without its text', () => {
+    const text = problems(() => parseSettings({ ...base, O365_WEBHOOK_URL: 'https://relay.example/api/notifications', O365_WEBHOOK_AUTH_ID: '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/o365-webhook-auth-id/)' }));
+    assert.match(text, /^O365_WEBHOOK_AUTH_ID: is a Key Vault reference that did not resolve/m);
+    assert.doesNotMatch(text, /vault\.azure\.net/);
+  });
+});
