@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { loadSettings, settingValue } from '../shared/config';
 import { createLogger } from '../shared/log';
 import type { DecodedRecord } from '../shared/records/decode';
+import { redactDetections } from '../shared/records/redact-detections';
 import { createSinks } from '../shared/sinks/create-sinks';
 import { secretSettingNames } from '../shared/sinks/sink-secrets';
 import { createStorageAccount } from '../shared/state/storage-account';
@@ -29,14 +30,24 @@ export function sinkTarget(name: string): SinkTarget {
     sink,
     tenantId: settings.api.tenantIds[0] ?? '',
     rejected: 0,
-    open: (content) =>
-      sink.open(content, {
+    open: async (content) => {
+      const writer = await sink.open(content, {
         resumeAfter: 0,
         rejected: async (records: readonly DecodedRecord[], reason: string) => {
           target.rejected += records.length;
           process.stderr.write(`${name} rejected ${records.length} record(s): ${reason}\n`);
         },
-      }),
+      });
+      if (!settings.relay.redactDlpDetections) return writer;
+      return {
+        write: (records) => writer.write(records.map(redactDetections)),
+        close: () => writer.close(),
+        abort: () => writer.abort(),
+        get accepted() {
+          return writer.accepted;
+        },
+      };
+    },
   };
   return target;
 }

@@ -21,6 +21,7 @@ export async function contentWorker(queued: unknown, context: InvocationContext)
     sinksFor: s.sinksFor,
     deadLetter: s.deadLetter,
     filter: s.filter,
+    redactDlpDetections: s.settings.relay.redactDlpDetections,
     clock: systemClock,
     random: Math.random,
     owner: `${s.instanceId}/${context.invocationId}`,

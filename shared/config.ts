@@ -277,6 +277,7 @@ export const relaySettingsSection = z
     O365_CLAIM_LEASE_SECONDS: setting(positiveInt(720, 86_400)),
     O365_LOG_LEVEL: setting(z.enum(['debug', 'info', 'warn', 'error'], { error: 'must be debug, info, warn or error' }).optional()),
     O365_SINKS: setting(z.string().optional()),
+    O365_REDACT_DLP_DETECTIONS: setting(z.enum(['true', 'false'], { error: 'must be true or false' }).optional()),
     WEBSITE_INSTANCE_ID: setting(z.string().optional()),
   })
   .transform((s, ctx) => {
@@ -381,6 +382,8 @@ export const relaySettingsSection = z
       initialLookbackMs: s.O365_INITIAL_LOOKBACK,
       reconcileOverlapMs: s.O365_RECONCILE_OVERLAP,
       maxNotificationBytes: s.O365_MAX_NOTIFICATION_BYTES,
+      /** DLP detected values (matched card numbers, ...) are redacted before any sink sees them unless set to false. */
+      redactDlpDetections: s.O365_REDACT_DLP_DETECTIONS !== 'false',
       claimLeaseMs: s.O365_CLAIM_LEASE_SECONDS * 1000,
       logLevel: s.O365_LOG_LEVEL ?? ('info' as const),
     };

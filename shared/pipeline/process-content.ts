@@ -9,6 +9,7 @@ import { errorFields } from '../log';
 import { decodeStream, emptyStats, type DecodeStats, type InvalidInput } from '../records/decode-stream';
 import type { DecodedRecord } from '../records/decode';
 import type { RecordFilter } from '../records/filters';
+import { redactDetections } from '../records/redact-detections';
 import type { DeadLetter } from '../sinks/dead-letter';
 import { deadLetterWriter } from '../sinks/dead-letter-writer';
 import { SinkError, type Sink, type SinkWriter } from '../sinks/sink';
@@ -24,6 +25,8 @@ export interface ContentWorkerDeps {
   sinksFor(tenantId: string): readonly Sink[];
   deadLetter: DeadLetter;
   filter: RecordFilter;
+  /** Replace DLP detected values before any sink sees a record (O365_REDACT_DLP_DETECTIONS, on by default). */
+  redactDlpDetections?: boolean;
   clock: Clock;
   random: () => number;
   /** Who claims (an instance id plus invocation id). */
@@ -119,7 +122,8 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
     for await (const batch of decodeStream(body, { filter: deps.filter, context: { contentType: message.contentType }, stats })) {
       problems.push(...batch.invalid);
       // A record of another tenant in this tenant's blob is never forwarded with it.
-      const own = batch.records.filter((r) => r.common.OrganizationId?.toLowerCase() === message.tenantId || (foreign.push(r), false));
+      const mine = batch.records.filter((r) => r.common.OrganizationId?.toLowerCase() === message.tenantId || (foreign.push(r), false));
+      const own = deps.redactDlpDetections ? mine.map(redactDetections) : mine;
       for (const r of own) oldestCreation = Math.min(oldestCreation, creationTimeMs(r.common.CreationTime));
       for (const d of deliveries) await step(d, () => d.writer.write(own));
     }
