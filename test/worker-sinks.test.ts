@@ -13,7 +13,7 @@ import { compileFilter } from '../shared/records/filters';
 import { createBlobDeadLetter } from '../shared/sinks/blob-dead-letter';
 import { createBlobSink } from '../shared/sinks/blob-sink';
 import { filteredSink } from '../shared/sinks/filtered-sink';
-import type { Sink } from '../shared/sinks/sink';
+import { SinkError, type Sink } from '../shared/sinks/sink';
 import { createTableLedger } from '../shared/state/table-ledger';
 import { recordingTelemetry } from '../shared/telemetry';
 import { switchableSink } from './support/switchable-sink';
@@ -83,4 +83,42 @@ describe('content worker with several sinks', () => {
     assert.equal(after, archiveEtag);
     assert.equal((await ledger.get({ tenantId: tenant, contentId: message.contentId }))?.state, 'delivered');
   });
+
+  it("waits at least as long as a sink's Retry-After asked", async () => {
+    const ledger = createTableLedger({ connectionString: azurite.connectionString, tableName: 'workersinksretry' });
+    const busy: Sink = {
+      name: 'busy',
+      open: async () => ({
+        write: async () => undefined,
+        close: async () => {
+          throw new SinkError('busy', 'busy: 503 after 6 attempts', true, undefined, { retryAfterMs: 600_000 });
+        },
+        abort: async () => undefined,
+        accepted: 0,
+      }),
+    };
+    const outcome = await processContent(
+      { tenantId: tenant, contentType: 'Audit.General', contentId: 'busy$sink$0001', contentCreated: new Date().toISOString(), contentExpiration: new Date(Date.now() + 7 * 86_400_000).toISOString(), waits: 0 },
+      {
+        ledger,
+        fetchContent: async () =>
+          (async function* () {
+            yield Buffer.from(JSON.stringify([...generateRecords(3)]));
+          })(),
+        sinksFor: () => [busy],
+        deadLetter: createBlobDeadLetter(BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('o365-dead-letter')),
+        filter: compileFilter(),
+        clock: systemClock,
+        random: () => 0.5,
+        owner: 'retry-after-worker',
+        claimLeaseMs: 60_000,
+        deadline: Date.now() + 60_000,
+        logger: createLogger({ level: 'error' }),
+        telemetry: recordingTelemetry(),
+      },
+    );
+    assert.equal(outcome.kind, 'wait');
+    assert.ok(outcome.kind === 'wait' && outcome.delayMs >= 600_000, `waited ${outcome.kind === 'wait' ? outcome.delayMs : 0} ms`);
+  });
 });
+

@@ -158,7 +158,7 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
     logger.warn('content delivery will be retried later', { ...where, waits: message.waits, ...errorFields(err) });
     // A configuration problem needs a person: wait long, but keep the content until it expires. A Retry-After the
     // client did not wait for in-process is the least we wait.
-    const retryAfterMs = err instanceof ManagementApiError ? (err.retryAfterMs ?? 0) : 0;
+    const retryAfterMs = err instanceof ManagementApiError || err instanceof SinkError ? (err.retryAfterMs ?? 0) : 0;
     const needsPerson = err instanceof ApiConfigurationError || (err instanceof SinkError && !err.retryable);
     return wait(err instanceof Error ? err.message : String(err), Math.max(retryAfterMs, needsPerson ? 15 * 60_000 : 0));
   } finally {

@@ -283,7 +283,9 @@ export function createHttpBatchSink(options: HttpBatchSinkOptions): HttpBatchSin
       }
       if (verdict.kind !== 'retry') return verdict;
       const giveUp = (why: string) =>
-        new SinkError(name, clean(`${protocol.label} sink ${name}: ${where} ${why}; last answer: ${verdict.reason}`), true);
+        new SinkError(name, clean(`${protocol.label} sink ${name}: ${where} ${why}; last answer: ${verdict.reason}`), true, undefined, {
+          retryAfterMs: verdict.retryAfterMs,
+        });
       if (attempt >= policy.maxAttempts) throw giveUp(`did not accept the batch after ${attempt} attempts`);
       if (verdict.retryAfterMs !== undefined && verdict.retryAfterMs > policy.maxRetryAfterMs) {
         throw giveUp(`asked to wait ${verdict.retryAfterMs} ms, longer than maxRetryMs`);

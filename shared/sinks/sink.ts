@@ -57,8 +57,11 @@ export class SinkError extends Error {
     /** True when waiting can help (destination down, throttled); false for permanent rejections. */
     readonly retryable: boolean,
     readonly code = retryable ? 'SINK_UNAVAILABLE' : 'SINK_REJECTED',
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number | undefined },
   ) {
     super(message, options);
+    this.retryAfterMs = options?.retryAfterMs;
   }
+  /** How long the destination asked us to wait (its Retry-After), when it said. */
+  readonly retryAfterMs: number | undefined;
 }
