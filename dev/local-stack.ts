@@ -1,12 +1,12 @@
 // The whole relay on one machine: Azurite in-process, the API simulator with a demo tenant whose webhook is the
 // local Functions host, and the host running the real app. Used by `npm start` and by the end-to-end tests.
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import type { Logger } from '../shared/log';
 import { resetRelayServices } from '../shared/services';
 import { startAzurite, type RunningAzurite } from './azurite';
+import { freePort } from './free-port';
 import { startHost, type RunningHost } from './host/host';
 import { startSimulator, type Simulator, type SimulatorOptions } from './simulator';
 
@@ -35,17 +35,6 @@ export interface LocalStack {
   settings: Record<string, string>;
   blobs: ContainerClient;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 const pick = (overrides: Record<string, string | undefined>, name: string, fallback: string) => overrides[name] ?? fallback;

@@ -5,13 +5,13 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ContentType } from '../shared/api/content-types';
 import { contentQueueName } from '../shared/state/content-queue';
 import { createTableLedger, type TableLedger } from '../shared/state/table-ledger';
 import { BlobServiceClient } from '@azure/storage-blob';
+import { freePort } from '../dev/free-port';
 import { startAzurite, type RunningAzurite } from '../dev/azurite';
 import { generateRecords, seededRandom } from '../dev/record-generator';
 import { startSimulator, type PublishedContent, type Simulator } from '../dev/simulator';
@@ -26,17 +26,6 @@ const streams: readonly ContentType[] = ['Audit.Exchange', 'Audit.SharePoint'];
 const container = 'o365-audit';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs;

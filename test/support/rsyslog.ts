@@ -7,6 +7,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../../dev/free-port';
+
+export { freePort };
 
 /** rsyslogd's path; throws (the test fails, it does not skip) when rsyslog is not installed. */
 export function rsyslogd(): string {
@@ -50,13 +53,6 @@ export function makeCertificates(dir: string): Certificates {
   };
 }
 
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Ports in LISTEN state on 127.0.0.1 (from /proc/net/tcp: no probe connection reaches the receiver). */
 function listeningPorts(): Set<number> {
