@@ -30,7 +30,7 @@ const oddValue = fc.oneof(
 
 describe('decoder fuzz', () => {
   it('random JSON values never throw and give one line each', () => {
-    fc.assert(fc.property(fc.jsonValue({ maxDepth: 4 }), assertOneLine), { numRuns: 3000 });
+    fc.assert(fc.property(fc.jsonValue({ maxDepth: 4 }), assertOneLine), { numRuns: 10_000 });
   });
 
   it('mutated fixture records never throw and give one line each', () => {
@@ -46,7 +46,7 @@ describe('decoder fuzz', () => {
           assertOneLine(copy);
         },
       ),
-      { numRuns: 4000 },
+      { numRuns: 10_000 },
     );
   });
 });
