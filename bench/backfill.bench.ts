@@ -5,7 +5,7 @@ import { contentTypes } from '../shared/api/content-types';
 import { createClientFromSettings } from '../shared/api/from-settings';
 import { parseSettings } from '../shared/config';
 import { decodeStream } from '../shared/records/decode-stream';
-import { startSimulator, type Simulator } from '../dev/simulator';
+import { simulatorClientSettings, startSimulator, type Simulator } from '../dev/simulator';
 import { generateRecords } from '../dev/record-generator';
 
 const tenantId = '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66';
@@ -24,12 +24,7 @@ interface Figures {
 
 async function backfill(sim: Simulator, requestsPerMinute: number): Promise<Figures> {
   const settings = parseSettings({
-    O365_TENANT_ID: tenantId,
-    O365_CLIENT_ID: clientId,
-    O365_CLIENT_SECRET: clientSecret,
-    O365_API_BASE_URL: sim.baseUrl,
-    O365_AUTHORITY_HOST: sim.authorityHost,
-    O365_CA_FILE: sim.caCertPath,
+    ...simulatorClientSettings(sim, { tenantId, clientId, clientSecret }),
     O365_REQUESTS_PER_MINUTE: String(requestsPerMinute),
   });
   const client = createClientFromSettings(settings.api);
@@ -76,7 +71,7 @@ async function main(): Promise<void> {
     }
     // Subscriptions must exist for the content to be listed.
     const starter = createClientFromSettings(
-      parseSettings({ O365_TENANT_ID: tenantId, O365_CLIENT_ID: clientId, O365_CLIENT_SECRET: clientSecret, O365_API_BASE_URL: sim.baseUrl, O365_AUTHORITY_HOST: sim.authorityHost, O365_CA_FILE: sim.caCertPath }).api,
+      parseSettings(simulatorClientSettings(sim, { tenantId, clientId, clientSecret })).api,
     );
     for (const contentType of contentTypes) await starter.tenant(tenantId).startSubscription(contentType);
     starter.close();

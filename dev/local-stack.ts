@@ -8,7 +8,7 @@ import { resetRelayServices } from '../shared/services';
 import { startAzurite, type RunningAzurite } from './azurite';
 import { freePort } from './free-port';
 import { startHost, type RunningHost } from './host/host';
-import { startSimulator, type Simulator, type SimulatorOptions } from './simulator';
+import { simulatorClientSettings, startSimulator, type Simulator, type SimulatorOptions } from './simulator';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 export const demoTenantId = '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66';
@@ -53,12 +53,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     closers.unshift(() => simulator.close());
     const settings: Record<string, string> = {
       AzureWebJobsStorage: azurite.connectionString,
-      O365_TENANT_ID: tenantId,
-      O365_CLIENT_ID: clientId,
-      O365_CLIENT_SECRET: clientSecret,
-      O365_API_BASE_URL: simulator.baseUrl,
-      O365_AUTHORITY_HOST: simulator.authorityHost,
-      O365_CA_FILE: simulator.caCertPath,
+      ...simulatorClientSettings(simulator, { tenantId, clientId, clientSecret }),
       O365_WEBHOOK_URL: `http://127.0.0.1:${port}/api/notifications`,
       O365_WEBHOOK_AUTH_ID: randomBytes(24).toString('base64url'),
       O365_RECONCILE_SCHEDULE: '0 * * * * *',

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { startSimulator, createClientCertificate, type Simulator } from '../dev/simulator';
+import { simulatorClientSettings, startSimulator, createClientCertificate, type Simulator } from '../dev/simulator';
 import { createServerPki } from '../dev/simulator/certificates';
 import { createManagementClient, type ManagementClient } from '../shared/api/client';
 import { resolveEndpoints } from '../shared/api/clouds';
@@ -181,12 +181,7 @@ describe('subscriptions', () => {
 
   it('works from settings alone: loopback overrides and the simulator CA file', async () => {
     const { api } = parseSettings({
-      O365_TENANT_ID: tenantA,
-      O365_CLIENT_ID: clientId,
-      O365_CLIENT_SECRET: clientSecret,
-      O365_API_BASE_URL: sim.baseUrl,
-      O365_AUTHORITY_HOST: sim.authorityHost,
-      O365_CA_FILE: sim.caCertPath,
+      ...simulatorClientSettings(sim, { tenantId: tenantA, clientId, clientSecret }),
     });
     const client = createClientFromSettings(api);
     try {

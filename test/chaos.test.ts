@@ -14,7 +14,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { freePort } from '../dev/free-port';
 import { startAzurite, type RunningAzurite } from '../dev/azurite';
 import { generateRecords, seededRandom } from '../dev/record-generator';
-import { startSimulator, type PublishedContent, type Simulator } from '../dev/simulator';
+import { simulatorClientSettings, startSimulator, type PublishedContent, type Simulator } from '../dev/simulator';
 import { repoRoot } from './support/fixtures';
 import { blobNames, contentFetches, expectedSinkBlobName, notifiedContentIds, peekQueue, queueLength, sinkRecordIds } from './support/relay-observations';
 
@@ -102,12 +102,7 @@ describe('chaos: the host killed mid-blob and restarted, notifications dropped a
     const webhook = `http://127.0.0.1:${port}/api/notifications`;
     const env: Record<string, string> = {
       AzureWebJobsStorage: azurite.connectionString,
-      O365_TENANT_ID: tenantId,
-      O365_CLIENT_ID: clientId,
-      O365_CLIENT_SECRET: clientSecret,
-      O365_API_BASE_URL: sim.baseUrl,
-      O365_AUTHORITY_HOST: sim.authorityHost,
-      O365_CA_FILE: sim.caCertPath,
+      ...simulatorClientSettings(sim, { tenantId, clientId, clientSecret }),
       O365_WEBHOOK_URL: webhook,
       O365_WEBHOOK_AUTH_ID: authId,
       O365_CONTENT_TYPES: streams.join(','),

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startSimulator, type Simulator } from '../dev/simulator';
+import { simulatorClientSettings, startSimulator, type Simulator } from '../dev/simulator';
 import { fixturePath, repoRoot } from './support/fixtures';
 
 const tenantId = '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66';
@@ -33,12 +33,7 @@ before(async () => {
   sim = await startSimulator({ tenants: [{ tenantId, apps: [{ clientId, clientSecret }] }], pageSize: 2 });
   env = {
     PATH: process.env.PATH,
-    O365_TENANT_ID: tenantId,
-    O365_CLIENT_ID: clientId,
-    O365_CLIENT_SECRET: clientSecret,
-    O365_API_BASE_URL: sim.baseUrl,
-    O365_AUTHORITY_HOST: sim.authorityHost,
-    O365_CA_FILE: sim.caCertPath,
+    ...simulatorClientSettings(sim, { tenantId, clientId, clientSecret }),
     O365_CONTENT_TYPES: 'Audit.Exchange,Audit.SharePoint',
   };
 });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { startAzurite, DEV_ACCOUNT_KEY, type RunningAzurite } from '../dev/azurite';
-import { startSimulator, type Simulator } from '../dev/simulator';
+import { simulatorClientSettings, startSimulator, type Simulator } from '../dev/simulator';
 import { repoRoot } from './support/fixtures';
 
 const tenantId = '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66';
@@ -93,12 +93,7 @@ before(async () => {
   const syslogPort = await listen(syslog);
   env = {
     PATH: process.env.PATH,
-    O365_TENANT_ID: tenantId,
-    O365_CLIENT_ID: clientId,
-    O365_CLIENT_SECRET: clientSecret,
-    O365_API_BASE_URL: sim.baseUrl,
-    O365_AUTHORITY_HOST: sim.authorityHost,
-    O365_CA_FILE: sim.caCertPath,
+    ...simulatorClientSettings(sim, { tenantId, clientId, clientSecret }),
     O365_CONTENT_TYPES: 'Audit.Exchange,DLP.All',
     O365_WEBHOOK_URL: webhookUrl,
     O365_WEBHOOK_AUTH_ID: authId,

@@ -6,6 +6,7 @@ export type { JournalEntry } from './journal.js';
 export type { ContentType, PublishedContent, Notification, Permission } from './request-shapes.js';
 export { contentTypes } from './request-shapes.js';
 export { trustCaPolicy, simulatorCredentialOptions } from './trust.js';
+export { simulatorClientSettings, type SimulatorClient } from './client-settings.js';
 export { createClientCertificate, type ClientCertificate } from './certificates.js';
 export { generateRecords } from './generated-records.js';
 export { errorTable, apiError, type ErrorCode } from './errors.js';

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateRecords } from './generated-records.js';
 import { ContentTypeSchema, contentTypes } from './request-shapes.js';
+import { simulatorClientSettings } from './client-settings.js';
 import { startSimulator } from './simulator.js';
 
 const demoTenantId = '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66';
@@ -57,14 +58,7 @@ async function main(): Promise<void> {
   out(`  client id       ${demoClientId}`);
   out(`  client secret   ${demoSecret}   (a demo value for this simulator only, hence printed)`);
   out();
-  const settings = {
-    O365_TENANT_ID: demoTenantId,
-    O365_CLIENT_ID: demoClientId,
-    O365_CLIENT_SECRET: demoSecret,
-    O365_API_BASE_URL: sim.baseUrl,
-    O365_AUTHORITY_HOST: sim.authorityHost,
-    O365_CA_FILE: sim.caCertPath,
-  };
+  const settings = simulatorClientSettings(sim, { tenantId: demoTenantId, clientId: demoClientId, clientSecret: demoSecret });
   // The same settings as a file to `source` in another terminal (removed again when the simulator stops).
   const envFile = path.join(repoRoot, '.simulator.env');
   writeFileSync(envFile, Object.entries(settings).map(([k, v]) => `export ${k}=${v}`).join('\n') + '\n');
