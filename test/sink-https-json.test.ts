@@ -109,12 +109,16 @@ describe('HTTPS JSON sink', () => {
     assert.deepEqual(r.accepted, list.map((x) => x.raw));
   });
 
-  test('resumeAfter skips exactly the records accepted before', async () => {
+  test('resumeAfter skips exactly the records accepted before; progress is reported after each batch', async () => {
     const r = await receiver();
     const list = records(40);
     const { sink } = sinkFor(r, { batchRecords: 10 });
-    const writer = await deliver(sink, list, { resumeAfter: 13 }, 6);
+    const progress: Array<{ accepted: number; requestsSoFar: number }> = [];
+    const onAccepted = async (accepted: number) => void progress.push({ accepted, requestsSoFar: r.requests.length });
+    const writer = await deliver(sink, list, { resumeAfter: 13, onAccepted }, 6);
     assert.equal(writer.accepted, 40);
+    // Each count arrives before the next batch is sent, so a kill loses at most the batch in flight.
+    assert.deepEqual(progress, [{ accepted: 23, requestsSoFar: 1 }, { accepted: 33, requestsSoFar: 2 }, { accepted: 40, requestsSoFar: 3 }]);
     assert.deepEqual(r.accepted.map(eventId), idsOf(list).slice(13));
   });
 

@@ -165,15 +165,18 @@ test('plain TCP: every record arrives once and intact, long unicode lines cut at
   assert.equal(sample?.hostname, 'relay-test');
 });
 
-test('resumeAfter skips exactly the records an earlier attempt delivered', async () => {
+test('resumeAfter skips exactly the records an earlier attempt delivered; progress is reported per batch', async () => {
   const content = contentRef();
   const records = generated(120, 2);
   const sink = createSyslogSink('siem', SyslogSinkSettings.parse({ host: '127.0.0.1', port: rsyslog.tcpPort, batchRecords: 25 }), context());
-  const writer = await sink.open(content, { resumeAfter: 70 });
+  const progress: number[] = [];
+  const writer = await sink.open(content, { resumeAfter: 70, onAccepted: async (n) => void progress.push(n) });
   await writer.write(records.slice(0, 50));
   await writer.write(records.slice(50));
   await writer.close();
-  assert.equal(writer.accepted, 50);
+  // Counted from the start of the blob, like resumeAfter: the worker stores it as the sink's progress.
+  assert.equal(writer.accepted, 120);
+  assert.deepEqual(progress, [95, 120]);
   const { complete } = await arrivals(content, records.slice(70));
   assert.equal(complete.size, 50);
   const ids = new Set(records.slice(0, 70).map((r) => String(r.common.Id)));

@@ -16,6 +16,9 @@ import { filteredSink } from '../shared/sinks/filtered-sink';
 import { SinkError, type Sink } from '../shared/sinks/sink';
 import { createTableLedger } from '../shared/state/table-ledger';
 import { recordingTelemetry } from '../shared/telemetry';
+import { createHttpsJsonSink, HttpsJsonSinkSettings } from '../shared/sinks/https-json-sink';
+import { testContext } from './support/sink-harness';
+import { startReceiver } from './support/siem-receiver';
 import { switchableSink } from './support/switchable-sink';
 
 const tenant = '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66';
@@ -120,5 +123,47 @@ describe('content worker with several sinks', () => {
     assert.equal(outcome.kind, 'wait');
     assert.ok(outcome.kind === 'wait' && outcome.delayMs >= 600_000, `waited ${outcome.kind === 'wait' ? outcome.delayMs : 0} ms`);
   });
-});
 
+  it('stores a sink\'s progress after every accepted batch, before the next batch is sent', async () => {
+    const ledger = createTableLedger({ connectionString: azurite.connectionString, tableName: 'workersinksprogress' });
+    const key = { tenantId: tenant, contentId: 'progress$per$batch$0001' };
+    // What the ledger said about the sink when each batch arrived (the answer waits until the read is done).
+    const seen: Array<Promise<number | undefined>> = [];
+    const r = await startReceiver({
+      protocol: 'json',
+      fault: () => {
+        seen.push(ledger.get(key).then((e) => e?.sinks.siem?.accepted));
+        return { kind: 'slow', delayMs: 150 };
+      },
+    });
+    try {
+      const sink = createHttpsJsonSink('siem', HttpsJsonSinkSettings.parse({ url: r.url, batchRecords: 50, gzip: false }), testContext({}));
+      const outcome = await processContent(
+        { ...key, contentType: 'Audit.General', contentCreated: new Date().toISOString(), contentExpiration: new Date(Date.now() + 7 * 86_400_000).toISOString(), waits: 0 },
+        {
+          ledger,
+          fetchContent: async () =>
+            (async function* () {
+              yield Buffer.from(JSON.stringify([...generateRecords(200, { seed: 11 })]));
+            })(),
+          sinksFor: () => [sink],
+          deadLetter: createBlobDeadLetter(BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('o365-dead-letter')),
+          filter: compileFilter(),
+          clock: systemClock,
+          random: () => 0.5,
+          owner: 'progress-worker',
+          claimLeaseMs: 60_000,
+          deadline: Date.now() + 60_000,
+          logger: createLogger({ level: 'error' }),
+          telemetry: recordingTelemetry(),
+        },
+      );
+      sink.dispose();
+      assert.equal(outcome.kind, 'delivered');
+      assert.deepEqual(await Promise.all(seen), [undefined, 50, 100, 150]);
+      assert.deepEqual((await ledger.get(key))?.sinks.siem, { accepted: 200, done: true });
+    } finally {
+      await r.close();
+    }
+  });
+});

@@ -105,6 +105,10 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
           ? deadLetterWriter(deps.deadLetter, message, sink.name, 'sink still failing as the content nears its expiry', resumeAfter)
           : await sink.open(message, {
               resumeAfter,
+              // Progress after every accepted batch: a worker killed mid-blob re-sends at most the batch in flight.
+              onAccepted: (accepted) =>
+                ledger.recordProgress(key, deps.owner, sink.name, { accepted, done: false })
+                  .catch((err: unknown) => logger.warn('could not record sink progress', { ...where, sink: sink.name, ...errorFields(err) })),
               rejected: async (records, reason) => {
                 await deps.deadLetter.put(message, reason, records.map((r) => r.raw), sink.name);
                 deps.telemetry.metric('records.deadLettered', records.length, { ...stream, sink: sink.name });

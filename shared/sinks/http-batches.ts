@@ -321,6 +321,7 @@ export function createHttpBatchSink(options: HttpBatchSinkOptions): HttpBatchSin
       const verdict = await send(current, signal);
       if (verdict.kind === 'accepted') {
         accepted += current.records.length;
+        await openOptions.onAccepted?.(accepted);
         return;
       }
       const reason = clean(`${protocol.label} sink ${name}: ${where} ${verdict.kind === 'rejected' ? 'rejected the batch' : 'refused the configuration'}: ${verdict.reason}`);
@@ -329,6 +330,7 @@ export function createHttpBatchSink(options: HttpBatchSinkOptions): HttpBatchSin
       logger.warn('sink batch rejected', { sink: name, records: current.records.length, reason });
       await openOptions.rejected(current.records, reason);
       accepted += current.records.length;
+      await openOptions.onAccepted?.(accepted);
     };
 
     // One batch in flight while the next one fills (encoding overlaps the round trip); the next send starts

@@ -175,6 +175,7 @@ export function createSentinelSink(name: string, settings: SentinelSinkSettings,
         const outcome = await upload(part.rows, signal);
         if (outcome.ok) {
           accepted += part.records.length;
+          await options.onAccepted?.(accepted);
           continue;
         }
         if (outcome.status === 413 && part.rows.length > 1) {
@@ -192,6 +193,7 @@ export function createSentinelSink(name: string, settings: SentinelSinkSettings,
         logger.warn('sentinel sink rejected records go to the dead letter', { sink: name, records: dead.length, reason: outcome.reason, contentId: content.contentId });
         await rejected(dead, outcome.reason);
         accepted += part.records.length;
+        await options.onAccepted?.(accepted);
       }
     };
 

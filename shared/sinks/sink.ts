@@ -28,6 +28,11 @@ export interface OpenOptions {
    * many of the records it is given; an all-or-nothing sink (blob) ignores it.
    */
   resumeAfter: number;
+  /**
+   * Called with the new `accepted` count after each batch the destination took, and awaited before the next batch
+   * goes out: the worker records it, so a worker killed mid-blob re-sends at most the one batch in flight.
+   */
+  onAccepted?: (accepted: number) => Promise<void>;
   signal?: AbortSignal;
   /**
    * For records the destination rejected for good (a 4xx for that batch): the sink hands them here (they go to

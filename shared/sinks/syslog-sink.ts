@@ -249,7 +249,7 @@ export function createSyslogSink(name: string, settings: SyslogSinkSettings, con
     const local = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, local.signal]) : local.signal;
     let skip = Math.max(0, options.resumeAfter);
-    let accepted = 0;
+    let accepted = skip;
     let resentBatches = 0;
     let cutMessages = 0;
     let state: 'open' | 'closed' | 'aborted' = 'open';
@@ -266,6 +266,7 @@ export function createSyslogSink(name: string, settings: SyslogSinkSettings, con
         await options.rejected(batch.rejected.records, batch.rejected.reason);
       }
       accepted += batch.records;
+      await options.onAccepted?.(accepted);
     };
 
     /** Waits for the batch on the wire, then puts this one there. */
