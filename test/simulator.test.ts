@@ -644,6 +644,28 @@ describe('simulator: fault knobs', () => {
     assert.equal((await call(sim, 'GET', blobUrl(item), { token })).status, 200);
   });
 
+  it('expireContent: that one blob answers AF20051 from now on, others are untouched', async () => {
+    const gone = await sim.publish(T1, 'Audit.Exchange', [{ Id: 'gone' }]);
+    const kept = await sim.publish(T1, 'Audit.Exchange', [{ Id: 'kept' }]);
+    sim.expireContent(T1, gone.contentId);
+    assert.equal(errorCode(await call(sim, 'GET', blobUrl(gone), { token })), 'AF20051');
+    assert.equal((await call(sim, 'GET', blobUrl(kept), { token })).status, 200);
+    assert.throws(() => sim.expireContent(T1, 'no$such$content'), /no content/);
+  });
+
+  it('chance: each request throttled (403 or 429) or answered 5xx with the given odds', async () => {
+    // Draws: throttle? yes, status 403 | throttle? yes, status 429 | throttle? no, 5xx? yes, 502 | neither.
+    draws = [0.01, 0.2, 0.01, 0.7, 0.9, 0.01, 0.5, 0.9, 0.9];
+    sim.faults.chance = { throttle: 0.05, serverError: 0.05 };
+    try {
+      const answers = [];
+      for (let i = 0; i < 4; i++) answers.push(await call(sim, 'GET', listUrl(), { token }));
+      assert.deepEqual(answers.map((a) => [a.status, errorCode(a)]), [[403, 'AF429'], [429, 'AF429'], [502, 'AF50000'], [200, undefined]]);
+    } finally {
+      sim.faults.chance = { throttle: 0, serverError: 0 };
+    }
+  });
+
   it('slow answers: delayMs holds every API answer back (answers still arrive intact)', async () => {
     sim.faults.delayMs = 30;
     try {

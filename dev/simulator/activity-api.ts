@@ -37,6 +37,8 @@ const routes: Array<{ method: string; pattern: RegExp; name: string; run: Route 
 /** ASP.NET Web API's answer for a rejected bearer token; the AF table has no code for it. */
 const unauthorized: Reply = json(401, { Message: 'Authorization has been denied for this request.' }, { 'WWW-Authenticate': 'Bearer' });
 
+const randomServerErrorStatuses = [500, 502, 503] as const;
+
 export function isApiPath(path: string): boolean {
   return path.startsWith('/api/');
 }
@@ -62,6 +64,12 @@ export async function handleApi(ctx: SimulatorContext, req: Incoming): Promise<R
     faults.throttle.remaining--;
     const headers: Record<string, string> = faults.throttle.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(faults.throttle.retryAfterSeconds) };
     return withTenant({ ...errorReply(apiError('AF429', route.name, publisherId), headers), status: faults.throttle.status });
+  }
+  if (faults.chance.throttle > 0 && ctx.random() < faults.chance.throttle) {
+    return withTenant({ ...errorReply(apiError('AF429', route.name, publisherId)), status: ctx.random() < 0.5 ? 403 : 429 });
+  }
+  if (faults.chance.serverError > 0 && ctx.random() < faults.chance.serverError) {
+    return withTenant({ ...errorReply(apiError('AF50000')), status: randomServerErrorStatuses[Math.floor(ctx.random() * randomServerErrorStatuses.length)]! });
   }
   if (route.method !== req.method) return withTenant(json(405, { Message: `The requested resource does not support http method '${req.method}'.` }, { Allow: route.method }));
 

@@ -33,6 +33,8 @@ export interface SimulatorFaults extends NotificationFaults {
   truncateContent: { remaining: number; mode?: 'cut-json' | 'abort' };
   /** The next N content downloads answer AF20051 (expired) whatever their age. */
   expiredContent: { remaining: number };
+  /** Each API request, independently, with these probabilities: AF429 (as 403 or 429, even odds), or a 5xx. */
+  chance: { throttle: number; serverError: number };
 }
 
 export interface SimulatorContext {

@@ -46,6 +46,11 @@ export class Journal {
     if (value && value.length >= 4) this.secrets.add(value);
   }
 
+  /** The values scrubbed so far (for a test's secret scan over everything else). */
+  get secretValues(): string[] {
+    return [...this.secrets];
+  }
+
   record(entry: JournalEntry): void {
     const byName = redactFields(entry) as JournalEntry;
     // A second pass catches a secret that arrived under an unexpected name (e.g. in a query string).

@@ -89,6 +89,10 @@ export interface Simulator {
   tokenRequests(tenantId?: string): number;
   /** Make every issued token (of one tenant) expired, so the API answers 401 to it. */
   expireTokens(tenantId?: string): void;
+  /** One published blob's 7 days are over now: its contentUri answers AF20051 (listings show the new expiration). */
+  expireContent(tenantId: string, contentId: string): void;
+  /** Every secret the simulator has seen or issued (client secrets, access tokens, authIds), for secret scans. */
+  knownSecrets(): string[];
   close(): Promise<void>;
 }
 
@@ -99,6 +103,7 @@ export function defaultFaults(): SimulatorFaults {
     delayMs: 0,
     truncateContent: { remaining: 0 },
     expiredContent: { remaining: 0 },
+    chance: { throttle: 0, serverError: 0 },
     dropNotifications: 0,
     duplicateNotifications: 0,
     failNotifyAttempts: 0,
@@ -283,6 +288,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     tokenRequests: (tenantId) =>
       tenantId === undefined ? [...ctx.tokenRequestCounts.values()].reduce((a, b) => a + b, 0) : (ctx.tokenRequestCounts.get(tenantId) ?? 0),
     expireTokens: (tenantId) => ctx.tokens.expireAll(tenantId),
+    expireContent(tenantId, contentId) {
+      const stored = ctx.content.get(tenantId, contentId);
+      if (!stored) throw new Error(`tenant ${tenantId} has no content ${contentId} to expire`);
+      stored.expiration = new Date(now().getTime() - 1);
+    },
+    knownSecrets: () => journal.secretValues,
     async close() {
       if (closed) return;
       closed = true;

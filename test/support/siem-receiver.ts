@@ -2,7 +2,8 @@
 // HTTP, speaking either a generic JSON collector contract (NDJSON or a JSON array, bearer token) or Splunk HEC's
 // documented one (/services/collector/event, `Splunk <token>`, concatenated event objects, `{text, code}`
 // answers). It decompresses gzip, records every request and every event it accepted, and fails on demand:
-// drop the connection mid-request, a status with Retry-After, HEC codes, slow answers, 400 on marked records.
+// drop the connection mid-request, keep a batch but lose its answer, a status with Retry-After, HEC codes, slow
+// answers, 400 on marked records.
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -15,7 +16,9 @@ export type Fault =
   /** Answer this status (and body) instead of processing the batch. */
   | { kind: 'status'; status: number; body?: unknown; retryAfter?: string }
   /** Process normally but answer only after this delay (a client that gave up meanwhile is not counted). */
-  | { kind: 'slow'; delayMs: number };
+  | { kind: 'slow'; delayMs: number }
+  /** Process and keep the batch, then drop the connection instead of answering (the sender cannot know). */
+  | { kind: 'lose-answer' };
 
 export interface ReceiverOptions {
   protocol: 'json' | 'hec';
@@ -48,6 +51,10 @@ export interface ReceivedRequest {
   wireBytes: number;
   events: unknown[];
   outcome: 'accepted' | 'failed' | 'dropped' | 'abandoned';
+  /** The batch was kept but its answer never sent (`lose-answer`). */
+  answerLost?: boolean;
+  /** Date.now() when the request arrived. */
+  receivedAt: number;
   status?: number;
   wire?: Buffer;
 }
@@ -188,7 +195,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const n = ++count;
-    const record: ReceivedRequest = { n, path: req.url ?? '', headers: req.headers, wireBytes: 0, events: [], outcome: 'failed' };
+    const record: ReceivedRequest = { n, path: req.url ?? '', headers: req.headers, wireBytes: 0, events: [], outcome: 'failed', receivedAt: Date.now() };
     requests.push(record);
     const fault = options.fault?.(n);
     if (fault?.kind === 'drop') {
@@ -217,6 +224,11 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
           channels.set(channel, pending);
           pending.push({ events: record.events, polls: 0, acked: false });
           d = { ...d, body: { ...(d.body as object), ackId: pending.length - 1 } };
+        }
+        if (fault?.kind === 'lose-answer') {
+          record.answerLost = true;
+          req.socket.destroy();
+          return;
         }
         const headers: Record<string, string> = { 'Content-Type': 'application/json' };
         if (d.retryAfter !== undefined) headers['Retry-After'] = d.retryAfter;
