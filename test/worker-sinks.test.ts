@@ -166,4 +166,55 @@ describe('content worker with several sinks', () => {
       await r.close();
     }
   });
+
+  it('stops sending when another worker has taken its claim', async () => {
+    const ledger = createTableLedger({ connectionString: azurite.connectionString, tableName: 'workersinksclaimlost' });
+    const message: ContentMessage = {
+      tenantId: tenant,
+      contentType: 'Audit.General',
+      contentId: 'claim$lost$0001',
+      contentCreated: new Date().toISOString(),
+      contentExpiration: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+      waits: 0,
+    };
+    // While the first batch waits for its answer, the claim passes to another worker (as after a stall past the lease).
+    let takeover: Promise<unknown> | undefined;
+    const r = await startReceiver({
+      protocol: 'json',
+      fault: (n) => {
+        if (n !== 1) return undefined;
+        takeover = ledger.release(message, 'stalled-worker').then(() => ledger.claim(message, 'other-worker', 60_000, Date.now()));
+        return { kind: 'slow', delayMs: 2500 };
+      },
+    });
+    const lines: string[] = [];
+    try {
+      const sink = createHttpsJsonSink('siem', HttpsJsonSinkSettings.parse({ url: r.url, batchRecords: 50, gzip: false, maxAttempts: 1 }), testContext({}));
+      const outcome = await processContent(message, {
+        ledger,
+        fetchContent: async () =>
+          (async function* () {
+            yield Buffer.from(JSON.stringify([...generateRecords(200, { seed: 12 })]));
+          })(),
+        sinksFor: () => [sink],
+        deadLetter: createBlobDeadLetter(BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('o365-dead-letter')),
+        filter: compileFilter(),
+        clock: systemClock,
+        random: () => 0.5,
+        owner: 'stalled-worker',
+        claimLeaseMs: 3000,
+        deadline: Date.now() + 60_000,
+        logger: createLogger({ level: 'warn', write: (line) => lines.push(line) }),
+        telemetry: recordingTelemetry(),
+      });
+      sink.dispose();
+      assert.equal(((await takeover) as { kind: string }).kind, 'claimed', 'the other worker took the claim');
+      assert.equal(outcome.kind, 'wait');
+      assert.equal(r.requests.length, 1, 'no batch after the claim was lost');
+      assert.ok(lines.some((l) => l.includes('claim lost to another worker')), lines.join('\n'));
+      assert.equal((await ledger.get(message))?.claim?.owner, 'other-worker');
+    } finally {
+      await r.close();
+    }
+  });
 });

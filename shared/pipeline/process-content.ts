@@ -13,6 +13,7 @@ import { redactDetections } from '../records/redact-detections';
 import type { DeadLetter } from '../sinks/dead-letter';
 import { deadLetterWriter } from '../sinks/dead-letter-writer';
 import { SinkError, type Sink, type SinkWriter } from '../sinks/sink';
+import { StateStoreError } from '../state/store-error';
 import type { Telemetry } from '../telemetry';
 import type { ContentMessage } from './content-message';
 import type { Ledger } from './ledger';
@@ -84,9 +85,25 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
   if (Date.parse(message.contentExpiration) <= clock.now()) return expired('contentExpiration passed before the fetch');
 
   const pending = deps.sinksFor(message.tenantId).filter((s) => !claim.entry.sinks[s.name]?.done);
+  // A worker that lost its claim (it stalled past the lease and another took the blob) stops sending at once:
+  // two workers delivering one blob would duplicate it.
+  const claimLost = new AbortController();
+  let renewing = true;
   const renewal = setInterval(() => {
-    ledger.renewClaim(key, deps.owner, deps.claimLeaseMs, clock.now()).catch((err: unknown) => logger.warn('claim renewal failed', { ...where, ...errorFields(err) }));
+    ledger.renewClaim(key, deps.owner, deps.claimLeaseMs, clock.now()).then(
+      (held) => {
+        if (held || !renewing || claimLost.signal.aborted) return;
+        logger.warn('claim lost to another worker: this attempt stops', where);
+        claimLost.abort(new Error('claim lost'));
+      },
+      (err: unknown) => logger.warn('claim renewal failed', { ...where, ...errorFields(err) }),
+    );
   }, Math.max(1000, deps.claimLeaseMs / 3));
+  /** Before the worker itself ends the claim (finish, release), so that is not taken for a lost one. */
+  const stopRenewing = () => {
+    renewing = false;
+    clearInterval(renewal);
+  };
   // Each sink is delivered on its own: one that fails stops only its own share, and what every sink accepted is
   // recorded, so a retry re-sends a sink only what it has not accepted and leaves finished sinks alone.
   const deliveries: Delivery[] = [];
@@ -105,6 +122,7 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
           ? deadLetterWriter(deps.deadLetter, message, sink.name, 'sink still failing as the content nears its expiry', resumeAfter)
           : await sink.open(message, {
               resumeAfter,
+              signal: claimLost.signal,
               // Progress after every accepted batch: a worker killed mid-blob re-sends at most the batch in flight.
               onAccepted: (accepted) =>
                 ledger.recordProgress(key, deps.owner, sink.name, { accepted, done: false })
@@ -144,6 +162,7 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
     const failed = deliveries.filter((d) => d.error !== undefined);
     // The worst failure decides: one that waiting cannot help poisons the message; otherwise the blob waits.
     if (failed.length > 0) throw failed.find((d) => !isWaitingFailure(d.error))?.error ?? failed[0]!.error;
+    stopRenewing();
     await ledger.finish(key, deps.owner, 'delivered');
     reportDelivered(deps.telemetry, stream, {
       stats,
@@ -155,7 +174,10 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
   } catch (err) {
     await Promise.allSettled(deliveries.filter((d) => !d.done).map((d) => d.writer.abort()));
     await recordProgress().catch((progressErr: unknown) => logger.warn('could not record sink progress', { ...where, ...errorFields(progressErr) }));
+    stopRenewing();
     if (err instanceof ContentExpiredError) return expired(err.message);
+    // The blob is another worker's now; this message comes back later and finds it finished (or the claim free).
+    if (claimLost.signal.aborted || (err instanceof StateStoreError && err.code === 'CLAIM_LOST')) return wait('another worker took the claim');
     await ledger.release(key, deps.owner).catch(() => undefined);
     if (!isWaitingFailure(err)) throw err;
     deps.telemetry.metric('content.waits', 1, { ...stream, code: String((err as { code?: unknown } | undefined)?.code ?? 'unknown') });
@@ -166,7 +188,7 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
     const needsPerson = err instanceof ApiConfigurationError || (err instanceof SinkError && !err.retryable);
     return wait(err instanceof Error ? err.message : String(err), Math.max(retryAfterMs, needsPerson ? 15 * 60_000 : 0));
   } finally {
-    clearInterval(renewal);
+    stopRenewing();
   }
 }
 
