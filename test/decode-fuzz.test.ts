@@ -7,7 +7,9 @@ import { decodeRecord } from '../shared/records/decode';
 import { toAuditEvent } from '../shared/records/event-json';
 import { formatLine } from '../shared/records/line';
 import { recordFixtureFiles } from './support/fixtures';
+import { byProfile } from './support/suite-profile';
 
+const runs = byProfile({ ci: 10_000, long: 100_000 });
 const fixtureRecords = recordFixtureFiles().flatMap((f) => JSON.parse(readFileSync(f, 'utf8')) as unknown[]);
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -29,11 +31,11 @@ const oddValue = fc.oneof(
 );
 
 describe('decoder fuzz', () => {
-  it('random JSON values never throw and give one line each', () => {
-    fc.assert(fc.property(fc.jsonValue({ maxDepth: 4 }), assertOneLine), { numRuns: 10_000 });
+  it(`${runs} random JSON values never throw and give one line each`, () => {
+    fc.assert(fc.property(fc.jsonValue({ maxDepth: 4 }), assertOneLine), { numRuns: runs });
   });
 
-  it('mutated fixture records never throw and give one line each', () => {
+  it(`${runs} mutated fixture records never throw and give one line each`, () => {
     const objects = fixtureRecords.filter(isObject);
     fc.assert(
       fc.property(
@@ -46,7 +48,7 @@ describe('decoder fuzz', () => {
           assertOneLine(copy);
         },
       ),
-      { numRuns: 10_000 },
+      { numRuns: runs },
     );
   });
 });
