@@ -130,6 +130,17 @@ const templates: readonly Template[] = [
 export interface GeneratorOptions {
   seed?: number;
   start?: Date;
+  /** Every `every`-th record is an Exchange admin record of about `bytes` (one long parameter), as a huge record. */
+  large?: { every: number; bytes: number };
+}
+
+/** An admin cmdlet with a long list parameter, the shape that makes real audit records megabytes long. */
+function largeRecord(ctx: Parameters<Template>[0], bytes: number): Record<string, unknown> {
+  const record = { ...templates[0]!(ctx), Operation: 'Set-HostedContentFilterPolicy', Parameters: [] as Array<{ Name: string; Value: string }> };
+  const senders: string[] = [];
+  for (let size = JSON.stringify(record).length; size < bytes; size += 27) senders.push(`s${(senders.length % 1e6).toString().padStart(6, '0')}@example-sender.net`);
+  record.Parameters = [{ Name: 'Identity', Value: 'Default' }, { Name: 'BlockedSenders', Value: senders.join(';') }];
+  return record;
 }
 
 /** `count` records, one template after another, times rising by a second. */
@@ -141,7 +152,8 @@ export function* generateRecords(count: number, options: GeneratorOptions = {}):
     const hex = (k: number) => Math.floor(random() * 16 ** k).toString(16).padStart(k, '0');
     const id = `${hex(8)}-${hex(4)}-4${hex(3)}-a${hex(3)}-${hex(12)}`;
     const ctx = { id, n, pick, time: new Date(start + n * 1000).toISOString().slice(0, 19), user: `${pick(users)}@contoso.com`, ip: `203.0.113.${1 + (n % 250)}` };
-    yield templates[n % templates.length]!(ctx);
+    const large = options.large;
+    yield large && n % large.every === large.every - 1 ? largeRecord(ctx, large.bytes) : templates[n % templates.length]!(ctx);
   }
 }
 

@@ -101,6 +101,19 @@ param tenantRequestBudgetPerMinute int = 1800
 ])
 param instanceMemoryMB int = 2048
 
+// Heap: the Node worker runs with --max-old-space-size=workerHeapMB (languageWorkers__node__arguments below). Left
+// alone, Node sizes the heap from the memory it sees and V8 collects lazily under a large limit: a 100 MB blob
+// peaked at 219-242 MB RSS with a 4 GB heap, and at 153-170 MB with any cap from 96 to 1,024 MB (the worker of npm
+// run bench:worker under each cap; above ~1.3 GB it climbs again). The cap does not shrink what the worker keeps, so
+// it is set for headroom: 6 blobs in flight with 32 MB records each ran out of heap at 192 and passed at 256 and
+// 512. It bounds the JavaScript heap only (plus ~48 MB young generation), not Buffers; with the host's ~300 MiB it
+// stays well inside a 2,048 MB instance. Custom worker arguments cost the prewarmed worker: a slower cold start
+// (docs/deploy.md).
+@description('Old-space limit of the Node worker in MB (--max-old-space-size): keeps worker memory predictable.')
+@minValue(256)
+@maxValue(1024)
+param workerHeapMB int = 512
+
 @description('Always-ready instances for the HTTP group (the webhook): the validation handshake expects 200 "immediately", and a cold start may be too slow. 0 = scale to zero (billed only while running).')
 @minValue(0)
 @maxValue(10)
@@ -436,6 +449,7 @@ var relaySettings = {
   O365_BLOB_CONTAINER: blobContainer
   O365_BLOB_FORMAT: blobFormat
   O365_LOG_LEVEL: logLevel
+  languageWorkers__node__arguments: '--max-old-space-size=${workerHeapMB}'
 }
 
 // Identity-based storage for the Functions host (and, once it supports them, for the app's own clients).

@@ -31,8 +31,11 @@ const requiredNames = new Set(sections.flatMap((s) => Object.entries(s.shape).fi
 
 /** Read by the timer triggers themselves (functions/*.ts), not by the schema. */
 const triggerSettings = new Set(['O365_RECONCILE_SCHEDULE', 'O365_KEEPER_SCHEDULE', 'O365_REDELIVER_SCHEDULE']);
-/** Read by the Functions host. Small on purpose: add a name only when the host documents it. */
-const platformSettings = new Set(['APPLICATIONINSIGHTS_CONNECTION_STRING', 'AzureWebJobsStorage__accountName']);
+/**
+ * Read by the Functions host. Small on purpose: add a name only when the host documents it
+ * (languageWorkers__node__arguments: "Worker environment variables" in the Node.js developer reference).
+ */
+const platformSettings = new Set(['APPLICATIONINSIGHTS_CONNECTION_STRING', 'AzureWebJobsStorage__accountName', 'languageWorkers__node__arguments']);
 /** Refused by Flex Consumption (runtime and package come from functionAppConfig), or set by Azure itself. */
 const forbiddenSettings = [
   'FUNCTIONS_WORKER_RUNTIME',
@@ -80,6 +83,7 @@ const resolvedInAzure: Record<string, string> = {
   O365_REQUESTS_PER_MINUTE: '300',
   AzureWebJobsStorage__accountName: 'o365relaytest',
   AzureWebJobsStorage: 'DefaultEndpointsProtocol=https;AccountName=o365relaytest;AccountKey=a2V5;EndpointSuffix=core.windows.net',
+  languageWorkers__node__arguments: `--max-old-space-size=${paramDefault('workerHeapMB')}`,
 };
 
 /** The environment the template gives the app: literals and parameter defaults as written, the rest as resolved. */
@@ -136,6 +140,17 @@ describe('infra/main.bicep app settings', () => {
     assert.ok((maxInstances + 2) * perInstance <= budget && budget < 2000, `${maxInstances + 2} callers x ${perInstance}/min`);
     // The app's own default would not hold at this scale, which is why the template must set the budget.
     assert.ok((maxInstances + 2) * 600 > 2000);
+  });
+
+  it('caps the Node worker heap from the one workerHeapMB parameter, and the deploy guide states its default', () => {
+    // The worker arguments go on the node command line; npm run bench:worker reads the same parameter default.
+    assert.equal(settings.get('languageWorkers__node__arguments'), "'--max-old-space-size=${workerHeapMB}'");
+    const heapMB = intParam('workerHeapMB');
+    const range = /@minValue\((\d+)\)\s*\n@maxValue\((\d+)\)\s*\nparam workerHeapMB /.exec(bicep);
+    assert.ok(range, 'workerHeapMB has a @minValue and a @maxValue');
+    assert.ok(Number(range[1]) <= heapMB && heapMB <= Number(range[2]), `default ${heapMB} within ${range[1]}-${range[2]}`);
+    const documented = /^\| `workerHeapMB` \| (\d+) \|/m.exec(readFileSync(path.join(repoRoot, 'docs', 'deploy.md'), 'utf8'))?.[1];
+    assert.equal(documented, String(heapMB), 'docs/deploy.md parameter table: workerHeapMB default');
   });
 
   it('sizes memory for the in-flight blobs host.json allows', () => {
