@@ -10,6 +10,8 @@ export interface AzuriteOptions {
   blob?: boolean;
   queue?: boolean;
   table?: boolean;
+  /** Bytes each of the blob and queue services may hold; past it their writes fail. Default 256 MB. */
+  memoryLimitBytes?: number;
 }
 
 export interface RunningAzurite {
@@ -41,18 +43,18 @@ function load<T>(path: string, name = 'default'): T {
 }
 
 /** Per-instance memory store, so instances do not share the process-wide default chunk store (50% of RAM). */
-const EXTENT_MEMORY_LIMIT = 256 * 1024 * 1024;
-function memoryStore(): unknown {
+const defaultMemoryLimitBytes = 256 * 1024 * 1024;
+function memoryStore(limitBytes: number): unknown {
   const Store = load<new (limit: number) => unknown>('azurite/dist/src/common/persistence/MemoryExtentStore', 'MemoryExtentChunkStore');
-  return new Store(EXTENT_MEMORY_LIMIT);
+  return new Store(limitBytes);
 }
 
 // Positional constructor arguments (azurite 3.37): host, port, keepAlive, metadataDB, extentDB, persistence paths,
 // access log, log stream, debug log, debug path, loose, skipApiVersionCheck, cert, key, pwd, oauth,
 // disableProductStyleUrl, inMemory, memoryStore. The DB paths are only names when inMemory is true.
-function blobOrQueueConfig(kind: 'blob' | 'queue'): unknown[] {
+function blobOrQueueConfig(kind: 'blob' | 'queue', memoryLimitBytes: number): unknown[] {
   return ['127.0.0.1', 0, 5, `${kind}-meta`, `${kind}-extent`, undefined, false, undefined, false, undefined,
-    true, true, '', '', '', undefined, false, true, memoryStore()];
+    true, true, '', '', '', undefined, false, true, memoryStore(memoryLimitBytes)];
 }
 // Table's order differs: host, port, keepAlive, metadataDB, debug log, access log, log stream, debug path, loose,
 // skipApiVersionCheck, cert, key, pwd, oauth, disableProductStyleUrl, inMemory.
@@ -61,8 +63,8 @@ function tableConfig(): unknown[] {
 }
 
 const services = {
-  blob: { server: 'azurite/dist/src/blob/BlobServer', config: 'azurite/dist/src/blob/BlobConfiguration', args: () => blobOrQueueConfig('blob'), endpoint: 'BlobEndpoint' },
-  queue: { server: 'azurite/dist/src/queue/QueueServer', config: 'azurite/dist/src/queue/QueueConfiguration', args: () => blobOrQueueConfig('queue'), endpoint: 'QueueEndpoint' },
+  blob: { server: 'azurite/dist/src/blob/BlobServer', config: 'azurite/dist/src/blob/BlobConfiguration', args: (limit: number) => blobOrQueueConfig('blob', limit), endpoint: 'BlobEndpoint' },
+  queue: { server: 'azurite/dist/src/queue/QueueServer', config: 'azurite/dist/src/queue/QueueConfiguration', args: (limit: number) => blobOrQueueConfig('queue', limit), endpoint: 'QueueEndpoint' },
   table: { server: 'azurite/dist/src/table/TableServer', config: 'azurite/dist/src/table/TableConfiguration', args: tableConfig, endpoint: 'TableEndpoint' },
 } as const;
 type ServiceName = keyof typeof services;
@@ -75,7 +77,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
       const spec = services[name];
       const Config = load<ConfigClass>(spec.config);
       const Server = load<ServerClass>(spec.server);
-      const server = new Server(new Config(...spec.args()));
+      const server = new Server(new Config(...spec.args(options.memoryLimitBytes ?? defaultMemoryLimitBytes)));
       await server.start();
       started[name] = server;
     }

@@ -4,17 +4,16 @@ import { after, before, describe, it } from 'node:test';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { startAzurite, type RunningAzurite } from '../dev/azurite';
 import { generateRecords } from '../dev/record-generator';
-import { systemClock } from '../shared/api/clock';
 import { createLogger } from '../shared/log';
 import { processContent } from '../shared/pipeline/process-content';
 import { redeliver } from '../shared/pipeline/redeliver';
 import { decodeRecord } from '../shared/records/decode';
-import { compileFilter } from '../shared/records/filters';
 import { createBlobDeadLetter } from '../shared/sinks/blob-dead-letter';
 import { createBlobSink } from '../shared/sinks/blob-sink';
 import { sinksForTenant } from '../shared/sinks/routing';
 import { createTableLedger } from '../shared/state/table-ledger';
 import { recordingTelemetry } from '../shared/telemetry';
+import { workerDeps } from './support/worker-deps';
 import { switchableSink } from './support/switchable-sink';
 
 const tenant = '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66';
@@ -50,22 +49,7 @@ describe('dead letter', () => {
       waits: 3,
     };
     const telemetry = recordingTelemetry();
-    const outcome = await processContent(message, {
-      ledger,
-      fetchContent: async () => (async function* () {
-        yield Buffer.from(JSON.stringify(records));
-      })(),
-      sinksFor: () => [siem.sink],
-      deadLetter,
-      filter: compileFilter(),
-      clock: systemClock,
-      random: () => 0.5,
-      owner: 'test-worker',
-      claimLeaseMs: 60_000,
-      deadline: Date.now() + 60_000,
-      logger,
-      telemetry,
-    });
+    const outcome = await processContent(message, workerDeps({ ledger, records, sinksFor: () => [siem.sink], deadLetter, telemetry }));
     assert.equal(outcome.kind, 'delivered');
     const entries = [];
     for await (const entry of deadLetter.list({ sink: 'siem' })) entries.push(entry);

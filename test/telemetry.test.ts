@@ -17,6 +17,7 @@ import { recordingTelemetry } from '../shared/telemetry';
 import { appInsightsTelemetry, deferredTelemetry, type AppInsightsClient } from '../shared/telemetry/app-insights';
 import { startAzurite, type RunningAzurite } from '../dev/azurite';
 import { generateRecords } from '../dev/record-generator';
+import { workerDeps } from './support/worker-deps';
 
 const tenant = '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66';
 const clientId = '676e8273-3c93-4205-910f-614bb4396a55';
@@ -128,22 +129,15 @@ describe('content worker metrics', () => {
     const telemetry = recordingTelemetry();
     const outcome = await processContent(
       { tenantId: tenant, contentType: 'Audit.Exchange', contentId: 'metrics$0001', contentCreated: new Date(now - 90 * 60_000).toISOString(), contentExpiration: new Date(now + 86_400_000).toISOString(), waits: 0 },
-      {
+      workerDeps({
         ledger: createTableLedger({ connectionString: azurite.connectionString, tableName: 'telemetrytest' }),
-        fetchContent: async () => (async function* () {
-          yield Buffer.from(JSON.stringify(records));
-        })(),
+        records,
         sinksFor: () => [a, b],
-        deadLetter: { put: () => Promise.resolve() },
         filter: compileFilter({ include: { recordTypes: [keptType] } }),
         clock: { now: () => now, sleep: () => Promise.resolve() },
-        random: () => 0.5,
-        owner: 'test-worker',
-        claimLeaseMs: 60_000,
-        deadline: Date.now() + 60_000,
         logger,
         telemetry,
-      },
+      }),
     );
     assert.equal(outcome.kind, 'delivered');
     const stream = { tenantId: tenant, contentType: 'Audit.Exchange' };
@@ -163,20 +157,13 @@ describe('content worker metrics', () => {
     const now = Date.now();
     const outcome = await processContent(
       { tenantId: tenant, contentType: 'DLP.All', contentId: 'metrics$expired', contentCreated: new Date(now - 8 * 86_400_000).toISOString(), contentExpiration: new Date(now - 1000).toISOString(), waits: 0 },
-      {
+      workerDeps({
         ledger: createTableLedger({ connectionString: azurite.connectionString, tableName: 'telemetrytest' }),
         fetchContent: () => assert.fail('expired content is not fetched'),
-        sinksFor: () => [],
-        deadLetter: { put: () => Promise.resolve() },
-        filter: compileFilter(),
         clock: { now: () => now, sleep: () => Promise.resolve() },
-        random: () => 0.5,
-        owner: 'test-worker',
-        claimLeaseMs: 60_000,
-        deadline: now + 60_000,
         logger,
         telemetry,
-      },
+      }),
     );
     assert.equal(outcome.kind, 'expired');
     assert.equal(telemetry.total('content.expired', { tenantId: tenant, contentType: 'DLP.All' }), 1);

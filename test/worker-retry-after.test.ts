@@ -2,14 +2,11 @@
 // the client waits in-process, the re-enqueue delay must be at least that long (not the shorter default wait).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { systemClock } from '../shared/api/clock';
 import { apiError } from '../shared/api/errors';
-import { createLogger } from '../shared/log';
 import { processContent, type ContentWorkerDeps } from '../shared/pipeline/process-content';
-import { compileFilter } from '../shared/records/filters';
 import { createTableLedger } from '../shared/state/table-ledger';
-import { noTelemetry } from '../shared/telemetry';
 import { startAzurite, type RunningAzurite } from '../dev/azurite';
+import { workerDeps } from './support/worker-deps';
 
 const tenantId = '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66';
 let azurite: RunningAzurite;
@@ -22,20 +19,7 @@ after(async () => {
 });
 
 function deps(fetchError: Error): ContentWorkerDeps {
-  return {
-    ledger: createTableLedger({ connectionString: azurite.connectionString }),
-    fetchContent: () => Promise.reject(fetchError),
-    sinksFor: () => [],
-    deadLetter: { put: () => Promise.resolve() },
-    filter: compileFilter(),
-    clock: systemClock,
-    random: () => 0.5,
-    owner: 'test-worker',
-    claimLeaseMs: 60_000,
-    deadline: Date.now() + 60_000,
-    logger: createLogger({ level: 'error' }),
-    telemetry: noTelemetry,
-  };
+  return workerDeps({ ledger: createTableLedger({ connectionString: azurite.connectionString }), fetchContent: () => Promise.reject(fetchError) });
 }
 
 const message = (contentId: string) => ({

@@ -5,7 +5,6 @@ import { after, before, describe, it } from 'node:test';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { startAzurite, type RunningAzurite } from '../dev/azurite';
 import { generateRecords } from '../dev/record-generator';
-import { systemClock } from '../shared/api/clock';
 import { createLogger } from '../shared/log';
 import type { ContentMessage } from '../shared/pipeline/content-message';
 import { processContent, type ContentWorkerDeps } from '../shared/pipeline/process-content';
@@ -15,8 +14,8 @@ import { createBlobSink } from '../shared/sinks/blob-sink';
 import { filteredSink } from '../shared/sinks/filtered-sink';
 import { SinkError, type Sink } from '../shared/sinks/sink';
 import { createTableLedger } from '../shared/state/table-ledger';
-import { recordingTelemetry } from '../shared/telemetry';
 import { createHttpsJsonSink, HttpsJsonSinkSettings } from '../shared/sinks/https-json-sink';
+import { workerDeps } from './support/worker-deps';
 import { testContext } from './support/sink-harness';
 import { startReceiver } from './support/siem-receiver';
 import { switchableSink } from './support/switchable-sink';
@@ -46,25 +45,10 @@ describe('content worker with several sinks', () => {
       waits: 0,
     };
     let fetches = 0;
-    const deps = (sinks: Sink[]): ContentWorkerDeps => ({
-      ledger,
-      fetchContent: async () => {
-        fetches++;
-        return (async function* () {
-          yield Buffer.from(JSON.stringify(records));
-        })();
-      },
-      sinksFor: () => sinks,
-      deadLetter: createBlobDeadLetter(service.getContainerClient('o365-dead-letter')),
-      filter: compileFilter(),
-      clock: systemClock,
-      random: () => 0.5,
-      owner: `worker-${fetches}`,
-      claimLeaseMs: 60_000,
-      deadline: Date.now() + 60_000,
-      logger: createLogger({ level: 'error' }),
-      telemetry: recordingTelemetry(),
-    });
+    const deps = (sinks: Sink[]): ContentWorkerDeps => {
+      fetches++;
+      return workerDeps({ ledger, records, sinksFor: () => sinks, deadLetter: createBlobDeadLetter(service.getContainerClient('o365-dead-letter')), owner: `worker-${fetches}` });
+    };
 
     const first = await processContent(message, deps([archive, adminOnly, siem.sink]));
     assert.equal(first.kind, 'wait');
@@ -102,23 +86,7 @@ describe('content worker with several sinks', () => {
     };
     const outcome = await processContent(
       { tenantId: tenant, contentType: 'Audit.General', contentId: 'busy$sink$0001', contentCreated: new Date().toISOString(), contentExpiration: new Date(Date.now() + 7 * 86_400_000).toISOString(), waits: 0 },
-      {
-        ledger,
-        fetchContent: async () =>
-          (async function* () {
-            yield Buffer.from(JSON.stringify([...generateRecords(3)]));
-          })(),
-        sinksFor: () => [busy],
-        deadLetter: createBlobDeadLetter(BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('o365-dead-letter')),
-        filter: compileFilter(),
-        clock: systemClock,
-        random: () => 0.5,
-        owner: 'retry-after-worker',
-        claimLeaseMs: 60_000,
-        deadline: Date.now() + 60_000,
-        logger: createLogger({ level: 'error' }),
-        telemetry: recordingTelemetry(),
-      },
+      workerDeps({ ledger, records: [...generateRecords(3)], sinksFor: () => [busy] }),
     );
     assert.equal(outcome.kind, 'wait');
     assert.ok(outcome.kind === 'wait' && outcome.delayMs >= 600_000, `waited ${outcome.kind === 'wait' ? outcome.delayMs : 0} ms`);
@@ -140,23 +108,7 @@ describe('content worker with several sinks', () => {
       const sink = createHttpsJsonSink('siem', HttpsJsonSinkSettings.parse({ url: r.url, batchRecords: 50, gzip: false }), testContext({}));
       const outcome = await processContent(
         { ...key, contentType: 'Audit.General', contentCreated: new Date().toISOString(), contentExpiration: new Date(Date.now() + 7 * 86_400_000).toISOString(), waits: 0 },
-        {
-          ledger,
-          fetchContent: async () =>
-            (async function* () {
-              yield Buffer.from(JSON.stringify([...generateRecords(200, { seed: 11 })]));
-            })(),
-          sinksFor: () => [sink],
-          deadLetter: createBlobDeadLetter(BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('o365-dead-letter')),
-          filter: compileFilter(),
-          clock: systemClock,
-          random: () => 0.5,
-          owner: 'progress-worker',
-          claimLeaseMs: 60_000,
-          deadline: Date.now() + 60_000,
-          logger: createLogger({ level: 'error' }),
-          telemetry: recordingTelemetry(),
-        },
+        workerDeps({ ledger, records: [...generateRecords(200, { seed: 11 })], sinksFor: () => [sink], owner: 'progress-worker' }),
       );
       sink.dispose();
       assert.equal(outcome.kind, 'delivered');
@@ -190,23 +142,14 @@ describe('content worker with several sinks', () => {
     const lines: string[] = [];
     try {
       const sink = createHttpsJsonSink('siem', HttpsJsonSinkSettings.parse({ url: r.url, batchRecords: 50, gzip: false, maxAttempts: 1 }), testContext({}));
-      const outcome = await processContent(message, {
+      const outcome = await processContent(message, workerDeps({
         ledger,
-        fetchContent: async () =>
-          (async function* () {
-            yield Buffer.from(JSON.stringify([...generateRecords(200, { seed: 12 })]));
-          })(),
+        records: [...generateRecords(200, { seed: 12 })],
         sinksFor: () => [sink],
-        deadLetter: createBlobDeadLetter(BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('o365-dead-letter')),
-        filter: compileFilter(),
-        clock: systemClock,
-        random: () => 0.5,
         owner: 'stalled-worker',
         claimLeaseMs: 3000,
-        deadline: Date.now() + 60_000,
         logger: createLogger({ level: 'warn', write: (line) => lines.push(line) }),
-        telemetry: recordingTelemetry(),
-      });
+      }));
       sink.dispose();
       assert.equal(((await takeover) as { kind: string }).kind, 'claimed', 'the other worker took the claim');
       assert.equal(outcome.kind, 'wait');
