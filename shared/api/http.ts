@@ -1,5 +1,7 @@
-// The one HTTP client (node:https): our own CA trust (the simulator's CA, only when configured), a response
-// timeout and an idle timeout, AbortSignal, streamed bodies, and no redirect following at all.
+// The one HTTP client (node:https): our own CA trust (the simulator's or a sink's private CA, only when configured),
+// a response timeout and an idle timeout, AbortSignal, streamed bodies, and no redirect following at all. The
+// Management API and the HTTP sinks both send through it; what differs between them is options.
+import http from 'node:http';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
@@ -9,12 +11,12 @@ export interface HttpRequest {
   method: 'GET' | 'POST';
   url: URL;
   headers?: Record<string, string>;
-  body?: string;
+  body?: string | Buffer;
   signal?: AbortSignal | undefined;
-  /** Time allowed until the status line and headers arrive. */
-  responseTimeoutMs: number;
-  /** Time allowed without any byte while the body streams. */
-  idleTimeoutMs: number;
+  /** Time allowed until the status line and headers arrive; none if omitted (the signal bounds the call). */
+  responseTimeoutMs?: number;
+  /** Time allowed without any byte while the body streams; none if omitted. */
+  idleTimeoutMs?: number;
 }
 
 export interface HttpAnswer {
@@ -31,59 +33,77 @@ export interface HttpTransport {
   close(): void;
 }
 
+/** Builds the error a failure on our side is thrown as: the API wants its typed errors, the sinks plain ones. */
+export type HttpFailure = (kind: 'network' | 'aborted' | 'refused', detail: string, cause?: unknown) => Error;
+
+const apiCodes = { network: 'NETWORK', aborted: 'ABORTED', refused: 'URL_REFUSED' } as const;
+const apiFailure: HttpFailure = (kind, detail, cause) => apiError(apiCodes[kind], { detail, cause });
+
 export interface HttpTransportOptions {
-  /** Extra CA certificates (PEM) trusted besides the system store — the simulator's CA, loopback only. */
+  /** Extra CA certificates (PEM) trusted besides the system store — the simulator's CA, a sink's private CA. */
   ca?: string | undefined;
   maxSockets?: number;
+  /** Also plain http to loopback (a local collector, tests): the HTTP sinks only; the API is https only. */
+  loopbackHttp?: boolean;
+  /** ManagementApiError (NETWORK, ABORTED, URL_REFUSED) unless given. */
+  failure?: HttpFailure;
 }
+
+const loopbackHosts = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** Plain http is only ever allowed to these hosts (and only where a caller opts in). */
+export function isLoopbackHttp(url: URL): boolean {
+  return url.protocol === 'http:' && loopbackHosts.has(url.hostname);
+}
+
+const codeOf = (err: unknown) => {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? ` (${code})` : '';
+};
 
 function networkError(err: unknown, detail: string): ManagementApiError {
   if (err instanceof ManagementApiError) return err;
-  const code = (err as { code?: unknown }).code;
-  return apiError('NETWORK', { detail: `${detail}${typeof code === 'string' ? ` (${code})` : ''}`, cause: err });
+  return apiError('NETWORK', { detail: `${detail}${codeOf(err)}`, cause: err });
 }
 
 export function createHttpTransport(options: HttpTransportOptions = {}): HttpTransport {
+  const failure = options.failure ?? apiFailure;
   // An extra CA is appended to the system store, never replacing it.
   const ca = options.ca === undefined ? {} : { ca: [...rootCertificates, options.ca] };
-  const agent = new https.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 16, ...ca });
+  const sockets = { keepAlive: true, maxSockets: options.maxSockets ?? 16 };
+  const agent = new https.Agent({ ...sockets, ...ca });
+  const plainAgent = options.loopbackHttp ? new http.Agent(sockets) : undefined;
 
   function request(req: HttpRequest): Promise<HttpAnswer> {
     return new Promise<HttpAnswer>((resolve, reject) => {
-      if (req.signal?.aborted) {
-        reject(apiError('ABORTED', { detail: 'cancelled before sending', cause: req.signal.reason }));
-        return;
-      }
-      if (req.url.protocol !== 'https:') {
-        reject(apiError('URL_REFUSED', { detail: 'only https is used' }));
-        return;
-      }
-      const body = req.body === undefined ? undefined : Buffer.from(req.body, 'utf8');
-      const outgoing = https.request(req.url, {
+      if (req.signal?.aborted) return reject(failure('aborted', 'cancelled before sending', req.signal.reason));
+      const plain = plainAgent !== undefined && isLoopbackHttp(req.url);
+      if (req.url.protocol !== 'https:' && !plain) return reject(failure('refused', 'only https is used'));
+      const body = typeof req.body === 'string' ? Buffer.from(req.body, 'utf8') : req.body;
+      const outgoing = (plain ? http : https).request(req.url, {
         method: req.method,
-        agent,
+        agent: plain ? plainAgent : agent,
         headers: { ...req.headers, 'Content-Length': String(body?.length ?? 0) },
       });
       let settled = false;
-      const fail = (err: ManagementApiError) => {
+      const fail = (err: Error) => {
         if (!settled) {
           settled = true;
           reject(err);
         }
         outgoing.destroy(err);
       };
-      const onAbort = () => fail(apiError('ABORTED', { detail: 'cancelled while waiting for the answer', cause: req.signal?.reason }));
+      const onAbort = () => fail(failure('aborted', 'cancelled while waiting for the answer', req.signal?.reason));
       req.signal?.addEventListener('abort', onAbort, { once: true });
-      const responseTimer = setTimeout(
-        () => fail(apiError('NETWORK', { detail: `no answer within ${req.responseTimeoutMs} ms` })),
-        req.responseTimeoutMs,
-      );
+      const { responseTimeoutMs, idleTimeoutMs } = req;
+      const responseTimer =
+        responseTimeoutMs === undefined ? undefined : setTimeout(() => fail(failure('network', `no answer within ${responseTimeoutMs} ms`)), responseTimeoutMs);
       outgoing.on('error', (err) => {
         clearTimeout(responseTimer);
         req.signal?.removeEventListener('abort', onAbort);
         if (!settled) {
           settled = true;
-          reject(networkError(err, `request to ${req.url.host} failed`));
+          reject(failure('network', `request to ${req.url.host} failed${codeOf(err)}`, err));
         }
       });
       outgoing.on('response', (res) => {
@@ -97,10 +117,9 @@ export function createHttpTransport(options: HttpTransportOptions = {}): HttpTra
         // While the body streams: a quiet socket or a later abort ends the body with a typed error. The
         // listeners come off again when the body closes, since keep-alive sockets serve many requests.
         const socket = res.socket;
-        const onIdle = () => res.destroy(apiError('NETWORK', { detail: `the body stalled for ${req.idleTimeoutMs} ms` }));
-        socket?.setTimeout(req.idleTimeoutMs);
-        socket?.on('timeout', onIdle);
-        const onBodyAbort = () => res.destroy(apiError('ABORTED', { detail: 'cancelled while reading the body', cause: req.signal?.reason }));
+        const onIdle = () => res.destroy(failure('network', `the body stalled for ${idleTimeoutMs} ms`));
+        if (idleTimeoutMs !== undefined) socket?.setTimeout(idleTimeoutMs).on('timeout', onIdle);
+        const onBodyAbort = () => res.destroy(failure('aborted', 'cancelled while reading the body', req.signal?.reason));
         req.signal?.addEventListener('abort', onBodyAbort, { once: true });
         res.once('close', () => {
           req.signal?.removeEventListener('abort', onBodyAbort);
@@ -113,7 +132,14 @@ export function createHttpTransport(options: HttpTransportOptions = {}): HttpTra
     });
   }
 
-  return { request, agent, close: () => agent.destroy() };
+  return {
+    request,
+    agent,
+    close: () => {
+      agent.destroy();
+      plainAgent?.destroy();
+    },
+  };
 }
 
 /** Reads a whole (small) body; refuses more than `limitBytes`. */

@@ -3,15 +3,13 @@
 // project's retry policy (backoffDelay, parseRetryAfter), and each answer is classified by the protocol into
 // accepted / retry / rejected batch / configuration error. One batch is in flight at a time, so `accepted` moves
 // in blob order and a batch is only counted once the destination said so: a retry never re-sends it.
-import http from 'node:http';
-import https from 'node:https';
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../api/clock';
+import { createHttpTransport, isLoopbackHttp, type HttpFailure } from '../api/http';
 import { backoffDelay, parseRetryAfter, type RetryPolicy } from '../api/retry';
 import { errorFields, redact, type Logger } from '../log';
 import type { DecodedRecord } from '../records/decode';
@@ -19,15 +17,13 @@ import { SinkError, type ContentRef, type OpenOptions, type Sink, type SinkWrite
 
 const gzip = promisify(gzipCallback);
 
-const loopbackHosts = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
 /** https anywhere; plain http only to loopback (tests, a local collector); never credentials in the URL. */
 export const DestinationUrl = z
   .string()
   .url({ error: 'must be an absolute URL' })
   .refine((text) => {
     const url = new URL(text);
-    return url.protocol === 'https:' || (url.protocol === 'http:' && loopbackHosts.has(url.hostname));
+    return url.protocol === 'https:' || isLoopbackHttp(url);
   }, { error: 'must be https (plain http only to 127.0.0.1, localhost or [::1])' })
   .refine((text) => {
     const url = new URL(text);
@@ -150,66 +146,11 @@ export function answerExcerpt(body: Buffer, limit = 200): string {
   return text.length > limit ? `${text.slice(0, limit)}…` : text;
 }
 
-/** Sends one body and reads the answer; throws on network failures (reset, refused, timeout). */
-export interface BatchTransport {
-  post(url: URL, headers: Record<string, string>, body: Buffer, timeoutMs: number, signal: AbortSignal): Promise<Answer>;
-  close(): void;
-}
-
+/** The answer is read to its end (so the connection can serve again) but only this much of it is kept. */
 const answerLimitBytes = 64 * 1024;
 
-export function createBatchTransport(options: { ca?: string | undefined } = {}): BatchTransport {
-  // An extra CA is appended to the system store, never replacing it (as the API client does).
-  const ca = options.ca === undefined ? {} : { ca: [...rootCertificates, options.ca] };
-  const agents = { https: new https.Agent({ keepAlive: true, maxSockets: 4, ...ca }), http: new http.Agent({ keepAlive: true, maxSockets: 4 }) };
-
-  function post(url: URL, headers: Record<string, string>, body: Buffer, timeoutMs: number, signal: AbortSignal): Promise<Answer> {
-    return new Promise<Answer>((resolve, reject) => {
-      if (signal.aborted) return reject(new Error('cancelled before sending'));
-      const secure = url.protocol === 'https:';
-      const request = (secure ? https : http).request(url, {
-        method: 'POST',
-        agent: secure ? agents.https : agents.http,
-        headers: { ...headers, 'Content-Length': String(body.length) },
-      });
-      let done = false;
-      const finish = (err: Error | undefined, answer?: Answer) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        if (err) {
-          request.destroy();
-          reject(err);
-        } else resolve(answer!);
-      };
-      const onAbort = () => finish(new Error('cancelled'));
-      signal.addEventListener('abort', onAbort, { once: true });
-      const timer = setTimeout(() => finish(new Error(`no complete answer within ${timeoutMs} ms`)), timeoutMs);
-      request.on('error', (err) => finish(err));
-      request.on('response', (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          if (size < answerLimitBytes) chunks.push(chunk);
-          size += chunk.length;
-        });
-        res.on('error', (err) => finish(err));
-        res.on('end', () => finish(undefined, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).subarray(0, answerLimitBytes) }));
-        res.on('close', () => finish(new Error('the answer was cut off')));
-      });
-      request.end(body);
-    });
-  }
-
-  return {
-    post,
-    close: () => {
-      agents.https.destroy();
-      agents.http.destroy();
-    },
-  };
-}
+/** Network trouble is a plain error here, with Node's own words: the sink turns it into a retry verdict. */
+const plainFailure: HttpFailure = (_kind, detail, cause) => new Error(cause instanceof Error ? `${detail}: ${cause.message}` : detail, { cause });
 
 /** Reads the extra CA named by the settings; a missing file is a configuration error. */
 export function readCaFile(sinkName: string, caFile: string | undefined): string | undefined {
@@ -221,11 +162,10 @@ export function readCaFile(sinkName: string, caFile: string | undefined): string
   }
 }
 
-/** Time, randomness and the transport, injectable so tests control them. */
+/** Time and randomness, injectable so tests control them. */
 export interface HttpSinkDeps {
   clock?: Clock;
   random?: () => number;
-  transport?: BatchTransport;
 }
 
 export interface HttpBatchSinkOptions {
@@ -253,7 +193,7 @@ export function createHttpBatchSink(options: HttpBatchSinkOptions): HttpBatchSin
   const { name, delivery, protocol } = options;
   const clock = options.deps?.clock ?? systemClock;
   const random = options.deps?.random ?? Math.random;
-  const transport = options.deps?.transport ?? createBatchTransport({ ca: readCaFile(name, delivery.caFile) });
+  const http = createHttpTransport({ ca: readCaFile(name, delivery.caFile), maxSockets: 4, loopbackHttp: true, failure: plainFailure });
   const logger = options.logger.withSecrets(options.secrets);
   const policy: RetryPolicy = { maxAttempts: delivery.maxAttempts, baseDelayMs: 500, maxDelayMs: 30_000, maxRetryAfterMs: delivery.maxRetryMs };
   const clean = (text: string) => redact(text, options.secrets);
@@ -262,8 +202,25 @@ export function createHttpBatchSink(options: HttpBatchSinkOptions): HttpBatchSin
   const sepBytes = Buffer.byteLength(framing.separator);
   const frameBytes = Buffer.byteLength(framing.open) + Buffer.byteLength(framing.close);
 
+  /** One POST; the whole exchange, sending to the end of the answer, within timeoutMs. Redirects are answers. */
+  async function post(url: URL, headers: Record<string, string>, body: Buffer, signal: AbortSignal): Promise<Answer> {
+    const deadline = AbortSignal.timeout(delivery.timeoutMs);
+    try {
+      const answer = await http.request({ method: 'POST', url, headers, body, signal: AbortSignal.any([signal, deadline]) });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of answer.body as AsyncIterable<Buffer>) {
+        if (size < answerLimitBytes) chunks.push(chunk);
+        size += chunk.length;
+      }
+      return { status: answer.status, headers: answer.headers, body: Buffer.concat(chunks).subarray(0, answerLimitBytes) };
+    } catch (err) {
+      throw deadline.aborted && !signal.aborted ? new Error(`no complete answer within ${delivery.timeoutMs} ms`) : err;
+    }
+  }
+
   async function send(batch: Batch, signal: AbortSignal): Promise<Verdict> {
-    const io: ConfirmIo = { post: (url, headers, body) => transport.post(url, headers, body, delivery.timeoutMs, signal), clock, signal };
+    const io: ConfirmIo = { post: (url, headers, body) => post(url, headers, body, signal), clock, signal };
     const text = framing.open + batch.pieces.join(framing.separator) + framing.close;
     const raw = Buffer.from(text, 'utf8');
     const body = delivery.gzip ? await gzip(raw) : raw;
@@ -273,7 +230,7 @@ export function createHttpBatchSink(options: HttpBatchSinkOptions): HttpBatchSin
     for (let attempt = 1; ; attempt++) {
       let verdict: Verdict;
       try {
-        const answer = await transport.post(protocol.url, headers, body, delivery.timeoutMs, signal);
+        const answer = await post(protocol.url, headers, body, signal);
         verdict = protocol.classify(answer, clock.now());
         if (verdict.kind === 'accepted' && protocol.confirm) verdict = await protocol.confirm(answer, io);
       } catch (err) {
@@ -409,5 +366,5 @@ export function createHttpBatchSink(options: HttpBatchSinkOptions): HttpBatchSin
     };
   }
 
-  return { name, open, dispose: () => transport.close() };
+  return { name, open, dispose: () => http.close() };
 }
