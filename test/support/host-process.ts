@@ -66,13 +66,18 @@ export class HostProcess {
   }
 }
 
-/** Starts a host and waits until its webhook answers a validation request. */
+/** Starts a host and waits until its webhook answers a validation request (a host that never does is killed). */
 export async function startHost(options: HostProcessOptions, webhookUrl: string, authId: string): Promise<HostProcess> {
   const host = new HostProcess(options);
-  await until(`${options.label} answers its webhook`, async () => {
-    if (!host.running) throw new Error(`${options.label} exited\n${host.tail()}`);
-    const answer = await fetch(webhookUrl, { method: 'POST', headers: { 'Webhook-AuthID': authId }, body: '{"validationCode":"ready?"}' }).catch(() => undefined);
-    return answer?.status === 200;
-  }, 20_000, 100);
+  try {
+    await until(`${options.label} answers its webhook`, async () => {
+      if (!host.running) throw new Error(`${options.label} exited\n${host.tail()}`);
+      const answer = await fetch(webhookUrl, { method: 'POST', headers: { 'Webhook-AuthID': authId }, body: '{"validationCode":"ready?"}' }).catch(() => undefined);
+      return answer?.status === 200;
+    }, 20_000, 100);
+  } catch (err) {
+    await host.stop('SIGKILL');
+    throw err;
+  }
   return host;
 }
