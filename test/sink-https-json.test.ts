@@ -83,12 +83,13 @@ describe('HTTPS JSON sink', () => {
     assert.deepEqual(r.accepted.map(eventId), idsOf(list));
   });
 
-  test('without caFile the private CA is not trusted (the system store only): the delivery fails, retryable', async () => {
+  test('without caFile the private CA is not trusted (the system store only): a configuration error at once, not retried', async () => {
     const r = await receiver();
-    const { sink } = sinkFor(r, { caFile: undefined, maxAttempts: 2 });
+    const { sink, clock } = sinkFor(r, { caFile: undefined, maxAttempts: 2 });
     const { error } = await deliverExpectingFailure(sink, records(3), { resumeAfter: 0 });
-    assert.ok(error instanceof SinkError && error.retryable);
+    assert.ok(error instanceof SinkError && !error.retryable && error.code === 'SINK_CONFIGURATION', String(error));
     assert.match(error.message, /certificate/i);
+    assert.deepEqual(clock.sleeps, [], 'no retry');
     assert.equal(r.requests.length, 0);
   });
 

@@ -13,6 +13,7 @@ import { createHttpTransport, isLoopbackHttp, type HttpFailure } from '../api/ht
 import { backoffDelay, parseRetryAfter, type RetryPolicy } from '../api/retry';
 import { errorFields, redact, type Logger } from '../log';
 import type { DecodedRecord } from '../records/decode';
+import { failureCode, isConfigurationFailure } from './connection-failure';
 import { SinkError, type ContentRef, type OpenOptions, type Sink, type SinkWriter } from './sink';
 
 const gzip = promisify(gzipCallback);
@@ -235,8 +236,10 @@ export function createHttpBatchSink(options: HttpBatchSinkOptions): HttpBatchSin
         if (verdict.kind === 'accepted' && protocol.confirm) verdict = await protocol.confirm(answer, io);
       } catch (err) {
         if (signal.aborted) throw new SinkError(name, `sink ${name}: aborted`, true, 'SINK_ABORTED');
-        const code = (err as { code?: unknown }).code;
-        verdict = { kind: 'retry', reason: `${(err as Error).message ?? String(err)}${typeof code === 'string' && !(err as Error).message?.includes(code) ? ` (${code})` : ''}` };
+        const code = failureCode(err);
+        const reason = `${(err as Error).message ?? String(err)}${code !== undefined && !(err as Error).message?.includes(code) ? ` (${code})` : ''}`;
+        // An untrusted certificate or an unknown host is a setting to fix, as in the syslog sink, not a retry.
+        verdict = code !== undefined && isConfigurationFailure(code) ? { kind: 'configuration', reason } : { kind: 'retry', reason };
       }
       if (verdict.kind !== 'retry') return verdict;
       const giveUp = (why: string) =>

@@ -1,7 +1,7 @@
 // HTTPS JSON sink: batched POSTs of JSON events to any SIEM or collector that takes JSON (NDJSON or a JSON
 // array), gzip by default, an optional token from a named setting, an optional private CA. Retries 408/429/5xx,
-// timeouts and resets; 401/403 (and a wrong URL: 404/405, redirects) are configuration errors; other 4xx hand
-// that batch to the dead letter. "Accepted" means the collector answered 2xx for the batch.
+// timeouts and resets; 401/403 (and a wrong URL: 404/405, redirects; an untrusted certificate) are configuration
+// errors; other 4xx hand that batch to the dead letter. "Accepted" means the collector answered 2xx for the batch.
 import { z } from 'zod';
 import { toAuditEvent } from '../records/event-json';
 import { formatLine } from '../records/line';

@@ -18,6 +18,7 @@ import { systemClock, type Clock } from '../api/clock';
 import { errorFields } from '../log';
 import type { DecodedRecord } from '../records/decode';
 import { formatLine } from '../records/line';
+import { isConfigurationFailure } from './connection-failure';
 import { SinkError, type ContentRef, type OpenOptions, type Sink, type SinkContext, type SinkWriter } from './sink';
 import { MsgIdSource, octetFrame, SyslogFacility, SyslogSeverity, syslogMessage, type SyslogFormat } from './syslog-format';
 
@@ -85,26 +86,6 @@ export interface SyslogSink extends Sink {
   open(content: ContentRef, options: OpenOptions): Promise<SyslogSinkWriter>;
 }
 
-/** Socket/TLS error codes that say the configuration is wrong: waiting cannot help. */
-const configurationErrors: ReadonlySet<string> = new Set([
-  'ENOTFOUND',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_REVOKED',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'INVALID_CA',
-  'HOSTNAME_MISMATCH',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-/** TLS alerts and protocol failures (wrong port, client certificate refused) are configuration too. */
-const isConfigurationError = (code: string): boolean => configurationErrors.has(code) || code.startsWith('ERR_SSL_');
 
 class AttemptError extends Error {
   constructor(
@@ -197,7 +178,7 @@ export function createSyslogSink(name: string, settings: SyslogSinkSettings, con
       socket.on('error', (err: NodeJS.ErrnoException) => {
         const code = typeof err.code === 'string' ? err.code : 'ERROR';
         // The code and the address only: a TLS error's text could quote certificate details, never needed.
-        finish(new AttemptError(`${label}: ${where} failed (${code})`, !isConfigurationError(code), code));
+        finish(new AttemptError(`${label}: ${where} failed (${code})`, !isConfigurationFailure(code), code));
       });
       socket.on('data', () => undefined); // a syslog receiver sends nothing; keep the stream flowing
       socket.on('end', () => {
