@@ -86,7 +86,6 @@ export interface SyslogSink extends Sink {
   open(content: ContentRef, options: OpenOptions): Promise<SyslogSinkWriter>;
 }
 
-
 class AttemptError extends Error {
   constructor(
     message: string,
