@@ -106,6 +106,18 @@ describe('settings', () => {
     assert.ok(problems({ ...base, O365_CA_FILE: '/tmp/ca.pem' }).has('O365_CA_FILE'), 'a CA file only with an override');
   });
 
+  it('takes a webhook over https, or plain http to loopback for local runs only', () => {
+    const authId = 'a-long-random-auth-id-0123';
+    for (const ok of ['https://relay.example/api/webhook', 'http://127.0.0.1:7071/api/webhook', 'http://localhost:7071/', 'http://[::1]:7071/x']) {
+      assert.equal(parseSettings({ ...base, O365_WEBHOOK_URL: ok, O365_WEBHOOK_AUTH_ID: authId }).relay.webhook?.address, ok);
+    }
+    for (const bad of ['http://relay.example/api/webhook', 'http://127.0.0.1.evil.example/', 'http://127.0.0.1@evil.example/', 'ftp://127.0.0.1/', 'not a url']) {
+      assert.match(problems({ ...base, O365_WEBHOOK_URL: bad, O365_WEBHOOK_AUTH_ID: authId }).get('O365_WEBHOOK_URL') ?? '', /^must be https \(plain http only/, bad);
+    }
+    const inAzure = problems({ ...base, WEBSITE_INSTANCE_ID: 'abc', O365_WEBHOOK_URL: 'http://127.0.0.1:7071/api/webhook', O365_WEBHOOK_AUTH_ID: authId });
+    assert.equal(inAzure.get('O365_WEBHOOK_URL'), 'must be https');
+  });
+
   it('resolveEndpoints refuses overrides in Azure and off loopback on its own too', () => {
     assert.throws(() => resolveEndpoints('Enterprise', { apiBaseUrl: 'https://127.0.0.1:1' }, true), /refused when running in Azure/);
     assert.throws(() => resolveEndpoints('Enterprise', { authorityHost: 'https://login.evil.example' }, false), /loopback/);

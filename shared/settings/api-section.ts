@@ -1,0 +1,104 @@
+// The API section of the settings: which tenants, how the app signs in, which cloud and content types, and the
+// overrides that point it at the local simulator (refused in Azure). Out comes what the Management API client needs.
+import { z } from 'zod';
+import { loopbackOrigin, resolveEndpoints, type Endpoints } from '../api/clouds.js';
+import type { CredentialSettings } from '../api/credentials.js';
+import { DEFAULT_REQUESTS_PER_MINUTE } from '../api/limiter.js';
+import { cloud, contentTypeList, flag, guid, guidList, positiveInt, setting } from './setting-values.js';
+
+const credentialSettingNames = [
+  'O365_CLIENT_SECRET',
+  'O365_CLIENT_CERTIFICATE_PATH',
+  'O365_USE_MANAGED_IDENTITY',
+  'O365_USE_WORKLOAD_IDENTITY',
+] as const;
+
+export const apiSettingsSection = z
+  .object({
+    O365_TENANT_ID: setting(guidList),
+    O365_CLIENT_ID: setting(guid.optional()),
+    O365_CLIENT_SECRET: setting(z.string().optional()),
+    O365_CLIENT_CERTIFICATE_PATH: setting(z.string().optional()),
+    O365_CLIENT_CERTIFICATE_PASSWORD: setting(z.string().optional()),
+    O365_USE_MANAGED_IDENTITY: setting(flag),
+    O365_USE_WORKLOAD_IDENTITY: setting(flag),
+    O365_CLOUD: setting(cloud),
+    O365_CONTENT_TYPES: setting(contentTypeList),
+    O365_PUBLISHER_ID: setting(guid.optional()),
+    O365_API_BASE_URL: setting(z.string().optional()),
+    O365_AUTHORITY_HOST: setting(z.string().optional()),
+    O365_CA_FILE: setting(z.string().optional()),
+    O365_REQUESTS_PER_MINUTE: setting(positiveInt(DEFAULT_REQUESTS_PER_MINUTE, 2000)),
+    O365_RESTART_DISABLED_SUBSCRIPTIONS: setting(flag),
+    /** Set by App Service / Functions in Azure: the simulator overrides are refused there. */
+    WEBSITE_INSTANCE_ID: setting(z.string().optional()),
+  })
+  .superRefine((s, ctx) => {
+    const issue = (name: string, message: string) => ctx.addIssue({ code: 'custom', path: [name], message });
+    const chosen = credentialSettingNames.filter((name) => Boolean(s[name]));
+    if (chosen.length === 0) {
+      issue('O365_CLIENT_SECRET', `choose how to sign in: set one of ${credentialSettingNames.join(', ')}`);
+    } else if (chosen.length > 1) {
+      for (const name of chosen) issue(name, `only one way to sign in may be set, found ${chosen.join(' and ')}`);
+    }
+    const needsClientId = s.O365_CLIENT_SECRET !== undefined || s.O365_CLIENT_CERTIFICATE_PATH !== undefined;
+    if (needsClientId && s.O365_CLIENT_ID === undefined) issue('O365_CLIENT_ID', 'is required with a client secret or certificate');
+    if (s.O365_CLIENT_CERTIFICATE_PASSWORD !== undefined && s.O365_CLIENT_CERTIFICATE_PATH === undefined) {
+      issue('O365_CLIENT_CERTIFICATE_PASSWORD', 'is only used with O365_CLIENT_CERTIFICATE_PATH');
+    }
+    const inAzure = s.WEBSITE_INSTANCE_ID !== undefined;
+    for (const name of ['O365_API_BASE_URL', 'O365_AUTHORITY_HOST', 'O365_CA_FILE'] as const) {
+      const value = s[name];
+      if (value === undefined) continue;
+      if (inAzure) {
+        issue(name, 'is for the local simulator only and is refused when running in Azure (WEBSITE_INSTANCE_ID is set)');
+        continue;
+      }
+      if (name === 'O365_CA_FILE') {
+        if (s.O365_API_BASE_URL === undefined && s.O365_AUTHORITY_HOST === undefined) {
+          issue(name, 'is only used with O365_API_BASE_URL or O365_AUTHORITY_HOST (the local simulator)');
+        }
+        continue;
+      }
+      const checked = loopbackOrigin(value);
+      if (!checked.ok) issue(name, `${checked.reason} (it is for the local simulator only)`);
+    }
+    // Always run, so every problem is reported in one go (the fields are all text, so values are well-typed).
+  }, { when: () => true })
+  .transform((s) => {
+    const credential: CredentialSettings =
+      s.O365_CLIENT_SECRET !== undefined
+        ? { kind: 'clientSecret', clientId: s.O365_CLIENT_ID ?? '', clientSecret: s.O365_CLIENT_SECRET }
+        : s.O365_CLIENT_CERTIFICATE_PATH !== undefined
+          ? {
+              kind: 'clientCertificate',
+              clientId: s.O365_CLIENT_ID ?? '',
+              certificatePath: s.O365_CLIENT_CERTIFICATE_PATH,
+              certificatePassword: s.O365_CLIENT_CERTIFICATE_PASSWORD,
+            }
+          : s.O365_USE_MANAGED_IDENTITY
+            ? { kind: 'managedIdentity', clientId: s.O365_CLIENT_ID }
+            : { kind: 'workloadIdentity', clientId: s.O365_CLIENT_ID };
+    const endpoints: Endpoints = resolveEndpoints(
+      s.O365_CLOUD,
+      { apiBaseUrl: s.O365_API_BASE_URL, authorityHost: s.O365_AUTHORITY_HOST },
+      s.WEBSITE_INSTANCE_ID !== undefined,
+    );
+    const tenantIds = s.O365_TENANT_ID;
+    return {
+      tenantIds,
+      clientId: s.O365_CLIENT_ID,
+      credential,
+      cloud: s.O365_CLOUD,
+      endpoints,
+      contentTypes: s.O365_CONTENT_TYPES,
+      // Default: the app registration's home tenant, taken as the first configured tenant.
+      publisherId: s.O365_PUBLISHER_ID ?? tenantIds[0] ?? '',
+      caFile: s.O365_CA_FILE,
+      requestsPerMinute: s.O365_REQUESTS_PER_MINUTE,
+      restartDisabledSubscriptions: s.O365_RESTART_DISABLED_SUBSCRIPTIONS,
+      runningInAzure: s.WEBSITE_INSTANCE_ID !== undefined,
+    };
+  });
+
+export type ApiSettings = z.infer<typeof apiSettingsSection>;
