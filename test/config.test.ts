@@ -127,6 +127,18 @@ describe('settings', () => {
   it('treats blank values as unset', () => {
     assert.equal(parseSettings({ ...base, O365_CLOUD: '  ', O365_PUBLISHER_ID: '' }).api.cloud, 'Enterprise');
   });
+
+  it('JSON settings: text that is not JSON, a wrong shape and inline secrets are each named with the setting', () => {
+    const bad = problems({ ...base, O365_TENANTS: '[{', O365_FILTER: '{"exclude": 3}', O365_SINKS: '{}' });
+    assert.equal(bad.get('O365_TENANTS'), 'must be JSON: [{"tenantId": "...", "contentTypes": [...], "authIdSetting": "SETTING_NAME"}]');
+    assert.match(bad.get('O365_FILTER') ?? '', /^exclude: /);
+    assert.match(bad.get('O365_SINKS') ?? '', /^\(sinks\): /);
+    assert.equal(problems({ ...base, O365_FILTER: 'x' }).get('O365_FILTER'), 'must be JSON, e.g. {"exclude": {"operations": ["FileAccessed"]}}');
+    assert.equal(problems({ ...base, O365_TENANTS: JSON.stringify([{ tenantId: tenant, authId: 'an-inline-webhook-auth-id' }]) }).get('O365_TENANTS'),
+      'must not hold secrets inline: name the setting that holds them (authIdSetting)');
+    const settings = parseSettings({ ...base, O365_TENANTS: JSON.stringify([{ tenantId: tenant.toUpperCase(), authIdSetting: 'TENANT_AUTH' }]), TENANT_AUTH: ' a-long-enough-auth-id ' });
+    assert.deepEqual(settings.relay.tenants, [{ tenantId: tenant, authIdSetting: 'TENANT_AUTH', authId: 'a-long-enough-auth-id' }]);
+  });
 });
 
 describe('local.settings.json', () => {

@@ -73,41 +73,41 @@ export const relaySettingsSection = z
     if (webhookUrl !== undefined && authIds.length === 0) issue('O365_WEBHOOK_AUTH_ID', 'is required with O365_WEBHOOK_URL (the webhook must check who calls it)');
     if (authIds.some((v) => v.length < minAuthIdLength)) issue('O365_WEBHOOK_AUTH_ID', `each authId must be at least ${minAuthIdLength} characters (make it long and random)`);
 
-    const tenants: Array<z.infer<typeof TenantOptions> & { authId?: string }> = [];
-    if (s.O365_TENANTS !== undefined) {
+    /** A setting holding JSON for `schema`: its value, or undefined once what is wrong is reported under its name. */
+    const jsonSetting = <T>(name: string, text: string | undefined, schema: z.ZodType<T>, shape: { example: string; root?: string; refuse?: (parsed: unknown) => string | undefined }): T | undefined => {
+      if (text === undefined) return undefined;
       let parsed: unknown;
       try {
-        parsed = JSON.parse(s.O365_TENANTS);
+        parsed = JSON.parse(text);
       } catch {
-        issue('O365_TENANTS', 'must be JSON: [{"tenantId": "...", "contentTypes": [...], "authIdSetting": "SETTING_NAME"}]');
+        issue(name, `must be JSON${shape.example}`);
+        return undefined;
       }
-      if (Array.isArray(parsed) && parsed.some((t) => t && typeof t === 'object' && ['authId', 'clientSecret', 'secret', 'password'].some((k) => k in t))) {
-        issue('O365_TENANTS', 'must not hold secrets inline: name the setting that holds them (authIdSetting)');
-      } else if (parsed !== undefined) {
-        const list = z.array(TenantOptions).safeParse(parsed);
-        if (!list.success) issue('O365_TENANTS', list.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-        else {
-          for (const tenant of list.data) {
-            const authId = tenant.authIdSetting === undefined ? undefined : (s as Record<string, unknown>)[tenant.authIdSetting];
-            if (tenant.authIdSetting !== undefined && (typeof authId !== 'string' || authId.trim().length < minAuthIdLength)) {
-              issue('O365_TENANTS', `${tenant.authIdSetting} (authIdSetting of ${tenant.tenantId}) must be set to an authId of at least ${minAuthIdLength} characters`);
-            }
-            tenants.push({ ...tenant, ...(typeof authId === 'string' ? { authId: authId.trim() } : {}) });
-          }
-        }
+      const refused = shape.refuse?.(parsed);
+      if (refused !== undefined) return void issue(name, refused);
+      const checked = schema.safeParse(parsed);
+      if (checked.success) return checked.data;
+      issue(name, checked.error.issues.map((i) => `${i.path.join('.') || (shape.root ?? '')}: ${i.message}`).join('; '));
+      return undefined;
+    };
+
+    const tenants: Array<z.infer<typeof TenantOptions> & { authId?: string }> = [];
+    const tenantList = jsonSetting('O365_TENANTS', s.O365_TENANTS, z.array(TenantOptions), {
+      example: ': [{"tenantId": "...", "contentTypes": [...], "authIdSetting": "SETTING_NAME"}]',
+      refuse: (parsed) =>
+        Array.isArray(parsed) && parsed.some((t) => t && typeof t === 'object' && ['authId', 'clientSecret', 'secret', 'password'].some((k) => k in t))
+          ? 'must not hold secrets inline: name the setting that holds them (authIdSetting)'
+          : undefined,
+    });
+    for (const tenant of tenantList ?? []) {
+      const authId = tenant.authIdSetting === undefined ? undefined : (s as Record<string, unknown>)[tenant.authIdSetting];
+      if (tenant.authIdSetting !== undefined && (typeof authId !== 'string' || authId.trim().length < minAuthIdLength)) {
+        issue('O365_TENANTS', `${tenant.authIdSetting} (authIdSetting of ${tenant.tenantId}) must be set to an authId of at least ${minAuthIdLength} characters`);
       }
+      tenants.push({ ...tenant, ...(typeof authId === 'string' ? { authId: authId.trim() } : {}) });
     }
 
-    let filter: FilterConfig = {};
-    if (s.O365_FILTER !== undefined) {
-      try {
-        const parsed = FilterConfig.safeParse(JSON.parse(s.O365_FILTER));
-        if (parsed.success) filter = parsed.data;
-        else issue('O365_FILTER', parsed.error.issues.map((i) => `${i.path.join('.') || '(filter)'}: ${i.message}`).join('; '));
-      } catch {
-        issue('O365_FILTER', 'must be JSON, e.g. {"exclude": {"operations": ["FileAccessed"]}}');
-      }
-    }
+    let filter: FilterConfig = jsonSetting('O365_FILTER', s.O365_FILTER, FilterConfig, { example: ', e.g. {"exclude": {"operations": ["FileAccessed"]}}', root: '(filter)' }) ?? {};
     if (s.O365_EXCHANGE_MAILBOX_ACTIVITY !== undefined) {
       const v = s.O365_EXCHANGE_MAILBOX_ACTIVITY.toLowerCase();
       if (v !== 'true' && v !== 'false') issue('O365_EXCHANGE_MAILBOX_ACTIVITY', 'must be true or false');
@@ -115,26 +115,12 @@ export const relaySettingsSection = z
     }
 
     const blobDefault: SinkDefinition = { kind: 'blob', name: 'blob', container: s.O365_BLOB_CONTAINER ?? 'o365-audit', format: s.O365_BLOB_FORMAT ?? 'line' };
-    let sinks: SinkDefinition[] = [blobDefault];
-    if (s.O365_SINKS !== undefined) {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(s.O365_SINKS);
-      } catch {
-        issue('O365_SINKS', 'must be JSON: [{"kind": "blob" | "https-json" | ..., "name": "...", ...}]');
-      }
-      if (parsed !== undefined) {
-        const checked = SinkDefinitions.safeParse(parsed);
-        if (!checked.success) issue('O365_SINKS', checked.error.issues.map((i) => `${i.path.join('.') || '(sinks)'}: ${i.message}`).join('; '));
-        else {
-          sinks = checked.data;
-          for (const name of settingNamesOf(sinks)) {
-            const value = (s as Record<string, unknown>)[name];
-            if (typeof value !== 'string' || value.trim() === '') issue('O365_SINKS', `names the setting ${name}, but ${name} is not set`);
-          }
-        }
-      }
+    const configuredSinks = jsonSetting('O365_SINKS', s.O365_SINKS, SinkDefinitions, { example: ': [{"kind": "blob" | "https-json" | ..., "name": "...", ...}]', root: '(sinks)' });
+    for (const name of settingNamesOf(configuredSinks ?? [])) {
+      const value = (s as Record<string, unknown>)[name];
+      if (typeof value !== 'string' || value.trim() === '') issue('O365_SINKS', `names the setting ${name}, but ${name} is not set`);
     }
+    const sinks: SinkDefinition[] = configuredSinks ?? [blobDefault];
 
     let storage: StorageSettings | undefined;
     const account = s.AzureWebJobsStorage__accountName;
