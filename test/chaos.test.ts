@@ -137,13 +137,19 @@ describe(`chaos (${suiteProfile} profile): kills, flaky SIEMs, lost and doubled 
         return contentTypes.every((ct) => subscriptions.some((s) => s.contentType === ct && s.status === 'enabled' && s.webhook?.address === webhook));
       }, 30_000);
 
-      Object.assign(sim.faults, { dropNotifications: 0.1, duplicateNotifications: 0.2, delayMs: 10, chance: { throttle: 0.03, serverError: 0.03 } });
+      const notificationFaults = { dropNotifications: 0.1, duplicateNotifications: 0.2 };
+      Object.assign(sim.faults, { ...notificationFaults, delayMs: 10, chance: { throttle: 0.03, serverError: 0.03 } });
+      // Each kind of API fault surely happens at least once (403 now, 429 and 5xx after the first restart).
+      sim.faults.throttle = { remaining: 2, status: 403 };
+      // Chance decides the rest, but one notification is surely lost and one surely doubled.
+      const sure: Record<number, Partial<typeof notificationFaults>> = { 5: { dropNotifications: 1 }, 6: { duplicateNotifications: 1 } };
 
       const sizes = blobSizes(profile.records, profile.blobs);
       const published: Array<{ content: PublishedContent; ids: string[] }> = [];
       let expired: { content: PublishedContent; ids: string[] } | undefined;
       for (const [n, size] of sizes.entries()) {
         const records = [...generateRecords(size, { seed: 5000 + n })];
+        Object.assign(sim.faults, notificationFaults, sure[n]);
         const entry = { content: await sim.publish(tenantId, contentTypes[n % contentTypes.length]!, records), ids: records.map((r) => String(r['Id'])) };
         published.push(entry);
         // One blob (a large one) runs out its 7 days before anyone could fetch it.
@@ -168,6 +174,7 @@ describe(`chaos (${suiteProfile} profile): kills, flaky SIEMs, lost and doubled 
         await sleep(250);
         run.killedAt = Date.now();
         await start();
+        if (k === 1) Object.assign(sim.faults, { throttle: { remaining: 2, status: 429, retryAfterSeconds: 1 }, serverErrors: { remaining: 2, status: 503 } });
       }
 
       await until('every blob is delivered or expired', async () => {
@@ -236,7 +243,8 @@ describe(`chaos (${suiteProfile} profile): kills, flaky SIEMs, lost and doubled 
         }
       }
 
-      const apiAnswers = (status: number, code?: string) => sim.journal.filter((e) => e.direction === 'in' && e.status === status && (code === undefined || JSON.stringify(e).includes(code))).length;
+      const apiAnswers = (...statuses: number[]) => sim.journal.filter((e) => e.direction === 'in' && statuses.includes(e.status)).length;
+      assert.ok(apiAnswers(403) > 0 && apiAnswers(429) > 0 && apiAnswers(500, 502, 503) > 0, 'the API did not throttle (403 and 429) and fail (5xx)');
       const faults = (r: Receiver) => ({
         failed: r.requests.filter((q) => q.outcome === 'failed').length,
         dropped: r.requests.filter((q) => q.outcome === 'dropped').length,
@@ -245,7 +253,7 @@ describe(`chaos (${suiteProfile} profile): kills, flaky SIEMs, lost and doubled 
       const figures = [
         `profile ${suiteProfile}: ${published.length} blobs, ${profile.records} records over ${contentTypes.length} content types, ${seconds.toFixed(0)} s (${(profile.records / seconds).toFixed(0)} records/s through 3 sinks)`,
         `host runs ${runs.length}: ${kills} SIGKILLs, blobs claimed at each kill ${runs.filter((r) => r.killedAt).map((r) => r.claimsAtKill).join(', ')}`,
-        `notifications: ${new Set(notified).size} of ${published.length} blobs notified (${published.length - new Set(notified).size} never), ${notified.length - new Set(notified).size} duplicates; API answers: 403 ${apiAnswers(403)}, 429 ${apiAnswers(429)}, 5xx ${apiAnswers(500) + apiAnswers(502) + apiAnswers(503)}`,
+        `notifications: ${new Set(notified).size} of ${published.length} blobs notified (${published.length - new Set(notified).size} never), ${notified.length - new Set(notified).size} duplicates; API answers: 403 ${apiAnswers(403)}, 429 ${apiAnswers(429)}, 5xx ${apiAnswers(500, 502, 503)}`,
         `archive (blob): ${deliverable.length} blobs, every record exactly once`,
         ...Object.entries(audits).map(([name, a]) => {
           const r = name === 'collector' ? collector : hec;
