@@ -20,12 +20,7 @@ function dueForNote({ tenantId, contentType }: { tenantId: string; contentType: 
 
 export async function notifications(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const { policy, logger, telemetry } = relayWebhookContext();
-  const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > policy.maxBodyBytes) {
-    telemetry.metric('notifications.refused', 1, { reason: 'http-413' });
-    return { status: 413, jsonBody: { error: `body over ${policy.maxBodyBytes} bytes` } };
-  }
-  const body = new Uint8Array(await request.arrayBuffer());
+  const body = async () => new Uint8Array(await request.arrayBuffer());
   const answer = await acceptWebhookRequest({ header: (name) => request.headers.get(name), body }, policy, async (messages) => {
     // Only a notification batch builds the storage clients; the handshake never does.
     const services = relayServices();

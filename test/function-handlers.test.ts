@@ -69,6 +69,8 @@ describe('notifications trigger', () => {
     assert.match(JSON.stringify(bad.jsonBody), /not JSON/);
     const big = await notifications(post({ ...notification.headers, 'content-length': String(64 * 1024 * 1024) }, '[]'), context('notifications'));
     assert.equal(big.status, 413);
+    const strangerBig = await notifications(post({ 'Webhook-AuthID': 'nope', 'content-length': String(64 * 1024 * 1024) }, '[]'), context('notifications'));
+    assert.equal(strangerBig.status, 401, 'the authId is checked before the size');
   });
 });
 

@@ -41,7 +41,7 @@ const policy: WebhookPolicy = {
 };
 const request = (body: unknown, auth: string | null = authId): WebhookRequest => ({
   header: (name) => (name.toLowerCase() === 'webhook-authid' ? auth : null),
-  body: Buffer.from(JSON.stringify(body)),
+  body: async () => Buffer.from(JSON.stringify(body)),
 });
 const item = (contentType: string, n: number, changes: Record<string, string> = {}) => {
   const contentId = `20261125000000000000${n}$x$${contentType.replace('.', '_')}$na0034`;

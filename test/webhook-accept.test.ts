@@ -28,7 +28,8 @@ const policy = (overrides: Partial<WebhookPolicy> = {}): WebhookPolicy => ({
 
 function request(headers: Record<string, string>, body: unknown): WebhookRequest {
   const lower = new Map(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
-  return { header: (name) => lower.get(name.toLowerCase()) ?? null, body: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) };
+  const bytes = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+  return { header: (name) => lower.get(name.toLowerCase()) ?? null, body: async () => bytes };
 }
 
 async function accept(req: WebhookRequest, p = policy()) {
@@ -79,6 +80,20 @@ describe('webhook acceptance', () => {
     assert.equal((await accept(request(notification.headers, '42'))).answer.status, 400);
     const big = await accept(request(notification.headers, notification.body), policy({ maxBodyBytes: 100 }));
     assert.equal(big.answer.status, 413);
+  });
+
+  it('checks the authId, then the declared length, and only then reads the body', async () => {
+    let reads = 0;
+    const declaring = (headers: Record<string, string>, length: number): WebhookRequest => ({
+      ...request({ ...headers, 'Content-Length': String(length) }, '[]'),
+      body: async () => (reads++, Buffer.from('[]')),
+    });
+    const huge = 64 * 1024 * 1024;
+    assert.equal((await accept(declaring({ 'Webhook-AuthID': 'wrong' }, huge))).answer.status, 401, 'a stranger learns nothing about sizes');
+    assert.equal((await accept(declaring(notification.headers, huge))).answer.status, 413);
+    assert.equal(reads, 0, 'no body read for either');
+    assert.equal((await accept(declaring(notification.headers, 2))).answer.status, 200);
+    assert.equal(reads, 1);
   });
 
   it('drops forged items without failing the batch: other host, other tenant, wrong clientId, unsubscribed type', async () => {

@@ -56,6 +56,8 @@ describe('webhook fuzz through the local host', () => {
       'javascript:alert(1)',
       '',
     );
+    // Huge arrays of forged items, made once: ~1.5 MB (under the body limit: each item refused, none queued) and ~6 MB (413).
+    const hugeArrays = [5_000, 20_000].map((n) => JSON.stringify(Array.from({ length: n }, (_, i) => ({ ...good, contentId: `fuzz$${i}`, contentUri: feed(decoyOrigin) }))));
     const item = fc.record({
       tenantId: fc.oneof(fc.constant(tenant), fc.uuid(), fc.string()),
       clientId: fc.oneof(fc.constant(good.clientId), fc.string()),
@@ -69,7 +71,7 @@ describe('webhook fuzz through the local host', () => {
       { weight: 5, arbitrary: fc.array(fc.oneof(item, fc.jsonValue({ maxDepth: 2 })), { maxLength: 30 }).map((v) => JSON.stringify(v)) },
       { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }) },
       { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)) },
-      { weight: 1, arbitrary: fc.constantFrom('{"validationCode":"x"}', '[', '{"a":', '\u0000\u202e', JSON.stringify(['x'.repeat(100_000)])) },
+      { weight: 1, arbitrary: fc.constantFrom('{"validationCode":"x"}', '[', '{"a":', '\u0000\u202e', JSON.stringify(['x'.repeat(100_000)]), ...hugeArrays) },
     );
     const auth = fc.oneof({ weight: 6, arbitrary: fc.constant(authId) }, { weight: 1, arbitrary: fc.constantFrom('', authId + 'x', authId.toUpperCase(), 'wrong') });
     const samples = fc.sample(fc.tuple(body, auth), { numRuns: requests, seed: 20261125 });

@@ -21,8 +21,8 @@ export interface WebhookPolicy {
 
 export interface WebhookRequest {
   header(name: string): string | null | undefined;
-  /** The raw body; read by the caller up to maxBodyBytes + 1. */
-  body: Uint8Array;
+  /** Reads the raw body: called only for a caller with a right authId whose declared Content-Length fits. */
+  body(): Promise<Uint8Array>;
 }
 
 export type RejectReason = 'shape' | 'tenant' | 'clientId' | 'contentType' | 'contentUri' | 'authId-tenant';
@@ -95,14 +95,17 @@ export function countByStream(messages: readonly ContentMessage[]): Array<[{ ten
 }
 
 async function answerWebhookRequest(request: WebhookRequest, policy: WebhookPolicy, enqueue: Enqueue): Promise<WebhookAnswer> {
+  // Headers first: a caller without the authId learns nothing else (not even that its body is too large), and the
+  // worker never takes in a body that is unauthenticated or declared too large.
   const auth = matchAuthId(request.header('webhook-authid'), policy.authIds);
   if (!auth.ok) return { status: 401, body: { error: 'missing or wrong Webhook-AuthID' } };
-  if (request.body.byteLength > policy.maxBodyBytes) {
-    return { status: 413, body: { error: `body over ${policy.maxBodyBytes} bytes` } };
-  }
+  const tooLarge: WebhookAnswer = { status: 413, body: { error: `body over ${policy.maxBodyBytes} bytes` } };
+  if (Number(request.header('content-length') ?? '0') > policy.maxBodyBytes) return tooLarge;
+  const body = await request.body();
+  if (body.byteLength > policy.maxBodyBytes) return tooLarge;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength).toString('utf8'));
+    parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
   } catch (err) {
     return { status: 400, body: { error: `body is not JSON: ${(err as Error).message}` } };
   }
