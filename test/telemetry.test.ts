@@ -9,14 +9,13 @@ import { createLogger } from '../shared/log';
 import { acceptWebhookRequest, type WebhookPolicy, type WebhookRequest } from '../shared/pipeline/accept-notifications';
 import { keepSubscriptions } from '../shared/pipeline/keep-subscriptions';
 import { processContent } from '../shared/pipeline/process-content';
-import type { DecodedRecord } from '../shared/records/decode';
 import { compileFilter } from '../shared/records/filters';
-import type { Sink } from '../shared/sinks/sink';
 import { createTableLedger } from '../shared/state/table-ledger';
 import { recordingTelemetry } from '../shared/telemetry';
 import { appInsightsTelemetry, deferredTelemetry, type AppInsightsClient } from '../shared/telemetry/app-insights';
 import { startAzurite, type RunningAzurite } from '../dev/azurite';
 import { generateRecords } from '../dev/record-generator';
+import { switchableSink } from './support/switchable-sink';
 import { workerDeps } from './support/worker-deps';
 
 const tenant = '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66';
@@ -88,31 +87,6 @@ describe('webhook metrics', () => {
   });
 });
 
-/** A sink of our own contract that keeps what it is given. */
-function memorySink(name: string): Sink & { received: DecodedRecord[] } {
-  const received: DecodedRecord[] = [];
-  return {
-    name,
-    received,
-    async open() {
-      let accepted = 0;
-      let buffered: DecodedRecord[] = [];
-      return {
-        write: async (records) => void buffered.push(...records),
-        close: async () => {
-          received.push(...buffered);
-          accepted += buffered.length;
-          buffered = [];
-        },
-        abort: async () => void (buffered = []),
-        get accepted() {
-          return accepted;
-        },
-      };
-    },
-  };
-}
-
 describe('content worker metrics', () => {
   it('reports the blob, records in / filtered / delivered per sink, and both lags', async () => {
     const now = Date.parse('2026-11-25T12:00:00.000Z');
@@ -124,15 +98,16 @@ describe('content worker metrics', () => {
     }));
     const keptType = records[0]!['RecordType'] as number;
     const kept = records.filter((r) => r['RecordType'] === keptType).length;
-    const a = memorySink('a');
-    const b = memorySink('b');
+    const a = switchableSink('a');
+    const b = switchableSink('b');
+    a.state.down = b.state.down = false;
     const telemetry = recordingTelemetry();
     const outcome = await processContent(
       { tenantId: tenant, contentType: 'Audit.Exchange', contentId: 'metrics$0001', contentCreated: new Date(now - 90 * 60_000).toISOString(), contentExpiration: new Date(now + 86_400_000).toISOString(), waits: 0 },
       workerDeps({
         ledger: createTableLedger({ connectionString: azurite.connectionString, tableName: 'telemetrytest' }),
         records,
-        sinksFor: () => [a, b],
+        sinksFor: () => [a.sink, b.sink],
         filter: compileFilter({ include: { recordTypes: [keptType] } }),
         clock: { now: () => now, sleep: () => Promise.resolve() },
         logger,
@@ -146,7 +121,7 @@ describe('content worker metrics', () => {
     assert.equal(telemetry.total('records.filtered', stream), 12 - kept);
     assert.equal(telemetry.total('records.delivered', { ...stream, sink: 'a' }), kept);
     assert.equal(telemetry.total('records.delivered', { ...stream, sink: 'b' }), kept);
-    assert.equal(a.received.length, kept);
+    assert.equal(a.state.received.length, kept);
     assert.equal(telemetry.total('lag.contentCreated', stream), 90 * 60_000);
     const oldestKept = Math.min(...records.filter((r) => r['RecordType'] === keptType).map((r) => Date.parse(`${String(r['CreationTime'])}Z`)));
     assert.equal(telemetry.total('lag.creationTime', stream), now - oldestKept);

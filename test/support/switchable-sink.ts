@@ -1,4 +1,4 @@
-// A sink of our own contract that stands for a SIEM which can be switched off: refuses every delivery while down.
+// A sink of our own contract that keeps what it is given, and stands for an unreachable SIEM while `down`.
 import type { DecodedRecord } from '../../shared/records/decode';
 import { SinkError, type Sink } from '../../shared/sinks/sink';
 
