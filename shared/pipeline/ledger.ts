@@ -3,7 +3,11 @@
 import type { ContentType } from '../api/content-types';
 import type { ContentKey, ContentMessage } from './content-message';
 
-export type ContentState = 'enqueued' | 'delivered' | 'expired' | 'dead-lettered';
+/**
+ * `delivered-with-problems`: the good records went through; some spans of the blob were not records (kept in the
+ * dead letter with their byte offsets). `refused`: a listed item the relay will not fetch (foreign or unreadable).
+ */
+export type ContentState = 'enqueued' | 'delivered' | 'delivered-with-problems' | 'expired' | 'dead-lettered' | 'refused';
 
 export interface SinkProgress {
   /** Records (after filtering, in blob order) the sink has accepted; a retry resumes after them. */

@@ -42,7 +42,7 @@ const ContentRow = z.object({
   contentCreated: z.string(),
   contentExpiration: z.string(),
   createdAt: z.date(),
-  state: z.enum(['enqueued', 'delivered', 'expired', 'dead-lettered']),
+  state: z.enum(['enqueued', 'delivered', 'delivered-with-problems', 'expired', 'dead-lettered', 'refused']),
   claimOwner: z.string(),
   claimUntil: epochMs,
   sinks: SinksJson,
