@@ -151,6 +151,12 @@ describe('infra/main.bicep app settings', () => {
     assert.ok(Number(range[1]) <= heapMB && heapMB <= Number(range[2]), `default ${heapMB} within ${range[1]}-${range[2]}`);
     const documented = /^\| `workerHeapMB` \| (\d+) \|/m.exec(readFileSync(path.join(repoRoot, 'docs', 'deploy.md'), 'utf8'))?.[1];
     assert.equal(documented, String(heapMB), 'docs/deploy.md parameter table: workerHeapMB default');
+    // Every sentence of the README that names the parameter states its default.
+    const readme = readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+    const stated = [...readme.matchAll(/`workerHeapMB`[\s\S]{0,60}?default (\d+) MB/g)].map((m) => m[1]);
+    assert.ok(stated.length > 0, 'README states the workerHeapMB default');
+    assert.deepEqual([...new Set(stated)], [String(heapMB)], 'README: workerHeapMB default');
+    assert.equal(readme.split('`workerHeapMB`').length - 1, stated.length, 'README names workerHeapMB only where it states its default');
   });
 
   it('sizes memory for the in-flight blobs host.json allows', () => {
