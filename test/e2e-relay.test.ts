@@ -14,6 +14,7 @@ import { deadLetterContainerName } from '../shared/sinks/blob-dead-letter';
 import { contentQueueName } from '../shared/state/content-queue';
 import { createTableLedger, type TableLedger } from '../shared/state/table-ledger';
 import { startLocalStack, type LocalStack } from '../dev/local-stack';
+import { watchLoss } from '../dev/loss-watch';
 import { generateRecords, seededRandom } from '../dev/record-generator';
 import type { PublishedContent } from '../dev/simulator';
 import { defaultFaults } from '../dev/simulator';
@@ -274,6 +275,19 @@ describe('the relay end to end (dev host running the bundle)', () => {
       assert.equal(entry?.state, 'delivered');
       assert.equal(entry?.attempts, 2); // two claims: the failed invocation and the re-enqueued one
     }
+  });
+
+  it("tells npm start's loss watch, once each, about every loss so far with its reason", async () => {
+    const lines: string[] = [];
+    const watch = watchLoss(stack.azurite.connectionString, (line) => lines.push(line));
+    await watch.poll();
+    await watch.poll(); // a second look repeats nothing
+    const count = (prefix: string) => lines.filter((l) => l.startsWith(prefix)).length;
+    assert.equal(count('[dead letter] 3 record(s) of Audit.Exchange'), 1, lines.join('\n'));
+    assert.ok(lines.some((l) => l.startsWith('[dead letter]') && l.includes('OrganizationId differs')), lines.join('\n'));
+    assert.equal(count('[expired] Audit.General'), 2, lines.join('\n'));
+    assert.equal(count('[poisoned] content message Audit.Exchange'), 1, lines.join('\n'));
+    assert.ok(!lines.join('\n').includes(stack.settings.O365_CLIENT_SECRET!), 'no secret in what npm start prints');
   });
 
   it('leaves the sink holding exactly the expected blobs, and no queue work behind', async () => {
