@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TableClient } from '@azure/data-tables';
@@ -13,6 +14,7 @@ import { startAzurite, type RunningAzurite } from '../dev/azurite';
 import { locateApp } from '../dev/host/app-loader';
 import { resolveAppSettingReferences, resolveBindingExpressions } from '../dev/host/binding-expressions';
 import { hostSettings, parseTimeSpan } from '../dev/host/host-config';
+import { azureMaxRequestBytes, startHttpServer } from '../dev/host/http-server';
 import { startHost, type RunningHost } from '../dev/host/host';
 import { compileRoute } from '../dev/host/http-route';
 import { nextOccurrence, parseSchedule, ScheduleError } from '../dev/host/ncrontab';
@@ -320,5 +322,61 @@ describe('dev host with Azurite', () => {
       assert.equal(await count('slow-strict'), 0);
       assert.equal(await count('slow-strict-poison'), 1);
     });
+  });
+});
+
+describe('the local host refuses request bodies over the limit as they stream in', () => {
+  const limit = 1024 * 1024;
+  /** Sends `total` bytes in 64 KB chunks (chunked, no Content-Length); resolves with the status and what was sent. */
+  function post(url: string, total: number, headers: Record<string, string> = {}): Promise<{ status: number; sent: number }> {
+    return new Promise((resolve, reject) => {
+      let sent = 0;
+      const req = httpRequest(url, { method: 'POST', headers }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, sent }));
+      });
+      req.on('error', reject);
+      const chunk = Buffer.alloc(64 * 1024, 0x5b);
+      const pump = () => {
+        while (sent < total) {
+          sent += chunk.length;
+          if (!req.write(chunk)) return void req.once('drain', pump);
+        }
+        req.end();
+      };
+      pump();
+    });
+  }
+
+  test('413 before the body is read whole; the function never runs; a body under the limit reaches it', async () => {
+    assert.equal(azureMaxRequestBytes, 104_857_600);
+    const bodies: number[] = [];
+    const server = await startHttpServer({
+      routePrefix: 'api',
+      port: 0,
+      logger: quietLogger,
+      maxRequestBytes: limit,
+      functions: [{
+        functionName: 'probe', triggerBindingName: 'req', route: 'probe', methods: ['POST'],
+        run: async (request) => {
+          bodies.push((request.inputData[0]?.data as { http: { body?: { bytes: Uint8Array } } }).http.body?.bytes.length ?? 0);
+          return { returnValue: { http: { statusCode: '200' } } };
+        },
+      }],
+    });
+    try {
+      // 200 MB announced in chunks: the answer comes long before the sender is done, and the rest is never read.
+      const big = await post(`${server.url}/api/probe`, 200 * 1024 * 1024);
+      assert.equal(big.status, 413);
+      assert.ok(big.sent < 64 * 1024 * 1024, `the sender was stopped early (sent ${big.sent} bytes)`);
+      const declared = await fetch(`${server.url}/api/probe`, { method: 'POST', headers: { 'content-length': String(limit + 1) }, body: Buffer.alloc(limit + 1) });
+      assert.equal(declared.status, 413);
+      assert.equal((await post(`${server.url}/api/nowhere`, 4 * limit)).status, 413);
+      assert.deepEqual(bodies, []);
+      assert.equal((await post(`${server.url}/api/probe`, limit)).status, 200);
+      assert.deepEqual(bodies, [limit]);
+    } finally {
+      await server.close();
+    }
   });
 });

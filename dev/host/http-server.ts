@@ -1,7 +1,8 @@
 // HTTP triggers at http://127.0.0.1:<port>/<routePrefix>/<route>. The request goes to the app as the host sends
 // it (RpcHttpData: lower-cased headers, query, route params, raw body bytes) and the app's `$return` http data
 // (already converted from HttpResponseInit or HttpResponse by the app's own @azure/functions) becomes the answer.
-// As with Core Tools, auth levels are not enforced locally. A failed or timed-out invocation answers 500.
+// As with Core Tools, auth levels are not enforced locally. A failed or timed-out invocation answers 500. A body
+// over 100 MB is answered 413 as it streams in, as Azure's front end does, so local memory figures mean something.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../shared/log';
@@ -24,7 +25,12 @@ export interface HttpServerOptions {
   routePrefix: string;
   port: number;
   logger: Logger;
+  /** Requests above this are answered 413 as they arrive, never read whole. Default Azure's 100 MB. */
+  maxRequestBytes?: number;
 }
+
+/** Azure's front end refuses HTTP requests over 100 MB (104,857,600 bytes) to a function app. */
+export const azureMaxRequestBytes = 100 * 1024 * 1024;
 
 export interface RunningHttpServer {
   url: string;
@@ -94,14 +100,27 @@ function jsonObject(body: Buffer): Record<string, unknown> {
   }
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
+/** The body, or undefined once it is over `limit` (declared or counted as it streams in; the rest is not read). */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  if (Number(req.headers['content-length'] ?? 0) > limit) return undefined;
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+function refuseTooLarge(req: IncomingMessage, res: ServerResponse, limit: number): void {
+  // Closing the connection is the only way to stop a sender mid-body; the answer goes out first.
+  res.writeHead(413, { connection: 'close', 'content-type': 'text/plain' }).end(`request body over ${limit} bytes`, () => req.destroy());
 }
 
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const prefix = options.routePrefix ? `/${options.routePrefix}` : '';
+  const limit = options.maxRequestBytes ?? azureMaxRequestBytes;
   const routes: { fn: HttpFunction; match: RouteMatcher }[] = options.functions.map((fn) => ({ fn, match: compileRoute(fn.route) }));
 
   const server = createServer((req, res) => {
@@ -118,11 +137,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
         }
       }
       if (!found) {
-        await readBody(req);
-        res.writeHead(404).end();
+        if ((await readBody(req, limit)) === undefined) refuseTooLarge(req, res, limit);
+        else res.writeHead(404).end();
         return;
       }
-      const body = await readBody(req);
+      const body = await readBody(req, limit);
+      if (body === undefined) {
+        refuseTooLarge(req, res, limit);
+        return;
+      }
       const data = httpRequestData(req, body, found.params);
       const bindingData = { ...jsonObject(body), ...Object.fromEntries(new URL(data.url ?? '', 'http://localhost').searchParams), ...found.params };
       try {
