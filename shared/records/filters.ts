@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { DecodedRecord } from './decode';
 import type { AuditRecord } from './schemas';
 import { recordTypeValue } from './enums';
-import { compileGlob, foldCase } from './glob';
+import { compileGlobs } from './glob';
 import { highlightsOf } from './highlights';
 
 const list = <T extends z.ZodType>(item: T) => z.array(item).optional();
@@ -58,16 +58,11 @@ function recordTypeIn(values: ReadonlySet<number>): Matcher {
   };
 }
 
-/** Exact names by Set lookup, globs by the linear matcher (glob.ts); the value is case-folded once. */
 function textMatcher(values: readonly string[], read: (r: DecodedRecord, c: RecordContext) => unknown): Matcher {
-  const globs = values.map(compileGlob);
-  const exact = new Set(globs.filter((g) => !g.wildcard).map((g) => foldCase(g.source)));
-  const patterns = globs.filter((g) => g.wildcard);
+  const matches = compileGlobs(values);
   return (r, c) => {
     const value = read(r, c);
-    if (typeof value !== 'string') return false;
-    const folded = foldCase(value);
-    return exact.has(folded) || patterns.some((p) => p.matches(folded));
+    return typeof value === 'string' && matches(value);
   };
 }
 

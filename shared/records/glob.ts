@@ -11,17 +11,22 @@
 // q the length of the longest middle piece containing `?` (searched naively: at most q comparisons per start).
 // Folding the case is O(n) too.
 //
-// Case: both sides go through foldCase: String.prototype.toLowerCase (locale-independent) and final sigma `ς`
-// read as `σ` (toLowerCase picks one of them from the neighbours, which a `*` in the pattern would change).
+// Case: both sides go through foldCase, String.prototype.toLowerCase (locale-independent), and final sigma `ς`
+// is compared as `σ` (toLowerCase picks one of them from the neighbours, which a `*` in the pattern would change).
 // A character is a code point of the folded text, so `?` matches one emoji (not half of it) and a character
 // whose lower case is longer counts as what it becomes: `İ` (U+0130, the only one) folds to `i` + U+0307, so
 // it matches `İ`, `i?` or `??`, not a lone `?`. No full case folding: `ß` does not match `ss`.
 
 /** A folded text: what `matches` expects; compute it once per value and test every pattern against it. */
 export function foldCase(text: string): string {
-  const lower = text.toLowerCase();
-  return lower.includes('ς') ? lower.replaceAll('ς', 'σ') : lower;
+  return text.toLowerCase();
 }
+
+const FINAL_SIGMA = 0x3c2;
+const SIGMA = 0x3c3;
+/** Code points are compared through this: ς and σ are one letter. */
+const sigma = (cp: number): number => (cp === FINAL_SIGMA ? SIGMA : cp);
+const sigmaAsOne = (folded: string): string => (folded.includes('ς') ? folded.replaceAll('ς', 'σ') : folded);
 
 /** `?` among a piece's tokens; every other token is a code point. */
 const ANY = -1;
@@ -44,7 +49,7 @@ const codePointWidth = (cp: number): number => (cp > 0xffff ? 2 : 1);
 
 function tokenize(piece: string): number[] {
   const tokens: number[] = [];
-  for (const ch of piece) tokens.push(ch === '?' ? ANY : ch.codePointAt(0)!);
+  for (const ch of piece) tokens.push(ch === '?' ? ANY : sigma(ch.codePointAt(0)!));
   return tokens;
 }
 
@@ -64,7 +69,7 @@ function matchForward(tokens: readonly number[], text: string, at: number, limit
   for (const token of tokens) {
     if (i >= limit) return -1;
     const cp = text.codePointAt(i)!;
-    if (token !== ANY && token !== cp) return -1;
+    if (token !== ANY && token !== sigma(cp)) return -1;
     i += codePointWidth(cp);
   }
   return i > limit ? -1 : i;
@@ -87,7 +92,7 @@ function matchBackward(tokens: readonly number[], text: string, end: number): nu
     if (j <= 0) return -1;
     const cp = codePointBefore(text, j);
     const token = tokens[t]!;
-    if (token !== ANY && token !== cp) return -1;
+    if (token !== ANY && token !== sigma(cp)) return -1;
     j -= codePointWidth(cp);
   }
   return j;
@@ -100,8 +105,9 @@ function findLeftmost(piece: Piece, text: string, from: number, limit: number): 
     // KMP over code points: the text is read once, never backwards.
     let k = 0;
     for (let i = from; i < limit; ) {
-      const cp = text.codePointAt(i)!;
-      i += codePointWidth(cp);
+      const raw = text.codePointAt(i)!;
+      i += codePointWidth(raw);
+      const cp = sigma(raw);
       while (k > 0 && tokens[k] !== cp) k = failure[k - 1]!;
       if (tokens[k] === cp) k++;
       if (k === tokens.length) return i > limit ? -1 : i;
@@ -144,6 +150,23 @@ export function compileGlob(glob: string): Glob {
       }
       return true;
     },
+  };
+}
+
+/**
+ * Whether `text` matches any of `globs`. Wildcard-free globs are looked up in a Set (after a length check, so a
+ * long text is not hashed for nothing); the text is folded once.
+ */
+export function compileGlobs(globs: readonly string[]): (text: string) => boolean {
+  const compiled = globs.map(compileGlob);
+  const patterns = compiled.filter((g) => g.wildcard);
+  const exact = new Set(compiled.filter((g) => !g.wildcard).map((g) => sigmaAsOne(foldCase(g.source))));
+  const exactLengths = new Set([...exact].map((name) => name.length));
+  return (text) => {
+    const folded = foldCase(text);
+    if (exactLengths.has(folded.length) && exact.has(sigmaAsOne(folded))) return true;
+    for (const pattern of patterns) if (pattern.matches(folded)) return true;
+    return false;
   };
 }
 
