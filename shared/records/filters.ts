@@ -2,7 +2,9 @@
 // the CLI and the Functions app both read it.
 import { z } from 'zod';
 import type { DecodedRecord } from './decode';
+import type { AuditRecord } from './schemas';
 import { recordTypeValue } from './enums';
+import { compileGlobs } from './glob';
 import { highlightsOf } from './highlights';
 
 const list = <T extends z.ZodType>(item: T) => z.array(item).optional();
@@ -37,18 +39,30 @@ export interface RecordContext {
 }
 export type RecordFilter = (record: DecodedRecord, context?: RecordContext) => boolean;
 
-function globPattern(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`, 'is');
-}
-
 type Matcher = (record: DecodedRecord, context: RecordContext) => boolean;
 
+/**
+ * A field of the record's common view, read as unknown: whatever a record carries (a number where a string is
+ * expected, null, a prototype name) makes a matcher answer false, never throw.
+ */
+function commonField(record: DecodedRecord, name: keyof AuditRecord): unknown {
+  const common: unknown = record.common;
+  return common !== null && typeof common === 'object' ? (common as Record<string, unknown>)[name] : undefined;
+}
+
+/** RecordType membership: a Set, so an odd value (a string, a prototype name, null) is simply not a member. */
+function recordTypeIn(values: ReadonlySet<number>): Matcher {
+  return (r) => {
+    const recordType = commonField(r, 'RecordType');
+    return typeof recordType === 'number' && values.has(recordType);
+  };
+}
+
 function textMatcher(values: readonly string[], read: (r: DecodedRecord, c: RecordContext) => unknown): Matcher {
-  const patterns = values.map(globPattern);
+  const matches = compileGlobs(values);
   return (r, c) => {
     const value = read(r, c);
-    return typeof value === 'string' && patterns.some((p) => p.test(value));
+    return typeof value === 'string' && matches(value);
   };
 }
 
@@ -63,11 +77,11 @@ function matchers(rules: FilterRules): Matcher[] {
       if (n === undefined) throw new Error(`unknown RecordType in filter: ${String(value)}`);
       wanted.add(n);
     }
-    out.push((r) => r.common.RecordType != null && wanted.has(r.common.RecordType));
+    out.push(recordTypeIn(wanted));
   }
-  if (rules.workloads) out.push(textMatcher(rules.workloads, (r) => r.common.Workload));
-  if (rules.operations) out.push(textMatcher(rules.operations, (r) => r.common.Operation));
-  if (rules.users) out.push(textMatcher(rules.users, (r) => r.common.UserId));
+  if (rules.workloads) out.push(textMatcher(rules.workloads, (r) => commonField(r, 'Workload')));
+  if (rules.operations) out.push(textMatcher(rules.operations, (r) => commonField(r, 'Operation')));
+  if (rules.users) out.push(textMatcher(rules.users, (r) => commonField(r, 'UserId')));
   return out;
 }
 
@@ -81,10 +95,13 @@ export function compileFilter(input: FilterConfig = {}): RecordFilter {
   const include = config.include ? matchers(config.include) : [];
   const exclude = config.exclude ? matchers(config.exclude) : [];
   if (!config.exchangeMailboxActivity) {
-    const mailbox = new Set(exchangeMailboxActivityRecordTypes);
-    exclude.push((r) => r.common.RecordType != null && mailbox.has(r.common.RecordType));
+    exclude.push(recordTypeIn(new Set(exchangeMailboxActivityRecordTypes)));
   }
-  if (config.highlightedOnly) include.push((r) => highlightsOf(r).length > 0);
+  // Highlights are keyed by a text Operation; checked here too, so a record without a typed view is not highlighted.
+  if (config.highlightedOnly) include.push((r) => typeof commonField(r, 'Operation') === 'string' && highlightsOf(r).length > 0);
   if (include.length === 0 && exclude.length === 0) return () => true;
-  return (record, context = {}) => include.every((m) => m(record, context)) && !exclude.some((m) => m(record, context));
+  return (record, context) => {
+    const c = context ?? {};
+    return include.every((m) => m(record, c)) && !exclude.some((m) => m(record, c));
+  };
 }
