@@ -150,6 +150,13 @@ describe('o365-relay doctor', () => {
     assertNoSecret(r);
   });
 
+  it('fails the settings check on a filter naming an unknown RecordType, app-wide or in a sink', async () => {
+    const app = await run(['doctor'], { O365_FILTER: '{"exclude": {"recordTypes": ["ExchangeItem", "ExchangeItemz"]}}' });
+    assert.equal(app.code, 1);
+    assert.match(app.stdout, /^fail\s+settings\s+O365_FILTER: exclude\.recordTypes\[1\]: unknown RecordType "ExchangeItemz"/m);
+    assert.doesNotMatch(app.stdout, /all settings valid/);
+  });
+
   it('a missing ActivityFeed.Read: the roles line and the audit log line (AF10001) fail', async () => {
     const r = await run(['doctor'], { O365_TENANT_ID: noPermissionTenant });
     assert.equal(r.code, 1);

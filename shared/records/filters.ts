@@ -11,8 +11,13 @@ const list = <T extends z.ZodType>(item: T) => z.array(item).optional();
 
 export const FilterRules = z.strictObject({
   contentTypes: list(z.string().min(1)),
-  /** RecordType names (aliases accepted) or numbers. */
-  recordTypes: list(z.union([z.string().min(1), z.number().int()])),
+  /** RecordType names (aliases accepted) or numbers; an unknown name is refused when the settings load. */
+  recordTypes: list(
+    z.union([z.string().min(1), z.number().int()]).refine((v) => recordTypeValue(v) !== undefined, {
+      // RecordType names are not secret, and naming the unknown one is the useful part of the message.
+      error: (issue) => `unknown RecordType "${String(issue.input).slice(0, 60)}"`,
+    }),
+  ),
   workloads: list(z.string().min(1)),
   /** Exact names or globs with * and ?, case-insensitive. */
   operations: list(z.string().min(1)),
@@ -74,8 +79,7 @@ function matchers(rules: FilterRules): Matcher[] {
     const wanted = new Set<number>();
     for (const value of rules.recordTypes) {
       const n = recordTypeValue(value);
-      if (n === undefined) throw new Error(`unknown RecordType in filter: ${String(value)}`);
-      wanted.add(n);
+      if (n !== undefined) wanted.add(n); // the schema refused unknown names already
     }
     out.push(recordTypeIn(wanted));
   }

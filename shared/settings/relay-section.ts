@@ -6,7 +6,7 @@ import { ContentType } from '../api/content-types.js';
 import { FilterConfig } from '../records/filters.js';
 import { SinkDefinitions, type SinkDefinition } from '../sinks/sink-settings.js';
 import { settingNamesOf } from '../sinks/sink-secrets.js';
-import type { StorageSettings } from '../state/storage-account.js';
+import { connectionStringProblem, type StorageSettings } from '../state/storage-account.js';
 import { duration, guidPattern, positiveInt, setting } from './setting-values.js';
 
 /** Per-tenant options: which content types, and an authId bound to the tenant, named by setting (never inline). */
@@ -18,6 +18,11 @@ const TenantOptions = z.strictObject({
 });
 
 const minAuthIdLength = 16;
+
+/** Where in a JSON setting a problem is: `[2].filter.include.recordTypes[0]`. */
+function jsonPath(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
+}
 
 /** Plain http is for local runs only, and then only to loopback: the same rule as every other plain-http caller. */
 function isLocalHttp(address: string): boolean {
@@ -87,7 +92,7 @@ export const relaySettingsSection = z
       if (refused !== undefined) return void issue(name, refused);
       const checked = schema.safeParse(parsed);
       if (checked.success) return checked.data;
-      issue(name, checked.error.issues.map((i) => `${i.path.join('.') || (shape.root ?? '')}: ${i.message}`).join('; '));
+      issue(name, checked.error.issues.map((i) => `${jsonPath(i.path) || (shape.root ?? '')}: ${i.message}`).join('; '));
       return undefined;
     };
 
@@ -99,7 +104,11 @@ export const relaySettingsSection = z
           ? 'must not hold secrets inline: name the setting that holds them (authIdSetting)'
           : undefined,
     });
-    for (const tenant of tenantList ?? []) {
+    const listed = new Set<string>();
+    for (const [index, tenant] of (tenantList ?? []).entries()) {
+      // A second entry for one tenant would be dropped (or silently win): which one was meant is the operator's call.
+      if (listed.has(tenant.tenantId)) issue('O365_TENANTS', `[${index}]: tenant ${tenant.tenantId} is listed twice`);
+      listed.add(tenant.tenantId);
       const authId = tenant.authIdSetting === undefined ? undefined : (s as Record<string, unknown>)[tenant.authIdSetting];
       if (tenant.authIdSetting !== undefined && (typeof authId !== 'string' || authId.trim().length < minAuthIdLength)) {
         issue('O365_TENANTS', `${tenant.authIdSetting} (authIdSetting of ${tenant.tenantId}) must be set to an authId of at least ${minAuthIdLength} characters`);
@@ -129,7 +138,9 @@ export const relaySettingsSection = z
       queueServiceUri: s.AzureWebJobsStorage__queueServiceUri ?? (account && `https://${account}.queue.core.windows.net`),
       tableServiceUri: s.AzureWebJobsStorage__tableServiceUri ?? (account && `https://${account}.table.core.windows.net`),
     };
-    if (s.AzureWebJobsStorage !== undefined) storage = { kind: 'connectionString', connectionString: s.AzureWebJobsStorage };
+    const connectionProblem = s.AzureWebJobsStorage === undefined ? undefined : connectionStringProblem(s.AzureWebJobsStorage);
+    if (connectionProblem !== undefined) issue('AzureWebJobsStorage', connectionProblem);
+    else if (s.AzureWebJobsStorage !== undefined) storage = { kind: 'connectionString', connectionString: s.AzureWebJobsStorage };
     else if (uris.blobServiceUri && uris.queueServiceUri && uris.tableServiceUri) {
       storage = { kind: 'identity', blobServiceUri: uris.blobServiceUri, queueServiceUri: uris.queueServiceUri, tableServiceUri: uris.tableServiceUri, clientId: s.AzureWebJobsStorage__clientId };
     } else if (Object.values(uris).some(Boolean)) {

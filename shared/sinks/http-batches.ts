@@ -22,13 +22,14 @@ const gzip = promisify(gzipCallback);
 export const DestinationUrl = z
   .string()
   .url({ error: 'must be an absolute URL' })
+  // zod runs these after a failed .url() too: a text that is no URL must not throw from them.
   .refine((text) => {
-    const url = new URL(text);
-    return url.protocol === 'https:' || isLoopbackHttp(url);
+    const url = URL.parse(text);
+    return url === null || url.protocol === 'https:' || isLoopbackHttp(url);
   }, { error: 'must be https (plain http only to 127.0.0.1, localhost or [::1])' })
   .refine((text) => {
-    const url = new URL(text);
-    return url.username === '' && url.password === '';
+    const url = URL.parse(text);
+    return url === null || (url.username === '' && url.password === '');
   }, { error: 'must not carry credentials: name the setting that holds the token instead' });
 
 export const SecretSettingName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be a setting name' });

@@ -26,13 +26,16 @@ export const BlobSinkSettings = z.object({
   format: z.enum(['line', 'json']).default('line'),
 });
 
-/** Each kind: its module's own settings, plus the kind and the routing fields. */
+/**
+ * Each kind: its module's own settings, plus the kind and the routing fields. Strict: a misspelt key (`tenant` for
+ * `tenants`, `filters` for `filter`) would otherwise be dropped in silence and route or filter nothing.
+ */
 export const SinkDefinition = z.discriminatedUnion('kind', [
-  BlobSinkSettings.extend({ kind: z.literal('blob'), ...SinkRouting.shape }),
-  HttpsJsonSinkSettings.extend({ kind: z.literal('https-json'), ...SinkRouting.shape }),
-  SplunkHecSinkSettings.extend({ kind: z.literal('splunk-hec'), ...SinkRouting.shape }),
-  SyslogSinkSettings.extend({ kind: z.literal('syslog'), ...SinkRouting.shape }),
-  SentinelSinkSettings.extend({ kind: z.literal('sentinel'), ...SinkRouting.shape }),
+  BlobSinkSettings.extend({ kind: z.literal('blob'), ...SinkRouting.shape }).strict(),
+  HttpsJsonSinkSettings.extend({ kind: z.literal('https-json'), ...SinkRouting.shape }).strict(),
+  SplunkHecSinkSettings.extend({ kind: z.literal('splunk-hec'), ...SinkRouting.shape }).strict(),
+  SyslogSinkSettings.extend({ kind: z.literal('syslog'), ...SinkRouting.shape }).strict(),
+  SentinelSinkSettings.extend({ kind: z.literal('sentinel'), ...SinkRouting.shape }).strict(),
 ]);
 export type SinkDefinition = z.infer<typeof SinkDefinition>;
 

@@ -27,6 +27,25 @@ export interface StorageClientOptions {
 const insecureTable = (connectionString: string) =>
   /(^|;)\s*(DefaultEndpointsProtocol\s*=\s*http|TableEndpoint\s*=\s*http:)\s*(;|$|\/)/i.test(connectionString);
 
+/**
+ * Why a connection string cannot serve the app (which needs its blobs, queues and tables), or undefined. The SDKs'
+ * own parsers decide, without any I/O; their messages are not repeated, as they may quote the string (and its key).
+ */
+export function connectionStringProblem(connectionString: string): string | undefined {
+  for (const [service, build] of [
+    ['blob', () => BlobServiceClient.fromConnectionString(connectionString)],
+    ['queue', () => QueueServiceClient.fromConnectionString(connectionString)],
+    ['table', () => TableServiceClient.fromConnectionString(connectionString, { allowInsecureConnection: insecureTable(connectionString) })],
+  ] as const) {
+    try {
+      build();
+    } catch {
+      return `is not a storage connection string the ${service} client can use (AccountName=...;AccountKey=...;EndpointSuffix=..., or UseDevelopmentStorage=true)`;
+    }
+  }
+  return undefined;
+}
+
 /** The account's clients, each built on first use (a connection string may name only some of the services). */
 function lazyAccount(make: {
   blobService: () => BlobServiceClient;
