@@ -161,7 +161,7 @@ describe('HTTPS JSON sink', () => {
     assert.match(context.lines.join('\n'), /no complete answer within 400 ms/);
   });
 
-  test('a batch refused with 400 goes to the dead letter and delivery goes on', async () => {
+  test('a batch refused with 400: only the bad event goes to the dead letter, the good ones around it go through', async () => {
     const list = records(30);
     const marked = list[14]!.common.Id;
     const r = await receiver({ badEvent: (e) => eventId(e) === marked });
@@ -169,14 +169,15 @@ describe('HTTPS JSON sink', () => {
     const dead: Array<{ ids: string[]; reason: string }> = [];
     const writer = await deliver(sink, list, { resumeAfter: 0, rejected: async (rs, reason) => void dead.push({ ids: idsOf(rs), reason }) });
     assert.equal(writer.accepted, 30);
-    assert.equal(dead.length, 1);
-    assert.deepEqual(dead[0]!.ids, idsOf(list).slice(10, 20));
-    assert.match(dead[0]!.reason, /HTTP 400/);
-    assert.deepEqual(r.accepted.map(eventId), [...idsOf(list).slice(0, 10), ...idsOf(list).slice(20)]);
-    // Without a dead letter the rejection stops the writer, not retryable.
+    assert.deepEqual(dead.map((d) => d.ids), [[marked]]);
+    assert.match(dead[0]!.reason, /rejected the event: HTTP 400/);
+    assert.deepEqual(r.accepted.map(eventId), idsOf(list).filter((id) => id !== marked));
+    // Three batches, and the search for the bad one in its batch of 10: ⌈log₂ 10⌉ + 2 more at most.
+    assert.ok(r.requests.length <= 3 + 4 + 2, `${r.requests.length} requests`);
+    // Without a dead letter the rejection stops the writer at the bad event, not retryable.
     const again = await deliverExpectingFailure(sinkFor(r, { batchRecords: 10 }).sink, list, { resumeAfter: 0 });
     assert.ok(again.error instanceof SinkError && !again.error.retryable);
-    assert.equal(again.writer.accepted, 10);
+    assert.equal(again.writer.accepted, 14);
   });
 
   test('a wrong token is a configuration error that never shows the token', async () => {

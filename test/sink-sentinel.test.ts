@@ -280,7 +280,7 @@ describe('delivery to the Logs Ingestion API', () => {
     assert.deepEqual([...new Set(receiver.rows.map((r) => r.RecordId))], input.map(idOf));
   });
 
-  it('hands a batch the service refuses (400) to the dead letter and goes on', async () => {
+  it('hands only the row the service refuses (400) to the dead letter and goes on', async () => {
     const input = records(400, 4);
     const poison = idOf(input[150]!);
     const refusing = await startLogsIngestionReceiver({
@@ -298,7 +298,7 @@ describe('delivery to the Logs Ingestion API', () => {
       });
       assert.equal(error, undefined);
       assert.equal(writer.accepted, 400);
-      assert.ok(dead.some((r) => idOf(r) === poison));
+      assert.deepEqual(dead.map(idOf), [poison], 'only the refused row, not its batch');
       assert.deepEqual(reasons, ['Logs Ingestion API HTTP 400 InvalidPayload']);
       // Every record is either taken or in the dead letter, once, in order.
       const received = refusing.rows.map((r) => r.RecordId);

@@ -85,7 +85,8 @@ function signInError(err: unknown, tenantId: string, secrets: string[]): Managem
   const aadsts = /AADSTS\d+/.exec(message)?.[0];
   // MSAL failures arrive as "invalid_client: ..." in the message; AuthenticationError carries errorResponse.
   const oauth = typeof e.errorResponse?.error === 'string' ? e.errorResponse.error : /^([a-z_]+):/.exec(message)?.[1];
-  const detail = redact([oauth, aadsts].filter(Boolean).join(' ') || message.split('\n')[0]!.slice(0, 300), secrets);
+  // Redact, then cut: cutting first could leave the first half of an echoed secret in the message.
+  const detail = [oauth, aadsts].filter(Boolean).join(' ') || redact(message.split('\n')[0]!, secrets).slice(0, 300);
   const transient =
     (oauth !== undefined && transientOAuthErrors.has(oauth)) ||
     (oauth === undefined && aadsts === undefined && (status === undefined || status >= 500 || status === 429));

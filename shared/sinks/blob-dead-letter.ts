@@ -1,5 +1,6 @@
 // The dead letter in blob storage: one NDJSON blob per hand-off, with the content reference, the reason and the
 // sink as metadata, so a re-delivery knows where each record belongs.
+import { randomUUID } from 'node:crypto';
 import type { ContainerClient } from '@azure/storage-blob';
 import { ContentType } from '../api/content-types';
 import { relayOwnEntries, type DeadLetterEntry, type DeadLetterStore } from './dead-letter';
@@ -16,7 +17,8 @@ export function createBlobDeadLetter(container: ContainerClient, now: () => Date
     },
     async put(content, reason, records, sink = relayOwnEntries) {
       const stamp = now().toISOString().replace(/[:.]/g, '-');
-      const name = `${sink}/${content.tenantId}/${content.contentType}/${encodeURIComponent(content.contentId)}/${stamp}-${records.length}.ndjson`;
+      // Unique per hand-off: two within one millisecond (one rejected event after another) must not overwrite.
+      const name = `${sink}/${content.tenantId}/${content.contentType}/${encodeURIComponent(content.contentId)}/${stamp}-${randomUUID().slice(0, 8)}-${records.length}.ndjson`;
       const text = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
       await container.getBlockBlobClient(name).upload(text, Buffer.byteLength(text), {
         metadata: {

@@ -2,7 +2,8 @@
 // one into a batch bounded by a record count and a byte size, the batch is POSTed (gzip optional) with the
 // project's retry policy (backoffDelay, parseRetryAfter), and each answer is classified by the protocol into
 // accepted / retry / rejected batch / configuration error. One batch is in flight at a time, so `accepted` moves
-// in blob order and a batch is only counted once the destination said so: a retry never re-sends it.
+// in blob order and a batch is only counted once the destination said so: a retry never re-sends it. A batch
+// rejected for good is taken apart (batch-isolation.ts) so that only its bad events reach the dead letter.
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
@@ -13,6 +14,7 @@ import { createHttpTransport, isLoopbackHttp, type HttpFailure } from '../api/ht
 import { backoffDelay, parseRetryAfter, type RetryPolicy } from '../api/retry';
 import { errorFields, redact, type Logger } from '../log';
 import type { DecodedRecord } from '../records/decode';
+import { deliverIsolating, type SpanVerdict } from './batch-isolation';
 import { failureCode, isConfigurationFailure } from './connection-failure';
 import { SinkError, type ContentRef, type OpenOptions, type Sink, type SinkWriter } from './sink';
 
@@ -71,13 +73,20 @@ export interface HttpDelivery {
 export type Verdict =
   | { kind: 'accepted' }
   | { kind: 'retry'; reason: string; retryAfterMs?: number | undefined }
-  | { kind: 'rejected'; reason: string }
+  | {
+      kind: 'rejected';
+      reason: string;
+      /** The position in the batch of the first bad event when the destination names it (the ones before were kept). */
+      firstBad?: number | undefined;
+      /** Refused for its size (413), not for its data: the batch is halved, nothing is inferred. */
+      tooLarge?: boolean | undefined;
+    }
   | { kind: 'configuration'; reason: string };
 
 export interface Answer {
   status: number;
   headers: IncomingHttpHeaders;
-  /** The first bytes of the answer (enough for any status document). */
+  /** The first bytes of the answer (enough for any status document), with the sink's secrets already redacted. */
   body: Buffer;
 }
 
@@ -128,6 +137,8 @@ const statusVerdicts: ReadonlyArray<readonly [test: (status: number) => boolean,
   // The URL is wrong for every batch, not this batch's data: dead-lettering everything would hide it.
   [(s) => s === 404 || s === 405 || s === 407, 'configuration'],
   [(s) => s === 408 || s === 429, 'retry'],
+  // Bad data (400, 422, ...) and too large (413): the batch is taken apart, only what is still refused alone is
+  // dead-lettered (413 never for data, so its halves are both sent).
   [(s) => s >= 400 && s < 500, 'rejected'],
   [(s) => s >= 500, 'retry'],
   // Redirects are never followed (the token must not travel elsewhere): the URL needs fixing.
@@ -139,13 +150,22 @@ export function statusVerdict(answer: Answer, nowMs: number, detail = ''): Verdi
   const reason = `HTTP ${answer.status}${detail === '' ? '' : `: ${detail}`}`;
   if (kind === 'accepted') return { kind };
   if (kind === 'retry') return { kind, reason, retryAfterMs: parseRetryAfter(answer.headers['retry-after'], nowMs) };
+  if (kind === 'rejected') return { kind, reason, tooLarge: answer.status === 413 };
   return { kind, reason };
 }
 
-/** A short, printable excerpt of an answer body for messages. */
+/** Whitespace folded and cut to `limit` characters, for messages. */
+export function excerpt(text: string, limit = 200): string {
+  const folded = text.slice(0, limit * 4).replace(/\s+/g, ' ').trim();
+  return folded.length > limit ? `${folded.slice(0, limit)}…` : folded;
+}
+
+/**
+ * A short, printable excerpt of an answer body for messages. The sink hands protocols answers whose secrets are
+ * already redacted over the whole kept body (see post()): cutting first would leave half of an echoed token.
+ */
 export function answerExcerpt(body: Buffer, limit = 200): string {
-  const text = body.toString('utf8', 0, Math.min(body.length, limit * 4)).replace(/\s+/g, ' ').trim();
-  return text.length > limit ? `${text.slice(0, limit)}…` : text;
+  return excerpt(body.toString('utf8', 0, Math.min(body.length, limit * 4)), limit);
 }
 
 /** The answer is read to its end (so the connection can serve again) but only this much of it is kept. */
@@ -215,15 +235,19 @@ export function createHttpBatchSink(options: HttpBatchSinkOptions): HttpBatchSin
         if (size < answerLimitBytes) chunks.push(chunk);
         size += chunk.length;
       }
-      return { status: answer.status, headers: answer.headers, body: Buffer.concat(chunks).subarray(0, answerLimitBytes) };
+      // Redact, then cut: a receiver that echoes the token must not leak any piece of it through whatever part of
+      // the answer a message quotes later, so the secrets go out of the whole kept body before anyone reads it.
+      const kept = Buffer.concat(chunks).subarray(0, answerLimitBytes).toString('utf8');
+      return { status: answer.status, headers: answer.headers, body: Buffer.from(clean(kept), 'utf8') };
     } catch (err) {
       throw deadline.aborted && !signal.aborted ? new Error(`no complete answer within ${delivery.timeoutMs} ms`) : err;
     }
   }
 
-  async function send(batch: Batch, signal: AbortSignal): Promise<Verdict> {
+  /** One body of encoded records until the destination decides (accepted, rejected, configuration); retries inside. */
+  async function send(pieces: readonly string[], signal: AbortSignal): Promise<Exclude<Verdict, { kind: 'retry' }>> {
     const io: ConfirmIo = { post: (url, headers, body) => post(url, headers, body, signal), clock, signal };
-    const text = framing.open + batch.pieces.join(framing.separator) + framing.close;
+    const text = framing.open + pieces.join(framing.separator) + framing.close;
     const raw = Buffer.from(text, 'utf8');
     const body = delivery.gzip ? await gzip(raw) : raw;
     const headers: Record<string, string> = { ...protocol.headers, 'Content-Type': protocol.contentType };
@@ -277,21 +301,33 @@ export function createHttpBatchSink(options: HttpBatchSinkOptions): HttpBatchSin
     let failure: SinkError | undefined;
     let queue: Promise<void> = Promise.resolve();
 
-    /** Sends one batch and settles it: accepted, or handed to the dead letter; anything else throws. */
+    /**
+     * Sends one batch and settles every record of it, in order: accepted, or (rejected for good, isolated from the
+     * good ones around it) handed to the dead letter. Both count as dealt with; anything else throws.
+     */
     const deliver = async (current: Batch) => {
-      const verdict = await send(current, signal);
-      if (verdict.kind === 'accepted') {
-        accepted += current.records.length;
-        await openOptions.onAccepted?.(accepted);
-        return;
-      }
-      const reason = clean(`${protocol.label} sink ${name}: ${where} ${verdict.kind === 'rejected' ? 'rejected the batch' : 'refused the configuration'}: ${verdict.reason}`);
-      if (verdict.kind === 'configuration') throw new SinkError(name, reason, false, 'SINK_CONFIGURATION');
-      if (openOptions.rejected === undefined) throw new SinkError(name, `${reason} (and no dead letter is configured)`, false);
-      logger.warn('sink batch rejected', { sink: name, records: current.records.length, reason });
-      await openOptions.rejected(current.records, reason);
-      accepted += current.records.length;
-      await openOptions.onAccepted?.(accepted);
+      const { records, pieces } = current;
+      const result = await deliverIsolating(records.length, {
+        send: async (span): Promise<SpanVerdict> => {
+          const verdict = await send(pieces.slice(span.start, span.end), signal);
+          if (verdict.kind !== 'configuration') return verdict;
+          throw new SinkError(name, clean(`${protocol.label} sink ${name}: ${where} refused the configuration: ${verdict.reason}`), false, 'SINK_CONFIGURATION');
+        },
+        accepted: async (span) => {
+          accepted += span.end - span.start;
+          await openOptions.onAccepted?.(accepted);
+        },
+        rejected: async (index, why) => {
+          const reason = clean(`${protocol.label} sink ${name}: ${where} rejected the event: ${why}`);
+          if (openOptions.rejected === undefined) throw new SinkError(name, `${reason} (and no dead letter is configured)`, false);
+          // `accepted` is this record's position among the blob's records (after filtering): what identifies it.
+          logger.warn('sink event rejected', { sink: name, position: accepted, reason });
+          await openOptions.rejected([records[index]!], reason);
+          accepted += 1;
+          await openOptions.onAccepted?.(accepted);
+        },
+      });
+      if (result.rejected > 0) logger.info('sink batch delivered around rejected events', { sink: name, records: records.length, rejected: result.rejected, requests: result.requests });
     };
 
     // One batch in flight while the next one fills (encoding overlaps the round trip); the next send starts

@@ -11,8 +11,9 @@
 //   retryable SinkError. Only the logs the library reports failed (onError's failedLogs) are sent again.
 // - 401/403/404 and sign-in failures other than Entra being unavailable are configuration errors (not retryable):
 //   waiting does not give the identity the "Monitoring Metrics Publisher" role or fix the rule id.
-//   413 splits the batch in two and sends the halves; a single row that is still too large, a 400 or another 4xx
-//   goes to the dead letter (`rejected`) and the sink goes on.
+//   A 400 (or another 4xx) fails the whole call for one bad row, and a 413 for its size: the batch is taken apart
+//   (batch-isolation.ts: a halving search for the bad row, both halves for 413) so that only the rows still
+//   refused alone go to the dead letter (`rejected`), every good row is taken in the same pass, and the sink goes on.
 // - Credentials: the Function App's managed identity by default (system-assigned, or user-assigned with
 //   `managedIdentityClientId`). For local runs, a client secret read from three named settings
 //   (`tenantIdSetting`, `clientIdSetting`, `clientSecretSetting`). The O365_* app is not reused implicitly: it is
@@ -27,6 +28,7 @@ import { systemClock, type Clock } from '../api/clock';
 import { backoffDelay, parseRetryAfter, type RetryPolicy } from '../api/retry';
 import type { DecodedRecord } from '../records/decode';
 import type { LineOptions } from '../records/line';
+import { deliverIsolating } from './batch-isolation';
 import { defaultStreamName, toSentinelRow, type SentinelRow } from './sentinel-table';
 import { SinkError, type ContentRef, type OpenOptions, type Sink, type SinkContext, type SinkWriter } from './sink';
 
@@ -108,7 +110,7 @@ export function createSentinelSink(name: string, settings: SentinelSinkSettings,
   });
   const rowOptions = { maxFieldBytes: settings.maxFieldBytes, ...(deps.line ? { line: deps.line } : {}) };
 
-  type Outcome = { ok: true } | { ok: false; failedRows: SentinelRow[]; status: number | undefined; reason: string };
+  type Outcome = { ok: true } | { ok: false; status: number | undefined; reason: string };
 
   /** One batch until the service takes it, rejects it for good, or the retry budget runs out. */
   async function upload(rows: SentinelRow[], signal: AbortSignal | undefined): Promise<Outcome> {
@@ -139,7 +141,7 @@ export function createSentinelSink(name: string, settings: SentinelSinkSettings,
       if (meaning.kind === 'configuration') {
         throw new SinkError(name, `sentinel sink ${name}: ${meaning.what} (${detail})`, false, 'SINK_REJECTED');
       }
-      if (meaning.kind === 'rejected') return { ok: false, failedRows, status: meaning.status, reason: `Logs Ingestion API ${detail}` };
+      if (meaning.kind === 'rejected') return { ok: false, status: meaning.status, reason: `Logs Ingestion API ${detail}` };
       remaining = failedRows;
       const retryAfterMs = meaning.retryAfter === undefined ? undefined : parseRetryAfter(meaning.retryAfter, clock.now());
       const delayMs = backoffDelay(attempt, policy, random, retryAfterMs);
@@ -167,34 +169,31 @@ export function createSentinelSink(name: string, settings: SentinelSinkSettings,
     let failure: SinkError | undefined;
     let queue: Promise<void> = Promise.resolve();
 
-    /** Sends one batch; a 413 splits it, a permanent rejection hands it to the dead letter. */
+    /**
+     * Sends one batch and settles every row of it, in order: taken, or (refused for good, isolated from the good
+     * rows around it) handed to the dead letter. A batch is one request (at most maxBatchBytes ≤ 1 MB, below the
+     * size at which the library splits), so a refusal covers exactly the rows sent.
+     */
     const send = async (batchRows: SentinelRow[], batchRecords: DecodedRecord[]) => {
-      const work = [{ rows: batchRows, records: batchRecords }];
-      while (work.length > 0) {
-        const part = work.shift()!;
-        const outcome = await upload(part.rows, signal);
-        if (outcome.ok) {
-          accepted += part.records.length;
+      const result = await deliverIsolating(batchRows.length, {
+        send: async (span) => {
+          const outcome = await upload(batchRows.slice(span.start, span.end), signal);
+          return outcome.ok ? { kind: 'accepted' } : { kind: 'rejected', reason: outcome.reason, tooLarge: outcome.status === 413 };
+        },
+        accepted: async (span) => {
+          accepted += span.end - span.start;
           await options.onAccepted?.(accepted);
-          continue;
-        }
-        if (outcome.status === 413 && part.rows.length > 1) {
-          const half = Math.ceil(part.rows.length / 2);
-          work.unshift(
-            { rows: part.rows.slice(0, half), records: part.records.slice(0, half) },
-            { rows: part.rows.slice(half), records: part.records.slice(half) },
-          );
-          continue;
-        }
-        // Rows the service took before the failing request (if the library ever split a batch) are not handed over.
-        const failed = new Set(outcome.failedRows);
-        const dead = part.records.filter((_, i) => failed.has(part.rows[i]!));
-        if (!rejected) throw new SinkError(name, `sentinel sink ${name}: ${dead.length} record(s) rejected: ${outcome.reason}`, false, 'SINK_REJECTED');
-        logger.warn('sentinel sink rejected records go to the dead letter', { sink: name, records: dead.length, reason: outcome.reason, contentId: content.contentId });
-        await rejected(dead, outcome.reason);
-        accepted += part.records.length;
-        await options.onAccepted?.(accepted);
-      }
+        },
+        rejected: async (index, reason) => {
+          if (!rejected) throw new SinkError(name, `sentinel sink ${name}: a record was rejected: ${reason}`, false, 'SINK_REJECTED');
+          // `accepted` is this record's position among the blob's records (after filtering): what identifies it.
+          logger.warn('sentinel sink rejected a record: it goes to the dead letter', { sink: name, position: accepted, reason, contentId: content.contentId });
+          await rejected([batchRecords[index]!], reason);
+          accepted += 1;
+          await options.onAccepted?.(accepted);
+        },
+      });
+      if (result.rejected > 0) logger.info('sentinel sink batch delivered around rejected records', { sink: name, rows: batchRows.length, rejected: result.rejected, requests: result.requests });
     };
 
     const flush = async () => {

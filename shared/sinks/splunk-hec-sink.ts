@@ -13,6 +13,7 @@ import type { DecodedRecord } from '../records/decode';
 import {
   answerExcerpt,
   createHttpBatchSink,
+  excerpt,
   DestinationUrl,
   framings,
   httpDeliveryFields,
@@ -108,9 +109,15 @@ export function classifyHecAnswer(answer: Answer, nowMs: number): Verdict {
   if (hec === undefined || kind === undefined) return statusVerdict(answer, nowMs, answerExcerpt(answer.body));
   // A success code with an error status (or the reverse) is not trusted as acceptance.
   if (kind === 'accepted') return answer.status >= 200 && answer.status < 300 ? { kind } : statusVerdict(answer, nowMs, answerExcerpt(answer.body));
-  const invalid = hec['invalid-event-number'] === undefined ? '' : ` (invalid event number ${hec['invalid-event-number']})`;
-  const reason = `HTTP ${answer.status}, HEC code ${hec.code}: ${hec.text ?? ''}${invalid}`;
+  const invalidEvent = hec['invalid-event-number'];
+  const invalid = invalidEvent === undefined ? '' : ` (invalid event number ${invalidEvent})`;
+  const reason = `HTTP ${answer.status}, HEC code ${hec.code}: ${excerpt(hec.text ?? '')}${invalid}`;
   if (kind === 'retry') return { kind, reason, retryAfterMs: parseRetryAfter(answer.headers['retry-after'], nowMs) };
+  // HEC names the first event it could not take: the zero-based index of the first invalid event of a batch
+  // (Splunk REST API reference, HecResponse `invalid-event-number`: "For batched events, the index of the first
+  // invalid event"; codes 6/12/13/15 in "Troubleshoot HTTP Event Collector"). HEC reads a batch in order and the
+  // events before that one were taken in, so only it is dead-lettered and the rest after it is sent again.
+  if (kind === 'rejected') return { kind, reason, firstBad: invalidEvent, tooLarge: answer.status === 413 };
   return { kind, reason };
 }
 

@@ -1,7 +1,8 @@
 // A loopback SIEM receiver for the HTTP sink tests: HTTPS (the throwaway CA from the simulator's PKI) or plain
 // HTTP, speaking either a generic JSON collector contract (NDJSON or a JSON array, bearer token) or Splunk HEC's
 // documented one (/services/collector/event, `Splunk <token>`, concatenated event objects, `{text, code}`
-// answers). It decompresses gzip, records every request and every event it accepted, and fails on demand:
+// answers; an event HEC refuses is named by `invalid-event-number` and the events before it are kept, as Splunk
+// does). It decompresses gzip, records every request and every event it accepted, and fails on demand:
 // drop the connection mid-request, keep a batch but lose its answer, a status with Retry-After, HEC codes, slow
 // answers, 400 on marked records.
 import http from 'node:http';
@@ -30,7 +31,7 @@ export interface ReceiverOptions {
   indexes?: readonly string[];
   /** A fault for request number n (1-based), decided before the body is read. */
   fault?: (n: number) => Fault | undefined;
-  /** Events for which the whole request is refused as bad data (400; HEC code 6 with invalid-event-number). */
+  /** Events refused as bad data: json 400 for the whole request; HEC code 6 with invalid-event-number, the events before it kept. */
   badEvent?: (event: unknown) => boolean;
   /** HEC indexer acknowledgement on the token: a channel is required, answers carry ackIds, /ack reports them. */
   ack?: {
@@ -115,6 +116,8 @@ interface Decision {
   body: unknown;
   retryAfter?: string | undefined;
   accepted: boolean;
+  /** HEC: the events before the invalid one, kept although the request is refused. */
+  kept?: number;
 }
 
 function jsonDecision(options: ReceiverOptions, req: http.IncomingMessage, text: string, events: unknown[]): Decision {
@@ -138,12 +141,11 @@ function hecDecision(options: ReceiverOptions, req: http.IncomingMessage, events
   if (events.length === 0) return answer(hecAnswers.noData);
   for (const [n, e] of events.entries()) {
     const event = e as Record<string, unknown>;
-    if (!('event' in event)) return answer({ status: 400, body: { text: 'Event field is required', code: 12, 'invalid-event-number': n } });
-    if (event.event === '' || event.event === null) return answer({ status: 400, body: { text: 'Event field cannot be blank', code: 13, 'invalid-event-number': n } });
-    if (typeof event.index === 'string' && options.indexes !== undefined && !options.indexes.includes(event.index)) {
-      return answer({ status: 400, body: { text: 'Incorrect index', code: 7, 'invalid-event-number': n } });
-    }
-    if (options.badEvent?.(event)) return answer({ status: 400, body: { text: 'Invalid data format', code: 6, 'invalid-event-number': n } });
+    const refuse = (text: string, code: number): Decision => ({ status: 400, body: { text, code, 'invalid-event-number': n }, accepted: false, kept: n });
+    if (!('event' in event)) return refuse('Event field is required', 12);
+    if (event.event === '' || event.event === null) return refuse('Event field cannot be blank', 13);
+    if (typeof event.index === 'string' && options.indexes !== undefined && !options.indexes.includes(event.index)) return refuse('Incorrect index', 7);
+    if (options.badEvent?.(event)) return refuse('Invalid data format', 6);
   }
   return answer(hecAnswers.success, true);
 }
@@ -218,6 +220,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
         record.status = d.status;
         record.outcome = d.accepted ? 'accepted' : 'failed';
         if (d.accepted) accepted.push(...record.events);
+        else if (d.kept !== undefined) accepted.push(...record.events.slice(0, d.kept));
         if (d.accepted && options.protocol === 'hec' && options.ack) {
           const channel = String(req.headers['x-splunk-request-channel']);
           const pending = channels.get(channel) ?? [];
