@@ -19,16 +19,19 @@ export const decodeUsage = `usage: o365-relay decode [--format line|json] [--inc
   Decodes audit records (a content blob, one JSON object or NDJSON, optionally gzipped) into readable lines
   or NDJSON events. KEY is one of contentType, recordType, workload, operation (globs allowed), user.
   With no FILE, or FILE -, reads standard input. --sink NAME delivers to a sink of O365_SINKS instead of
-  printing (to test a SIEM connection with a fixture before going live).`;
+  printing (to test a SIEM connection with a fixture before going live).
+  Exit code: 0 all decoded (and delivered), 1 usage or unreadable file, 2 some input was not a record,
+  3 the sink rejected some records for good.`;
 
 
-const ruleKeys: Readonly<Record<string, keyof FilterRules>> = {
-  contenttype: 'contentTypes',
-  recordtype: 'recordTypes',
-  workload: 'workloads',
-  operation: 'operations',
-  user: 'users',
-};
+// A Map: the key is what the user typed, and `constructor` must not find Object's.
+const ruleKeys: ReadonlyMap<string, keyof FilterRules> = new Map([
+  ['contenttype', 'contentTypes'],
+  ['recordtype', 'recordTypes'],
+  ['workload', 'workloads'],
+  ['operation', 'operations'],
+  ['user', 'users'],
+]);
 
 /** Parses repeated `KEY=V1,V2` options into filter rules. */
 export function parseRules(options: readonly string[], flag: string): FilterRules | undefined {
@@ -36,7 +39,7 @@ export function parseRules(options: readonly string[], flag: string): FilterRule
   const rules: Record<string, string[]> = {};
   for (const option of options) {
     const eq = option.indexOf('=');
-    const key = eq > 0 ? ruleKeys[option.slice(0, eq).toLowerCase().replace(/s$/, '')] : undefined;
+    const key = eq > 0 ? ruleKeys.get(option.slice(0, eq).toLowerCase().replace(/s$/, '')) : undefined;
     if (key === undefined) throw new UsageError(`${flag} ${option}: expected KEY=V1,V2 with KEY one of contentType, recordType, workload, operation, user`);
     const values = option.slice(eq + 1).split(',').map((v) => v.trim()).filter((v) => v !== '');
     if (values.length === 0) throw new UsageError(`${flag} ${option}: no value given`);
@@ -53,11 +56,7 @@ export function filterFromArgs(include: readonly string[], exclude: readonly str
     exchangeMailboxActivity: mailboxSwitch.length === 0,
   });
   if (!config.success) throw new UsageError(`filter: ${config.error.issues.map((i) => i.message).join('; ')}`);
-  try {
-    return compileFilter(config.data);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  return compileFilter(config.data);
 }
 
 function contentTypeOf(file: string): ContentType | undefined {
@@ -111,6 +110,7 @@ export async function runDecode(argv: string[], io: DecodeIo): Promise<number> {
   const writer = new LineWriter(io.stdout as NodeJS.WritableStream & import('node:stream').Writable);
   const totals = emptyStats();
   const problems: Array<InvalidInput & { file: string }> = [];
+  let rejected = 0;
   for (const file of files) {
     const stats: DecodeStats = emptyStats();
     const source = file === '-' ? (io.stdin as AsyncIterable<Uint8Array>) : createReadStream(file);
@@ -129,7 +129,8 @@ export async function runDecode(argv: string[], io: DecodeIo): Promise<number> {
       }
       if (delivery) {
         await delivery.close();
-        io.stderr.write(`${file}: ${delivery.accepted} record(s) delivered to sink ${values.sink}\n`);
+        rejected += delivery.rejected;
+        io.stderr.write(`${file}: sink ${values.sink}: ${delivery.summary()}\n`);
       }
     } catch (err) {
       await delivery?.abort();
@@ -149,5 +150,6 @@ export async function runDecode(argv: string[], io: DecodeIo): Promise<number> {
         `${totals.filtered} filtered out); ${problems.length} input(s) could not be parsed as a record\n`,
     );
   }
-  return problems.length > 0 ? 2 : 0;
+  // A sink's refusal is the worst news: records did not arrive where they were sent.
+  return rejected > 0 ? 3 : problems.length > 0 ? 2 : 0;
 }

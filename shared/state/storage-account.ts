@@ -28,22 +28,25 @@ const insecureTable = (connectionString: string) =>
   /(^|;)\s*(DefaultEndpointsProtocol\s*=\s*http|TableEndpoint\s*=\s*http:)\s*(;|$|\/)/i.test(connectionString);
 
 /**
- * Why a connection string cannot serve the app (which needs its blobs, queues and tables), or undefined. The SDKs'
- * own parsers decide, without any I/O; their messages are not repeated, as they may quote the string (and its key).
+ * Why a text is not a storage connection string, or undefined. The SDKs' own parsers decide, without any I/O; one
+ * that names only some services (a blob-only Azurite) is fine here. Their messages are not repeated: they may quote
+ * the string, and its key.
  */
 export function connectionStringProblem(connectionString: string): string | undefined {
-  for (const [service, build] of [
-    ['blob', () => BlobServiceClient.fromConnectionString(connectionString)],
-    ['queue', () => QueueServiceClient.fromConnectionString(connectionString)],
-    ['table', () => TableServiceClient.fromConnectionString(connectionString, { allowInsecureConnection: insecureTable(connectionString) })],
-  ] as const) {
+  const builders = [
+    () => BlobServiceClient.fromConnectionString(connectionString),
+    () => QueueServiceClient.fromConnectionString(connectionString),
+    () => TableServiceClient.fromConnectionString(connectionString, { allowInsecureConnection: insecureTable(connectionString) }),
+  ];
+  const usable = builders.some((build) => {
     try {
       build();
+      return true;
     } catch {
-      return `is not a storage connection string the ${service} client can use (AccountName=...;AccountKey=...;EndpointSuffix=..., or UseDevelopmentStorage=true)`;
+      return false;
     }
-  }
-  return undefined;
+  });
+  return usable ? undefined : 'is not a storage connection string (AccountName=...;AccountKey=...;EndpointSuffix=..., or UseDevelopmentStorage=true)';
 }
 
 /** The account's clients, each built on first use (a connection string may name only some of the services). */
