@@ -16,6 +16,18 @@ export interface StoredContent extends PagePosition {
   body: string;
 }
 
+/** A raw item put on a listing as is (any JSON: null, a number, a foreign contentUri...), for odd-item tests. */
+export interface InjectedItem extends PagePosition {
+  tenantId: string;
+  contentType: ContentType;
+  raw: unknown;
+}
+
+/** One entry of a content listing page, in listing order. */
+export interface ListingEntry extends PagePosition {
+  view: unknown;
+}
+
 export function publishedView(c: StoredContent): PublishedContent {
   return {
     contentType: c.contentType,
@@ -28,6 +40,7 @@ export function publishedView(c: StoredContent): PublishedContent {
 
 export class ContentStore {
   private readonly blobs = new Map<string, StoredContent>();
+  private readonly injected: InjectedItem[] = [];
   private sequence = 0;
 
   nextSequence(): number {
@@ -44,6 +57,19 @@ export class ContentStore {
 
   get(tenantId: string, contentId: string): StoredContent | undefined {
     return this.blobs.get(`${tenantId}\n${contentId}`);
+  }
+
+  inject(item: InjectedItem): void {
+    this.injected.push(item);
+  }
+
+  /** What /subscriptions/content lists: the blobs and the injected items inside the window, in listing order. */
+  listing(tenantId: string, contentType: ContentType, window: TimeWindow): ListingEntry[] {
+    const blobs = this.list(tenantId, contentType, window).map((c): ListingEntry => ({ created: c.created, sequence: c.sequence, view: publishedView(c) }));
+    const injected = this.injected
+      .filter((i) => i.tenantId === tenantId && i.contentType === contentType && inWindow(window, i.created))
+      .map((i): ListingEntry => ({ created: i.created, sequence: i.sequence, view: i.raw }));
+    return [...blobs, ...injected].sort((a, b) => a.created.getTime() - b.created.getTime() || a.sequence - b.sequence);
   }
 
   /** Blobs of one tenant and type inside the window, in order of availability. */

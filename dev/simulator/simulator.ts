@@ -78,6 +78,12 @@ export interface Simulator {
   /** `${baseUrl}/api/v1.0/${tenantId}/activity/feed`. */
   apiRoot(tenantId: string): string;
   publish(tenantId: string, contentType: ContentType, records: unknown[], options?: PublishOptions): Promise<PublishedContent>;
+  /**
+   * Puts `raw` (any JSON value, sent as is) on the content listing of one stream at `contentCreated` (default now),
+   * among the published blobs in listing order. Nothing is stored behind it and no notification is sent: it is
+   * for proving that one odd listed item costs only itself.
+   */
+  injectListingItem(tenantId: string, contentType: ContentType, raw: unknown, options?: { contentCreated?: Date }): void;
   /** Publishes a fixture file's JSON array verbatim (its exact text is what the contentUri serves). */
   publishFile(tenantId: string, contentType: ContentType, fixturePath: string, options?: PublishOptions): Promise<PublishedContent>;
   subscriptions(tenantId: string): SimulatorSubscription[];
@@ -273,6 +279,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     },
     apiRoot: (tenantId) => `${baseUrl}/api/v1.0/${tenantId}/activity/feed`,
     publish: async (tenantId, contentType, records, publishOptions) => publishText(tenantId, contentType, JSON.stringify(records), publishOptions),
+    injectListingItem(tenantId, contentType, raw, injectOptions = {}) {
+      if (!tenants.has(tenantId)) throw new Error(`unknown simulator tenant ${tenantId}`);
+      ContentTypeSchema.parse(contentType);
+      ctx.content.inject({ tenantId, contentType, raw, created: injectOptions.contentCreated ?? now(), sequence: ctx.content.nextSequence() });
+    },
     publishFile: async (tenantId, contentType, fixturePath, publishOptions) => {
       const text = await readFile(fixturePath, 'utf8');
       if (!Array.isArray(JSON.parse(text))) throw new Error(`${fixturePath} is not a JSON array of records`);
