@@ -182,7 +182,9 @@ function listContent(ctx: SimulatorContext, req: Incoming, caller: Caller): Repl
   if (!listing.ok) return errorReply(listing.error);
   const all = ctx.content.listing(caller.tenantId, listing.contentType, listing.window);
   const page = pageFrom(all, listing.from, ctx.pageSize);
-  return json(200, page.items.map((entry) => entry.view), page.next ? { NextPageUri: nextPageUri(ctx, req, page.next) } : {});
+  // Spliced as text: an injected item may be nested deeper than JSON.stringify goes.
+  const body = `[${page.items.map((entry) => entry.jsonText).join(',')}]`;
+  return { status: 200, headers: { 'Content-Type': jsonType, ...(page.next ? { NextPageUri: nextPageUri(ctx, req, page.next) } : {}) }, body };
 }
 
 function listNotifications(ctx: SimulatorContext, req: Incoming, caller: Caller): Reply {

@@ -16,16 +16,16 @@ export interface StoredContent extends PagePosition {
   body: string;
 }
 
-/** A raw item put on a listing as is (any JSON: null, a number, a foreign contentUri...), for odd-item tests. */
+/** An item put on a listing as is (any JSON text: null, a number, a foreign contentUri...), for odd-item tests. */
 export interface InjectedItem extends PagePosition {
   tenantId: string;
   contentType: ContentType;
-  raw: unknown;
+  jsonText: string;
 }
 
-/** One entry of a content listing page, in listing order. */
+/** One entry of a content listing page, in listing order, as the JSON text the page carries. */
 export interface ListingEntry extends PagePosition {
-  view: unknown;
+  jsonText: string;
 }
 
 export function publishedView(c: StoredContent): PublishedContent {
@@ -65,10 +65,10 @@ export class ContentStore {
 
   /** What /subscriptions/content lists: the blobs and the injected items inside the window, in listing order. */
   listing(tenantId: string, contentType: ContentType, window: TimeWindow): ListingEntry[] {
-    const blobs = this.list(tenantId, contentType, window).map((c): ListingEntry => ({ created: c.created, sequence: c.sequence, view: publishedView(c) }));
+    const blobs = this.list(tenantId, contentType, window).map((c): ListingEntry => ({ created: c.created, sequence: c.sequence, jsonText: JSON.stringify(publishedView(c)) }));
     const injected = this.injected
       .filter((i) => i.tenantId === tenantId && i.contentType === contentType && inWindow(window, i.created))
-      .map((i): ListingEntry => ({ created: i.created, sequence: i.sequence, view: i.raw }));
+      .map((i): ListingEntry => ({ created: i.created, sequence: i.sequence, jsonText: i.jsonText }));
     return [...blobs, ...injected].sort((a, b) => a.created.getTime() - b.created.getTime() || a.sequence - b.sequence);
   }
 

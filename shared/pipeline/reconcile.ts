@@ -11,7 +11,7 @@ import { relayOwnEntries, type DeadLetter } from '../sinks/dead-letter';
 import type { Telemetry } from '../telemetry';
 import type { ContentMessage } from './content-message';
 import type { Ledger, RefusedEntry } from './ledger';
-import { refusedEntry } from './refused-listing';
+import { refusedEntry, storableRaw } from './refused-listing';
 
 export interface ReconcileDeps {
   ledger: Ledger;
@@ -88,10 +88,11 @@ export async function reconcileStream(tenantId: string, contentType: ContentType
 async function recordRefused(items: ReadonlyArray<{ entry: RefusedEntry; item: RefusedItem }>, deps: ReconcileDeps): Promise<number> {
   if (items.length === 0) return 0;
   for (const { entry, item } of items) {
+    const { record, asText } = storableRaw(item.raw);
     await deps.deadLetter.put(
       { tenantId: entry.tenantId, contentType: entry.contentType, contentId: entry.contentId, contentCreated: entry.contentCreated },
-      `listing item refused: ${entry.reason}`,
-      [item.raw],
+      `listing item refused: ${entry.reason}${asText ? ' (kept as its JSON text: nested too deep to keep as a value)' : ''}`,
+      [record],
       relayOwnEntries,
     );
   }
