@@ -36,7 +36,9 @@ async function backfill(sim: Simulator, requestsPerMinute: number): Promise<Figu
     const until = new Date();
     const since = new Date(until.getTime() - 7 * 86_400_000);
     for (const contentType of contentTypes) {
-      for await (const item of client.tenant(tenantId).listContentRange(contentType, { since, until })) {
+      for await (const listed of client.tenant(tenantId).listContentRange(contentType, { since, until })) {
+        if (listed.kind === 'refused') throw new Error(`the simulator listed an item the client refused: ${listed.refused.reason}`);
+        const { item } = listed;
         const body = await client.fetchContent(tenantId, item.contentId, { contentExpiration: item.contentExpiration });
         for await (const batch of decodeStream(body)) records += batch.records.length;
         blobs++;

@@ -10,6 +10,7 @@ import { ContentExpiredError } from '../shared/api/errors';
 import { decodeStream, emptyStats, type DecodeStats } from '../shared/records/decode-stream';
 import { toAuditEvent } from '../shared/records/event-json';
 import { formatLine } from '../shared/records/line';
+import { describeRefused } from '../shared/api/listed-item';
 import { chosenContentTypes, chosenTenants, openApiSession } from './api-session';
 import { filterFromArgs } from './decode';
 import { LineWriter } from './output';
@@ -19,13 +20,17 @@ import { UsageError } from './usage-error';
 
 export const backfillUsage = `usage: o365-relay backfill --since 2d [--until TIME] [--tenant ID ...] [--content-type T ...]
                            [--format line|json] [--out FILE] [--sink NAME] [--include KEY=V1,V2 ...] [--exclude ...]
-  Downloads and decodes every content blob created in the window (at most 7 days back).`;
+  Downloads and decodes every content blob created in the window (at most 7 days back). A listed item the relay
+  refuses (foreign or unreadable) is reported on stderr and never fetched; the others are backfilled. Exit
+  status 2 when any blob failed or expired, any input was invalid or any listed item was refused.`;
 
 interface Progress {
   blobs: number;
   total: number;
   failed: number;
   expired: number;
+  /** Listed items refused (never fetched). */
+  refused: number;
   records: DecodeStats;
 }
 
@@ -62,11 +67,12 @@ export async function runBackfill(argv: string[]): Promise<number> {
   const target = values.sink === undefined ? undefined : (await import('./sink-target.js')).sinkTarget(values.sink);
   const out: Writable = values.out === undefined ? process.stdout : createWriteStream(values.out);
   const writer = new LineWriter(out);
-  const progress: Progress = { blobs: 0, total: 0, failed: 0, expired: 0, records: emptyStats() };
+  const progress: Progress = { blobs: 0, total: 0, failed: 0, expired: 0, refused: 0, records: emptyStats() };
   const showProgress = process.stderr.isTTY === true;
   const report = (final = false) => {
     const text =
       `blobs ${progress.blobs}/${progress.total} (${progress.failed} failed, ${progress.expired} expired), ` +
+      `${progress.refused} listed item(s) refused, ` +
       `records ${progress.records.records} (${progress.records.filtered} filtered, ${progress.records.withSchemaErrors} with schema errors), ` +
       `${progress.records.invalid} invalid inputs, ${session.throttles()} throttled answers`;
     if (final) process.stderr.write(`${showProgress ? '\r\x1b[K' : ''}backfill: ${text}\n`);
@@ -78,8 +84,12 @@ export async function runBackfill(argv: string[]): Promise<number> {
     for (const tenantId of chosenTenants(values.tenant, session.settings.tenantIds)) {
       for (const contentType of types) {
         try {
-          for await (const item of session.client.tenant(tenantId).listContentRange(contentType, { since, until }, { signal: session.signal })) {
-            work.push({ tenantId, item });
+          for await (const listed of session.client.tenant(tenantId).listContentRange(contentType, { since, until }, { signal: session.signal })) {
+            if (listed.kind === 'item') work.push({ tenantId, item: listed.item });
+            else {
+              progress.refused++;
+              process.stderr.write(`${showProgress ? '\r\x1b[K' : ''}${tenantId} ${contentType}: ${describeRefused(listed.refused)}\n`);
+            }
           }
         } catch (err) {
           // One stream that cannot be listed (no subscription, disabled) must not hide the others.
@@ -131,5 +141,5 @@ export async function runBackfill(argv: string[]): Promise<number> {
     session.close();
   }
   if (session.signal.aborted) return 130;
-  return progress.failed + progress.expired + progress.records.invalid > 0 ? 2 : 0;
+  return progress.failed + progress.expired + progress.refused + progress.records.invalid > 0 ? 2 : 0;
 }

@@ -1,11 +1,14 @@
 // o365-relay content list --since 2h [--until T] [--tenant ID ...] [--content-type T ...] [--json]
+import { describeRefused } from '../shared/api/listed-item';
 import { chosenContentTypes, chosenTenants, openApiSession } from './api-session';
 import { parseTimeArg } from './time-arg';
 import { parseCommandLine } from './command-line';
 import { UsageError } from './usage-error';
 
 export const contentUsage = `usage: o365-relay content list --since 2h [--until TIME] [--tenant ID ...] [--content-type T ...] [--json]
-  Lists the content blobs the API has available (by contentCreated), every window and page.`;
+  Lists the content blobs the API has available (by contentCreated), every window and page.
+  A listed item the relay would refuse (another origin or tenant, a contentUri naming another contentId, an
+  unreadable field or time) is reported on stderr with its reason and the others are listed: exit status 2.`;
 
 export async function runContent(argv: string[]): Promise<number> {
   const parsed = parseCommandLine({
@@ -32,12 +35,19 @@ export async function runContent(argv: string[]): Promise<number> {
   const until = values.until === undefined ? now : parseTimeArg(values.until, '--until', now);
 
   const session = openApiSession();
+  let refused = 0;
   try {
     const types = chosenContentTypes(values['content-type'], session.settings.contentTypes);
     for (const tenantId of chosenTenants(values.tenant, session.settings.tenantIds)) {
       const feed = session.client.tenant(tenantId);
       for (const contentType of types) {
-        for await (const item of feed.listContentRange(contentType, { since, until }, { signal: session.signal })) {
+        for await (const listed of feed.listContentRange(contentType, { since, until }, { signal: session.signal })) {
+          if (listed.kind === 'refused') {
+            refused++;
+            process.stderr.write(`${tenantId} ${contentType}: ${describeRefused(listed.refused)}\n`);
+            continue;
+          }
+          const { item } = listed;
           process.stdout.write(
             values.json
               ? JSON.stringify({ tenantId, ...item }) + '\n'
@@ -49,5 +59,7 @@ export async function runContent(argv: string[]): Promise<number> {
   } finally {
     session.close();
   }
-  return 0;
+  if (refused > 0) process.stderr.write(`content: ${refused} listed item(s) refused (not listed above)\n`);
+  // 2: the good items were listed, but the API listed something the relay will not fetch.
+  return refused > 0 ? 2 : 0;
 }

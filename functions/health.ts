@@ -11,6 +11,7 @@ import { relayServices, type RelayServices } from '../shared/services';
 const subscriptionTtlMs = 60_000;
 /** Counting stops here: past it the number only says "a lot". */
 const deadLetterCountCap = 10_000;
+const refusedCountCap = 1_000;
 
 const subscriptionCache = new Map<string, { at: number; list: Promise<Subscription[]> }>();
 
@@ -47,14 +48,15 @@ export async function health(request: HttpRequest, context: InvocationContext): 
   await s.ready().catch(failed('storage'));
   const [streams, depth, deadLetterCount] = await Promise.all([
     Promise.all(s.tenants.flatMap(({ tenantId, contentTypes }) => contentTypes.map(async (contentType): Promise<StreamProbe> => {
-      const [subscription, stream] = await Promise.all([
+      const [subscription, stream, refused] = await Promise.all([
         subscriptionsOf(s, tenantId, refresh).then(
           (list) => viewOf(list, contentType),
           (err: unknown): SubscriptionView => ({ kind: 'unknown', error: err instanceof Error ? (err as { code?: string }).code ?? err.name : 'error' }),
         ),
         s.ledger.getStream(tenantId, contentType).catch(failed(`ledger row of ${tenantId}/${contentType}`)),
+        s.ledger.countRefused(tenantId, contentType, refusedCountCap).catch(failed(`refused items of ${tenantId}/${contentType}`)),
       ]);
-      return { tenantId, contentType, subscription, ...stream };
+      return { tenantId, contentType, subscription, ...stream, refused };
     }))),
     s.queue.depth().catch(failed('queue counts')),
     countDeadLetters(s).catch(failed('dead-letter count')),

@@ -15,6 +15,7 @@ export async function reconciler(_timer: Timer, context: InvocationContext): Pro
           ledger: s.ledger,
           listContent: (t, ct, range) => s.client.tenant(t).listContentRange(ct, range),
           enqueue: (messages) => s.queue.enqueue(messages),
+          deadLetter: s.deadLetter,
           now: () => new Date(),
           overlapMs: s.settings.relay.reconcileOverlapMs,
           initialLookbackMs: s.settings.relay.initialLookbackMs,

@@ -254,7 +254,10 @@ describe('webhook subscriptions', () => {
       assert.equal((await bytesOf(await client.tenant(item.tenantId).fetchContentUri(item.contentUri))).toString(), '[{"Id":"n"}]');
       // The diagnostics listing shows that delivery.
       const delivered = [];
-      for await (const n of feed.listNotifications('Audit.General', { start: new Date(simNow - HOUR), end: new Date(simNow + 60_000) })) delivered.push(n);
+      for await (const n of feed.listNotifications('Audit.General', { start: new Date(simNow - HOUR), end: new Date(simNow + 60_000) })) {
+        assert.equal(n.kind, 'item', JSON.stringify(n));
+        if (n.kind === 'item') delivered.push(n.item);
+      }
       assert.ok(delivered.some((n) => n.contentId === blob.contentId && typeof n.notificationSent === 'string'), JSON.stringify(delivered));
     } finally {
       close();
@@ -272,9 +275,9 @@ describe('content', () => {
     const { client, close } = makeClient();
     try {
       const seen: string[] = [];
-      for await (const item of client.tenant(tenantA).listContentRange('Audit.Exchange', { since: new Date(base - 47 * HOUR), until: new Date(base) })) {
-        assert.equal(item.contentType, 'Audit.Exchange');
-        seen.push(item.contentId);
+      for await (const listed of client.tenant(tenantA).listContentRange('Audit.Exchange', { since: new Date(base - 47 * HOUR), until: new Date(base) })) {
+        assert.equal(listed.kind, 'item', JSON.stringify(listed));
+        if (listed.kind === 'item') seen.push(listed.item.contentId);
       }
       assert.deepEqual(seen, published);
       const listings = apiRequests(sim, mark, '/subscriptions/content');

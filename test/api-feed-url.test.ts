@@ -42,7 +42,6 @@ const tricks: string[] = [
   `https://manage.office.com/api/v1.0/${tenant}/activity/feed/audit/../../../evil`,
   `https://manage.office.com/api/v1.0/${tenant}/activity/feed/audit/a/b`,
   `https://manage.office.com/api/v1.0/${otherTenant}/activity/feed/audit/${realId}`,
-  `https://manage.office.com/api/v1/${tenant}/activity/feed/audit/${realId}`,
   `https://manage.office.com/api/v1.0/${tenant}/activity/feed/audit/${realId}#frag`,
   `https://manage.office.com/api/v1.0/${tenant}/activity/feed/audit/${realId}?next=https://evil.example`,
   `https://manage.office.com/api/v1.0/${tenant}/activity/feed/audit/${realId} `,
@@ -63,6 +62,23 @@ describe('contentIdFromUri', () => {
     assert.deepEqual(contentIdFromUri(good, origin, tenant), { ok: true, contentId: realId });
     assert.equal(contentIdFromUri(good, origin, tenant.toUpperCase()).ok, true, 'tenant GUIDs compare without case');
     assert.equal(contentIdFromUri(`${good}?PublisherIdentifier=${tenant}`, origin, tenant).ok, true);
+  });
+
+  it('accepts harmless spellings of the path (the fetched URL is rebuilt from the contentId), never of the id', () => {
+    for (const variant of [
+      `${origin}/api/v1/${tenant}/activity/feed/audit/${realId}`,
+      `${origin}/API/V1.0/${tenant}/Activity/Feed/Audit/${realId}`,
+      `${origin}/api/v1.0/${tenant.toUpperCase()}/ACTIVITY/feed/audit/${realId}`,
+    ]) {
+      assert.deepEqual(contentIdFromUri(variant, origin, tenant), { ok: true, contentId: realId }, variant);
+    }
+    assert.deepEqual(contentIdFromUri(good.replace('Audit_Exchange', 'AUDIT_EXCHANGE'), origin, tenant), {
+      ok: true,
+      contentId: realId.replace('Audit_Exchange', 'AUDIT_EXCHANGE'),
+    });
+    for (const wrong of [`${origin}/api/v2.0/${tenant}/activity/feed/audit/${realId}`, `${origin}/api/v1.0/${tenant}/activity/feed/blob/${realId}`]) {
+      assert.equal(contentIdFromUri(wrong, origin, tenant).ok, false, wrong);
+    }
   });
 
   it('refuses every known parser trick', () => {

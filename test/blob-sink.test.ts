@@ -61,7 +61,14 @@ describe('blob names', () => {
     }
     assert.equal(contentBlobName(ref({ tenantId: '../other' }), 'line').ok, false);
     assert.equal(contentBlobName(ref({ contentType: 'Audit/../x' as ContentRef['contentType'] }), 'line').ok, false);
-    assert.equal(contentBlobName(ref({ contentCreated: 'yesterday' }), 'line').ok, false);
+  });
+
+  it('never refuse a blob for its time: a contentCreated that is not an API time lands under undated/', () => {
+    for (const odd of ['yesterday', '', '1 2 3', 'March 7', '2024-02-30T00:00:00Z', '2024-11-25 14:37']) {
+      assert.deepEqual(contentBlobName(ref({ contentCreated: odd }), 'line'), { ok: true, name: `${tenantId}/Audit.Exchange/undated/${contentId}.log` }, odd);
+    }
+    // Seven fractional digits, as the API writes them, are an API time.
+    assert.deepEqual(contentBlobName(ref({ contentCreated: '2024-11-25T14:37:12.1234567' }), 'line'), { ok: true, name: `${tenantId}/Audit.Exchange/2024/11/25/14/${contentId}.log` });
   });
 });
 
@@ -83,8 +90,8 @@ describe('blob sink on Azurite', () => {
     const props = await blob.getProperties();
     assert.deepEqual(props.metadata, {
       recordcount: '33',
-      firstcreationtime: '2024-05-14T07:12:49Z',
-      lastcreationtime: '2024-05-14T11:15:47Z',
+      firstcreationtime: '2024-05-14T07:12:49.000Z',
+      lastcreationtime: '2024-05-14T11:15:47.000Z',
       tenantid: tenantId,
       contenttype: 'Audit.Exchange',
       contentid: contentId,
@@ -160,6 +167,21 @@ describe('blob sink on Azurite', () => {
     const actual = createHash('sha256').update(await blob.downloadToBuffer()).digest('hex');
     assert.equal(actual, expected.digest('hex'));
     assert.equal((await blob.getProperties()).metadata?.recordcount, String(count));
+  });
+
+  it('records without an API time still land, among good ones, and only the good times make the metadata', async () => {
+    const { sink, container } = freshSink();
+    const odd = [exchange[0]!, exchange[1]!].map((r, i) => decodeRecord({ ...(r.raw as Record<string, unknown>), CreationTime: i === 0 ? 'March 7' : 12 }));
+    const records = [exchange[2]!, odd[0]!, exchange[3]!, odd[1]!];
+    const writer = await deliver(sink, ref({ contentCreated: 'not a time' }), records, 1);
+    assert.equal(writer.blobName, `${tenantId}/Audit.Exchange/undated/${contentId}.log`);
+    assert.equal(writer.accepted, 4);
+    const blob = container.getBlockBlobClient(writer.blobName);
+    assert.equal((await blob.downloadToBuffer()).toString('utf8'), lineText(records));
+    const times = [exchange[2]!, exchange[3]!].map((r) => new Date(`${String(r.common.CreationTime)}Z`).getTime()).sort((a, b) => a - b);
+    const props = await blob.getProperties();
+    assert.equal(props.metadata?.firstcreationtime, new Date(times[0]!).toISOString());
+    assert.equal(props.metadata?.lastcreationtime, new Date(times[1]!).toISOString());
   });
 
   it('an empty content blob still leaves its (empty) blob behind, without time metadata', async () => {

@@ -57,7 +57,7 @@ describe('o365-relay against the simulator', () => {
     assert.equal(backfill.code, 0, backfill.stderr);
     const lines = backfill.stdout.trim().split('\n');
     assert.equal(lines.length, 3 * records('Audit.Exchange').length + records('Audit.SharePoint').length);
-    assert.match(backfill.stderr, /backfill: blobs 4\/4 \(0 failed, 0 expired\)/);
+    assert.match(backfill.stderr, /backfill: blobs 4\/4 \(0 failed, 0 expired\), 0 listed item\(s\) refused/);
     assert.equal(sim.tokenRequests(tenantId) >= 1, true);
   });
 
@@ -67,6 +67,45 @@ describe('o365-relay against the simulator', () => {
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { recordType: { id: number } });
     assert.ok(events.length > 0 && events.every((e) => e.recordType.id === 1));
     assert.ok(!r.stdout.includes(clientSecret) && !r.stderr.includes(clientSecret));
+  });
+
+  it('a refused listed item costs only itself: content list and backfill report it on stderr, go on, and exit 2', async () => {
+    const since = new Date(Date.now() - 30 * 60_000);
+    const good: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      good.push((await sim.publishFile(tenantId, 'Audit.SharePoint', fixturePath('content', 'Audit.SharePoint.json'), { contentCreated: new Date(since.getTime() + (i + 1) * 60_000) })).contentId);
+    }
+    const foreignId = `${good[0]!}x`;
+    const odd = [
+      { contentType: 'Audit.SharePoint', contentId: foreignId, contentUri: `https://evil.example/api/v1.0/${tenantId}/activity/feed/audit/${foreignId}`, contentCreated: since.toISOString(), contentExpiration: since.toISOString() },
+      null,
+      { contentType: 'Audit.SharePoint', contentId: `${good[1]!}y`, contentUri: `${sim.apiRoot(tenantId)}/audit/${good[1]!}y`, contentCreated: 'yesterday', contentExpiration: since.toISOString() },
+    ];
+    // At random places among the good blobs (pageSize 2: on random pages).
+    for (const raw of odd) {
+      sim.injectListingItem(tenantId, 'Audit.SharePoint', raw, { contentCreated: new Date(since.getTime() + (1 + Math.floor(Math.random() * 5)) * 60_000 + 30_000) });
+    }
+    // Bounded: the first test's blob (published now) stays outside.
+    const window = ['--since', since.toISOString(), '--until', new Date(since.getTime() + 10 * 60_000).toISOString(), '--content-type', 'Audit.SharePoint'];
+
+    const listed = await run(['content', 'list', ...window, '--json']);
+    assert.equal(listed.code, 2, listed.stderr);
+    const ids = listed.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { contentId: string }).contentId);
+    assert.deepEqual(ids.sort(), [...good].sort());
+    assert.match(listed.stderr, new RegExp(`contentId ${foreignId.replace(/\$/g, '\\$')}\\) refused, not fetched: contentUri is not on the API origin`));
+    assert.match(listed.stderr, /refused, not fetched: not an object \(null\)/);
+    assert.match(listed.stderr, /refused, not fetched: missing or unreadable contentCreated/);
+    assert.match(listed.stderr, /content: 3 listed item\(s\) refused/);
+    assert.doesNotMatch(listed.stderr, /evil\.example/, 'the foreign URI itself is not echoed');
+
+    const mark = sim.journal.length;
+    const backfill = await run(['backfill', ...window]);
+    assert.equal(backfill.code, 2, backfill.stderr);
+    assert.equal(backfill.stdout.trim().split('\n').length, 5 * records('Audit.SharePoint').length, 'every good blob backfilled');
+    assert.match(backfill.stderr, /backfill: blobs 5\/5 \(0 failed, 0 expired\), 3 listed item\(s\) refused/);
+    assert.equal((backfill.stderr.match(/refused, not fetched/g) ?? []).length, 3);
+    const fetched = sim.journal.slice(mark).filter((e) => e.direction === 'in' && e.path.includes('/audit/'));
+    assert.equal(fetched.length, 5, 'only the good blobs were fetched');
   });
 
   it('stops on a bad setting with its name', async () => {

@@ -57,6 +57,7 @@ describe('assessHealth (pure)', () => {
       cursor: minutes(5).toISOString(),
       reconcileLagMs: 5 * 60_000,
       notificationAgeMs: 2 * 60_000,
+      refused: null,
     });
   });
 
@@ -86,6 +87,14 @@ describe('assessHealth (pure)', () => {
     assert.deepEqual(lagging.reasons, ['20000 dead-letter entr(y/ies) waiting for re-delivery', `${tenant}/Audit.Exchange: not reconciled for 45 min`]);
     const lenient = { ...defaultThresholds, deadLetterCount: { degraded: 50_000, failing: 100_000 }, reconcileLagMs: { degraded: 60 * 60_000, failing: 120 * 60_000 } };
     assert.equal(assessHealth(probe({ streams: [{ ...healthyStream('Audit.Exchange'), cursor: minutes(45) }], deadLetterCount: 20_000 }), lenient).status, 'ok');
+  });
+
+  it('degrades a stream with refused listed items (never failing for them), and says how many', () => {
+    const report = assessHealth(probe({ streams: [{ ...healthyStream('Audit.Exchange'), refused: 3 }, { ...healthyStream('DLP.All'), refused: 0 }] }));
+    assert.equal(report.status, 'degraded');
+    assert.deepEqual(report.reasons, [`${tenant}/Audit.Exchange: 3 listed item(s) refused, not fetched (ledger state refused; raw items in the dead letter)`]);
+    assert.deepEqual(report.streams.map((s) => [s.status, s.refused]), [['degraded', 3], ['ok', 0]]);
+    assert.equal(assessHealth(probe({ streams: [{ ...healthyStream('Audit.Exchange'), refused: 1_000_000 }] })).status, 'degraded');
   });
 
   it('degrades when a probe failed or a stream was never looked at', () => {
@@ -164,6 +173,30 @@ describe('health end to end (local stack)', () => {
     assert.equal(body.status, 'failing');
     assert.deepEqual(body.reasons, [`${stack.tenantId}/Audit.General: subscription disabled`, '1 poison message(s): content that failed every attempt']);
     assert.equal(body.streams.find((s) => s.contentType === 'Audit.General')!.subscription?.status, 'disabled');
+  });
+  it('names a stream whose listing had a foreign item once the reconciler ran; the good blob beside it is delivered', async () => {
+    const contentType = 'Audit.SharePoint';
+    const records = [...generateRecords(3, { seed: 11 })].map((r) => ({ ...r, OrganizationId: stack.tenantId }));
+    const good = await stack.simulator.publish(stack.tenantId, contentType, records);
+    stack.simulator.injectListingItem(stack.tenantId, contentType, {
+      ...good,
+      contentId: `${good.contentId}x`,
+      contentUri: `https://evil.example/api/v1.0/${stack.tenantId}/activity/feed/audit/${good.contentId}x`,
+    });
+    // The webhook delivers the good blob first (a worker holding its claim would make the reconciler's copy wait).
+    await stack.simulator.flushNotifications();
+    await stack.host.idle({ timeoutMs: 30_000 });
+    await stack.host.fireTimer('reconciler');
+    await stack.host.idle({ timeoutMs: 30_000 });
+    const { body } = await getHealth();
+    const stream = body.streams.find((s) => s.contentType === contentType)!;
+    assert.equal(stream.refused, 1);
+    assert.equal(stream.status, 'degraded');
+    assert.ok(body.reasons.includes(`${stack.tenantId}/${contentType}: 1 listed item(s) refused, not fetched (ledger state refused; raw items in the dead letter)`), body.reasons.join('; '));
+    const ledger = createTableLedger({ connectionString: stack.azurite.connectionString });
+    assert.equal((await ledger.get({ tenantId: stack.tenantId, contentId: good.contentId }))?.state, 'delivered');
+    assert.equal((await ledger.get({ tenantId: stack.tenantId, contentId: `${good.contentId}x` }))?.state, 'refused');
+    assert.ok(stream.cursor !== null && Date.parse(stream.cursor) > Date.parse(good.contentCreated), 'the cursor advanced past the page');
   });
 });
 

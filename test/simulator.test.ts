@@ -446,6 +446,25 @@ describe('simulator: content listing and download', () => {
     assert.equal(published.length, 6);
   });
 
+  it('injectListingItem puts any raw JSON on one stream\'s listing, verbatim and in listing order, across pages', async () => {
+    const odd = [null, 7, { contentId: 'x', contentUri: 'https://evil.example/a' }];
+    sim.injectListingItem(T1, 'Audit.SharePoint', odd[0], { contentCreated: new Date('2024-05-14T08:00:00Z') });
+    sim.injectListingItem(T1, 'Audit.SharePoint', odd[1], { contentCreated: new Date('2024-05-14T08:30:00Z') });
+    sim.injectListingItem(T1, 'Audit.SharePoint', odd[2], { contentCreated: new Date('2024-05-14T09:30:00Z') });
+    const good = await sim.publish(T1, 'Audit.SharePoint', [{ Id: 'good' }], { contentCreated: new Date('2024-05-14T09:00:00Z') });
+    sim.injectListingItem(T1, 'Audit.Exchange', 'elsewhere', { contentCreated: new Date('2024-05-14T08:00:00Z') });
+    const items: unknown[] = [];
+    let answer = await list('contentType=Audit.SharePoint&startTime=2024-05-14T07:00:00&endTime=2024-05-14T10:00:00');
+    for (;;) {
+      assert.equal(answer.status, 200);
+      items.push(...(answer.json() as unknown[]));
+      const next = answer.headers['nextpageuri'];
+      if (typeof next !== 'string') break;
+      answer = await call(sim, 'GET', `${next}&PublisherIdentifier=${PUB}`, { token });
+    }
+    assert.deepEqual(items, [odd[0], odd[1], good, odd[2]]);
+  });
+
   it('AF20031 for a junk nextPage token or one outside the window', async () => {
     assert.equal(errorCode(await list('contentType=Audit.Exchange&startTime=2024-05-14T00:00&endTime=2024-05-14T12:00&nextPage=junk')), 'AF20031');
     const outside = encodePageToken({ created: new Date('2024-05-13T00:00:00Z'), sequence: 1 });

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { TableClient } from '@azure/data-tables';
 import { DEV_ACCOUNT_KEY, startAzurite, type RunningAzurite } from '../dev/azurite';
 import type { ContentMessage } from '../shared/pipeline/content-message';
+import type { RefusedEntry } from '../shared/pipeline/ledger';
 import { contentFromRow, contentToRow, newContent } from '../shared/state/ledger-rows';
 import { StateStoreError } from '../shared/state/store-error';
 import { encodeKey } from '../shared/state/table-keys';
@@ -177,6 +178,35 @@ describe('table ledger on Azurite', () => {
       assert.equal(entry?.claim, null);
       assert.equal(entry?.attempts, 0);
     }
+  });
+
+  it('markRefused records refused items once (insert-if-absent), finished for claims, counted per stream, purged with the rest', async () => {
+    const ledger = freshLedger(() => Date.parse('2024-11-25T00:00:00Z'));
+    const refused = (contentId: string, over: Partial<RefusedEntry> = {}): RefusedEntry => ({
+      tenantId, contentType: 'Audit.Exchange', contentId, contentCreated: '2024-11-24T10:00:00', contentExpiration: '2024-12-01T10:00:00', reason: 'contentUri names another tenant', ...over,
+    });
+    const entries = [refused(realId(600)), refused('refused-0123456789abcdef', { contentCreated: '', contentExpiration: '', reason: 'not an object (null)' }), refused(realId(601), { contentType: 'DLP.All' })];
+    assert.deepEqual(await ledger.markRefused([...entries, entries[0]!]), entries, 'a duplicate in one batch is recorded once');
+    assert.deepEqual(await ledger.markRefused(entries), [], 'the overlap lists them again: no second record');
+    // A blob the ledger knows already (enqueued) is not turned into a refused one.
+    await ledger.markSeen([message(realId(602))]);
+    assert.deepEqual(await ledger.markRefused([refused(realId(602))]), []);
+    assert.equal((await ledger.get({ tenantId, contentId: realId(602) }))?.state, 'enqueued');
+
+    const stored = await ledger.get({ tenantId, contentId: realId(600) });
+    assert.deepEqual([stored?.state, stored?.detail, stored?.contentType], ['refused', 'contentUri names another tenant', 'Audit.Exchange']);
+    assert.deepEqual(await ledger.known(tenantId, entries.map((e) => e.contentId)), new Set(entries.map((e) => e.contentId)));
+    // A notification for the same id later: the worker's claim finds it finished and never fetches it.
+    const claimed = await ledger.claim(message(realId(600)), 'w1', 60_000, 0);
+    assert.equal(claimed.kind, 'finished');
+
+    assert.equal(await ledger.countRefused(tenantId, 'Audit.Exchange', 100), 2);
+    assert.equal(await ledger.countRefused(tenantId, 'Audit.Exchange', 1), 1, 'counting stops at the cap');
+    assert.equal(await ledger.countRefused(tenantId, 'DLP.All', 100), 1);
+    assert.equal(await ledger.countRefused(otherTenant, 'Audit.Exchange', 100), 0);
+    // Purge: the timed one by its contentCreated, the untimed one from first sight (the ledger's clock).
+    assert.equal(await ledger.purge(new Date('2024-11-24T12:00:00Z')), 2);
+    assert.deepEqual(await ledger.known(tenantId, entries.map((e) => e.contentId)), new Set(['refused-0123456789abcdef']));
   });
 
   it('cursors and last starts are kept per tenant and content type, without overwriting each other', async () => {

@@ -116,6 +116,21 @@ describe('webhook acceptance', () => {
     assert.deepEqual(answer.body.rejected, { contentUri: 4, tenant: 1, clientId: 1, contentType: 3, shape: 2 });
   });
 
+  it('reads times with the one API-time parser: an item with a time Date.parse would take is dropped as shape, alone', async () => {
+    const good = items[0]!;
+    const badTimes = ['1 2 3', 'March 7, 2024', '2024-02-30T00:00:00Z', '', '2024-05-14 10:00:00Z'];
+    const odd = badTimes.flatMap((t) => [{ ...good, contentCreated: t }, { ...good, contentExpiration: t }]);
+    const oddAt = Math.floor(Math.random() * (items.length + 1));
+    const batch = [...items.slice(0, oddAt), ...odd, ...items.slice(oddAt)];
+    const { answer, queued } = await accept(request(notification.headers, batch));
+    assert.equal(answer.status, 200);
+    assert.deepEqual(queued.map((m) => m.contentId).sort(), [...new Set(items.map((i) => i.contentId!))].sort());
+    assert.deepEqual(answer.body.rejected, { shape: odd.length });
+    // The API's own spellings pass: seven fractional digits, no zone (UTC).
+    const spelled = { ...good, contentCreated: '2024-05-14T10:00:00.1234567', contentExpiration: '2024-05-21T10:00:00' };
+    assert.equal((await accept(request(notification.headers, [spelled]))).queued.length, 1);
+  });
+
   it('answers 503 when the queue does not accept, so the API sends the batch again', async () => {
     const answer = await acceptWebhookRequest(request(notification.headers, notification.body), policy(), async () => {
       throw new Error('queue down');

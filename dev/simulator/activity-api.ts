@@ -2,7 +2,6 @@
 // checks like the real service, the per-minute budgets, subscriptions, content listing and download, the
 // notifications diagnostics listing and the DLP sensitive-type names.
 import { randomBytes } from 'node:crypto';
-import { publishedView } from './content-store.js';
 import type { SimulatorContext } from './context.js';
 import { apiError, disabledByText, type ApiError } from './errors.js';
 import { errorReply, json, jsonType, queryParam, type Incoming, type Reply } from './exchange.js';
@@ -181,9 +180,11 @@ function nextPageUri(ctx: SimulatorContext, req: Incoming, next: PagePosition): 
 function listContent(ctx: SimulatorContext, req: Incoming, caller: Caller): Reply {
   const listing = listingRequest(ctx, req, caller);
   if (!listing.ok) return errorReply(listing.error);
-  const all = ctx.content.list(caller.tenantId, listing.contentType, listing.window);
+  const all = ctx.content.listing(caller.tenantId, listing.contentType, listing.window);
   const page = pageFrom(all, listing.from, ctx.pageSize);
-  return json(200, page.items.map(publishedView), page.next ? { NextPageUri: nextPageUri(ctx, req, page.next) } : {});
+  // Spliced as text: an injected item may be nested deeper than JSON.stringify goes.
+  const body = `[${page.items.map((entry) => entry.jsonText).join(',')}]`;
+  return { status: 200, headers: { 'Content-Type': jsonType, ...(page.next ? { NextPageUri: nextPageUri(ctx, req, page.next) } : {}) }, body };
 }
 
 function listNotifications(ctx: SimulatorContext, req: Incoming, caller: Caller): Reply {

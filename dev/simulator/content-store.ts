@@ -16,6 +16,18 @@ export interface StoredContent extends PagePosition {
   body: string;
 }
 
+/** An item put on a listing as is (any JSON text: null, a number, a foreign contentUri...), for odd-item tests. */
+export interface InjectedItem extends PagePosition {
+  tenantId: string;
+  contentType: ContentType;
+  jsonText: string;
+}
+
+/** One entry of a content listing page, in listing order, as the JSON text the page carries. */
+export interface ListingEntry extends PagePosition {
+  jsonText: string;
+}
+
 export function publishedView(c: StoredContent): PublishedContent {
   return {
     contentType: c.contentType,
@@ -28,6 +40,7 @@ export function publishedView(c: StoredContent): PublishedContent {
 
 export class ContentStore {
   private readonly blobs = new Map<string, StoredContent>();
+  private readonly injected: InjectedItem[] = [];
   private sequence = 0;
 
   nextSequence(): number {
@@ -44,6 +57,19 @@ export class ContentStore {
 
   get(tenantId: string, contentId: string): StoredContent | undefined {
     return this.blobs.get(`${tenantId}\n${contentId}`);
+  }
+
+  inject(item: InjectedItem): void {
+    this.injected.push(item);
+  }
+
+  /** What /subscriptions/content lists: the blobs and the injected items inside the window, in listing order. */
+  listing(tenantId: string, contentType: ContentType, window: TimeWindow): ListingEntry[] {
+    const blobs = this.list(tenantId, contentType, window).map((c): ListingEntry => ({ created: c.created, sequence: c.sequence, jsonText: JSON.stringify(publishedView(c)) }));
+    const injected = this.injected
+      .filter((i) => i.tenantId === tenantId && i.contentType === contentType && inWindow(window, i.created))
+      .map((i): ListingEntry => ({ created: i.created, sequence: i.sequence, jsonText: i.jsonText }));
+    return [...blobs, ...injected].sort((a, b) => a.created.getTime() - b.created.getTime() || a.sequence - b.sequence);
   }
 
   /** Blobs of one tenant and type inside the window, in order of availability. */

@@ -78,6 +78,14 @@ export interface Simulator {
   /** `${baseUrl}/api/v1.0/${tenantId}/activity/feed`. */
   apiRoot(tenantId: string): string;
   publish(tenantId: string, contentType: ContentType, records: unknown[], options?: PublishOptions): Promise<PublishedContent>;
+  /**
+   * Puts `raw` (any JSON value, sent as is) on the content listing of one stream at `contentCreated` (default now),
+   * among the published blobs in listing order. Nothing is stored behind it and no notification is sent: it is
+   * for proving that one odd listed item costs only itself.
+   */
+  injectListingItem(tenantId: string, contentType: ContentType, raw: unknown, options?: { contentCreated?: Date }): void;
+  /** The same with the item's JSON text spliced in verbatim (e.g. an item nested deeper than JSON.stringify goes). */
+  injectListingText(tenantId: string, contentType: ContentType, jsonText: string, options?: { contentCreated?: Date }): void;
   /** Publishes a fixture file's JSON array verbatim (its exact text is what the contentUri serves). */
   publishFile(tenantId: string, contentType: ContentType, fixturePath: string, options?: PublishOptions): Promise<PublishedContent>;
   subscriptions(tenantId: string): SimulatorSubscription[];
@@ -261,6 +269,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     return view;
   };
 
+  const injectText = (tenantId: string, contentType: ContentType, jsonText: string, created: Date | undefined): void => {
+    if (!tenants.has(tenantId)) throw new Error(`unknown simulator tenant ${tenantId}`);
+    ContentTypeSchema.parse(contentType);
+    ctx.content.inject({ tenantId, contentType, jsonText, created: created ?? now(), sequence: ctx.content.nextSequence() });
+  };
+
   let closed = false;
   return {
     baseUrl,
@@ -273,6 +287,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     },
     apiRoot: (tenantId) => `${baseUrl}/api/v1.0/${tenantId}/activity/feed`,
     publish: async (tenantId, contentType, records, publishOptions) => publishText(tenantId, contentType, JSON.stringify(records), publishOptions),
+    injectListingItem(tenantId, contentType, raw, injectOptions = {}) {
+      injectText(tenantId, contentType, JSON.stringify(raw) ?? 'null', injectOptions.contentCreated);
+    },
+    injectListingText(tenantId, contentType, jsonText, injectOptions = {}) {
+      JSON.parse(jsonText); // a page must stay JSON: an item that is not would fail the page, not test one item
+      injectText(tenantId, contentType, jsonText, injectOptions.contentCreated);
+    },
     publishFile: async (tenantId, contentType, fixturePath, publishOptions) => {
       const text = await readFile(fixturePath, 'utf8');
       if (!Array.isArray(JSON.parse(text))) throw new Error(`${fixturePath} is not a JSON array of records`);

@@ -21,6 +21,8 @@ import {
   WebhookSpec,
 } from './schemas.js';
 import { createStartGuard, type StartGuard } from './start-guard.js';
+import { classifyListedItem, type Listed } from './listed-item.js';
+import { parseApiTime } from '../api-time.js';
 import type { TokenSource } from './credentials.js';
 import { formatApiTime, planWindows, type Window, type WindowPlanOptions } from './windows.js';
 import type { Telemetry } from '../telemetry.js';
@@ -73,16 +75,19 @@ export interface TenantFeed {
   startSubscription(contentType: ContentType, webhook?: WebhookSpec, options?: CallOptions): Promise<StartOutcome>;
   stopSubscription(contentType: ContentType, options?: CallOptions): Promise<void>;
   listSubscriptions(options?: CallOptions): Promise<Subscription[]>;
-  /** Every item of one window (≤ 24 h), following every NextPageUri. */
-  listContent(contentType: ContentType, window: Window, options?: CallOptions): AsyncGenerator<ContentItem>;
+  /**
+   * Every item of one window (≤ 24 h), following every NextPageUri. An odd item comes as `refused` (with its reason
+   * and raw JSON) among the good ones; it never fails the page.
+   */
+  listContent(contentType: ContentType, window: Window, options?: CallOptions): AsyncGenerator<Listed<ContentItem>>;
   /** `[since, until)` planned into windows the API accepts, listed one after the other. */
   listContentRange(
     contentType: ContentType,
     range: { since: Date; until: Date },
     options?: CallOptions & WindowPlanOptions,
-  ): AsyncGenerator<ContentItem>;
+  ): AsyncGenerator<Listed<ContentItem>>;
   /** Delivery attempts of the webhook, for diagnostics only (never to decide what content exists). */
-  listNotifications(contentType: ContentType, window?: Window, options?: CallOptions): AsyncGenerator<NotificationItem>;
+  listNotifications(contentType: ContentType, window?: Window, options?: CallOptions): AsyncGenerator<Listed<NotificationItem>>;
   fetchContent(contentId: string, options?: FetchOptions): Promise<ContentBody>;
   /** For a contentUri received from outside: checked against the expected form, then fetched by its id. */
   fetchContentUri(contentUri: string, options?: FetchOptions): Promise<ContentBody>;
@@ -266,7 +271,7 @@ export function createManagementClient(options: ManagementClientOptions): Manage
       operation: ListingOperation,
       contentType: ContentType,
       window: Window | undefined,
-      parse: (items: unknown, context: Record<string, string | undefined>) => T[],
+      parse: (items: unknown, context: Record<string, string | undefined>, page: number) => T[],
       call: CallOptions,
     ): AsyncGenerator<T> {
       const context = { tenantId, operation: `subscriptions/${operation}`, contentType };
@@ -283,7 +288,7 @@ export function createManagementClient(options: ManagementClientOptions): Manage
           { ...context, method: 'GET', url },
           call,
           async (answer) => ({
-            items: parse((await readJson(answer, context)) ?? [], context),
+            items: parse((await readJson(answer, context)) ?? [], context, page),
             next: header(answer, 'NextPageUri', 'NextPageUrl'),
           }),
         );
@@ -298,25 +303,17 @@ export function createManagementClient(options: ManagementClientOptions): Manage
       }
     }
 
+    /** A page is parsed item by item: an odd item is yielded as refused, and the page's other items go on. */
     function parseItems<S extends typeof ContentItem | typeof NotificationItem>(schema: S, contentType: ContentType) {
-      return (value: unknown, context: Record<string, string | undefined>) => {
-        const parsed = schema.array().safeParse(value);
-        if (!parsed.success) throw shapeError(context, 'a list of content items');
-        for (const item of parsed.data) {
-          const checked = contentIdFromUri(item.contentUri, endpoints.apiOrigin, tenantId);
-          if (!checked.ok || checked.contentId !== item.contentId) {
-            throw apiError('URL_REFUSED', {
-              ...context,
-              detail: `a listed contentUri ${checked.ok ? 'does not match its contentId' : checked.reason}`,
-            });
-          }
-          if (item.contentType !== contentType) throw shapeError(context, `items of ${contentType}`);
-        }
-        return parsed.data as z.infer<S>[];
+      const expected = { apiOrigin: endpoints.apiOrigin, tenantId, contentType };
+      return (value: unknown, context: Record<string, string | undefined>, page: number): Listed<z.infer<S>>[] => {
+        // Only a page that is not a list at all fails the listing.
+        if (!Array.isArray(value)) throw shapeError(context, 'a list of content items');
+        return value.map((raw: unknown, index) => classifyListedItem(schema, raw, expected, { page, index }));
       };
     }
 
-    function listContent(contentType: ContentType, window: Window, call: CallOptions = {}): AsyncGenerator<ContentItem> {
+    function listContent(contentType: ContentType, window: Window, call: CallOptions = {}): AsyncGenerator<Listed<ContentItem>> {
       return pages('content', contentType, window, parseItems(ContentItem, contentType), call);
     }
 
@@ -324,7 +321,7 @@ export function createManagementClient(options: ManagementClientOptions): Manage
       contentType: ContentType,
       range: { since: Date; until: Date },
       call: CallOptions & WindowPlanOptions = {},
-    ): AsyncGenerator<ContentItem> {
+    ): AsyncGenerator<Listed<ContentItem>> {
       const plan = planWindows(range.since, range.until, new Date(clock.now()), call);
       if (plan.clipped) {
         log?.warn('content older than the API keeps cannot be listed', {
@@ -337,7 +334,7 @@ export function createManagementClient(options: ManagementClientOptions): Manage
       for (const window of plan.windows) yield* listContent(contentType, window, call);
     }
 
-    function listNotifications(contentType: ContentType, window?: Window, call: CallOptions = {}): AsyncGenerator<NotificationItem> {
+    function listNotifications(contentType: ContentType, window?: Window, call: CallOptions = {}): AsyncGenerator<Listed<NotificationItem>> {
       return pages('notifications', contentType, window, parseItems(NotificationItem, contentType), call);
     }
 
@@ -345,8 +342,9 @@ export function createManagementClient(options: ManagementClientOptions): Manage
       const context = { tenantId, operation: 'fetch content', contentId };
       const url = new URL(contentUrl(endpoints.apiOrigin, tenantId, contentId));
       if (call.contentExpiration !== undefined) {
-        const expires = new Date(call.contentExpiration).getTime();
-        if (!Number.isNaN(expires) && clock.now() >= expires) {
+        // An unreadable expiration is no reason to refuse: the API answers AF20051 itself if it has expired.
+        const expires = call.contentExpiration instanceof Date ? call.contentExpiration.getTime() : parseApiTime(call.contentExpiration);
+        if (expires !== undefined && !Number.isNaN(expires) && clock.now() >= expires) {
           throw new ContentExpiredError({ ...context, detectedBy: 'contentExpiration', detail: `it expired at ${new Date(expires).toISOString()}` });
         }
       }

@@ -3,9 +3,11 @@
 // expected form and refused otherwise: no URL parser gets the chance to normalise a trick (`@`, `%2F`, `\`,
 // trailing dots, `:443`, case) into something that looks right.
 //
-// Decision on the doc's `/api/v1/` spelling (reference §2.4 example): accepted for NextPageUri only, as an alias
-// of `/api/v1.0/` on the same origin and tenant; the next request is rebuilt on `/api/v1.0/` with the received
-// query (so `nextPage` is kept). contentUris must use `/api/v1.0/`, the only form the docs give for them.
+// Decision on the doc's `/api/v1/` spelling (reference §2.4 example): accepted as an alias of `/api/v1.0/` on the
+// same origin and tenant; the next request is rebuilt on `/api/v1.0/` with the received query (so `nextPage` is
+// kept). A contentUri may also spell its fixed path segments in another case (`/Activity/Feed/Audit/`): only the
+// contentId is taken from it and the fetched URL is rebuilt from our table, so such a variant is harmless. The
+// origin, tenant and contentId are never compared loosely.
 import { apiError, type ManagementApiError } from './errors.js';
 
 const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -61,10 +63,14 @@ function tenantMatches(candidate: string, tenantId: string): boolean {
   return isGuid(candidate) && candidate.toLowerCase() === tenantId.toLowerCase();
 }
 
+/** The API version segment as the API spells it, and the doc's shorter spelling. */
+const apiVersions: readonly string[] = ['v1.0', 'v1'];
+
 /**
  * Checks a received contentUri (from a notification or a listing) and returns its contentId.
  * Accepted form, compared as text: `${apiOrigin}/api/v1.0/${tenantId}/activity/feed/audit/${contentId}`,
- * optionally followed by `?PublisherIdentifier=<guid>`. The tenant must be the one the item is for.
+ * optionally followed by `?PublisherIdentifier=<guid>`; `v1` for `v1.0` and the case of the fixed path segments
+ * may vary. The tenant must be the one the item is for.
  */
 export function contentIdFromUri(
   raw: string,
@@ -77,13 +83,13 @@ export function contentIdFromUri(
   if (parts.query !== '' && !/^PublisherIdentifier=[0-9a-fA-F-]{36}$/.test(parts.query)) {
     return { ok: false, reason: 'has an unexpected query' };
   }
-  const prefix = `${apiOrigin}/api/v1.0/`;
-  if (!parts.head.startsWith(prefix)) return { ok: false, reason: 'is not on the API origin under /api/v1.0/' };
-  const rest = parts.head.slice(prefix.length).split('/');
-  if (rest.length !== 5) return { ok: false, reason: 'does not have the path of a content blob' };
-  const [tenant, activity, feed, audit, contentId] = rest as [string, string, string, string, string];
+  if (!parts.head.startsWith(`${apiOrigin}/`)) return { ok: false, reason: 'is not on the API origin' };
+  const segments = parts.head.slice(apiOrigin.length + 1).split('/');
+  if (segments.length !== 7) return { ok: false, reason: 'does not have the path of a content blob' };
+  const [api, version, tenant, activity, feed, audit, contentId] = segments as [string, string, string, string, string, string, string];
+  if (api.toLowerCase() !== 'api' || !apiVersions.includes(version.toLowerCase())) return { ok: false, reason: 'is not under /api/v1.0/' };
   if (!tenantMatches(tenant, tenantId)) return { ok: false, reason: 'names another tenant' };
-  if (activity !== 'activity' || feed !== 'feed' || audit !== 'audit') {
+  if ([activity, feed, audit].map((s) => s.toLowerCase()).join('/') !== 'activity/feed/audit') {
     return { ok: false, reason: 'does not have the path of a content blob' };
   }
   const checked = checkContentId(contentId);
@@ -107,7 +113,7 @@ export function nextPageUrl(
   const parts = splitQuery(raw);
   if (!parts) return { ok: false, reason: 'has a fragment' };
   let rest: string | undefined;
-  for (const version of ['v1.0', 'v1']) {
+  for (const version of apiVersions) {
     const prefix = `${apiOrigin}/api/${version}/`;
     if (parts.head.startsWith(prefix)) rest = parts.head.slice(prefix.length);
   }

@@ -38,5 +38,6 @@ export {
   type ContentBody,
   type StartOutcome,
 } from './client.js';
+export { classifyListedItem, describeRefused, readableContentId, type Listed, type ListingPosition, type RefusedItem } from './listed-item.js';
 export { ensureSubscription, type EnsureOutcome, type EnsureOptions } from './subscriptions.js';
 export { createClientFromSettings } from './from-settings.js';

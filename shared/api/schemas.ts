@@ -1,6 +1,7 @@
 // Shapes of the API's answers (reference §2), parsed leniently: unknown fields pass, documented gaps (a missing
 // subscription status, webhook null) are accepted. The webhook authId becomes a Secret the moment it is parsed.
 import { z } from 'zod';
+import { ApiTime } from '../api-time.js';
 import { Secret } from './secret.js';
 
 export const ErrorBody = z.object({
@@ -30,13 +31,14 @@ export type Subscription = z.infer<typeof Subscription>;
 
 export const SubscriptionList = z.array(Subscription);
 
+/** One listed content blob; its times are read by the one API-time parser (an item with a bad time is refused). */
 export const ContentItem = z
   .object({
     contentType: z.string(),
     contentId: z.string(),
     contentUri: z.string(),
-    contentCreated: z.string(),
-    contentExpiration: z.string(),
+    contentCreated: ApiTime,
+    contentExpiration: ApiTime,
   })
   .loose();
 export type ContentItem = z.infer<typeof ContentItem>;

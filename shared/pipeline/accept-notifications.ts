@@ -2,6 +2,7 @@
 // notification batch, check every item, and hand the valid ones to the queue. The API retries anything but 200
 // and may disable a webhook that keeps failing, so one bad item never fails the batch: it is counted and dropped.
 import { z } from 'zod';
+import { ApiTime } from '../api-time';
 import { ContentType } from '../api/content-types';
 import { contentIdFromUri, isGuid } from '../api/feed-url';
 import type { ContentMessage } from './content-message';
@@ -32,15 +33,15 @@ export interface WebhookAnswer {
   body: { accepted?: number; rejected?: Partial<Record<RejectReason, number>>; validated?: true; error?: string };
 }
 
-/** One notification item (reference §4); unknown fields pass. */
+/** One notification item (reference §4); unknown fields pass. Times are read by the one API-time parser. */
 export const NotificationItem = z.looseObject({
   tenantId: z.string(),
   clientId: z.string(),
   contentType: z.string(),
   contentId: z.string(),
   contentUri: z.string(),
-  contentCreated: z.string(),
-  contentExpiration: z.string(),
+  contentCreated: ApiTime,
+  contentExpiration: ApiTime,
 });
 
 export type Enqueue = (messages: ContentMessage[]) => Promise<void>;
@@ -64,7 +65,6 @@ function checkItem(item: unknown, policy: WebhookPolicy, allowedTenants: Readonl
   if (!contentType.success || !contentTypes.has(contentType.data)) return 'contentType';
   const guarded = contentIdFromUri(n.contentUri, policy.apiOrigin, tenantId);
   if (!guarded.ok || guarded.contentId !== n.contentId) return 'contentUri';
-  if (Number.isNaN(Date.parse(n.contentCreated)) || Number.isNaN(Date.parse(n.contentExpiration))) return 'shape';
   return { tenantId, contentType: contentType.data, contentId: guarded.contentId, contentCreated: n.contentCreated, contentExpiration: n.contentExpiration, waits: 0 };
 }
 

@@ -18,6 +18,8 @@ export interface StreamProbe {
   cursor?: Date | undefined;
   lastStart?: Date | undefined;
   lastNotification?: Date | undefined;
+  /** Listed items the reconciler refused and the ledger still keeps (7 days); undefined when not probed. */
+  refused?: number | undefined;
 }
 
 export interface HealthProbe {
@@ -43,6 +45,8 @@ export interface HealthThresholds {
   queueBacklog: Band;
   poisonCount: Band;
   deadLetterCount: Band;
+  /** Refused listed items of one stream: content the relay will not fetch without a person looking. */
+  refusedItems: Band;
 }
 
 export const defaultThresholds: HealthThresholds = {
@@ -53,6 +57,8 @@ export const defaultThresholds: HealthThresholds = {
   // A poison message is content that will not be delivered without a person: never merely ok.
   poisonCount: { degraded: 1, failing: 100 },
   deadLetterCount: { degraded: 1, failing: 10_000 },
+  // Each one is kept (ledger, dead letter) and costs only itself: worth a look, never failing by itself.
+  refusedItems: { degraded: 1, failing: Number.POSITIVE_INFINITY },
 };
 
 /** What each subscription state means for the stream (a disabled subscription lists no content: data stops). */
@@ -76,6 +82,8 @@ export interface StreamHealth {
   cursor: string | null;
   reconcileLagMs: number | null;
   notificationAgeMs: number | null;
+  /** Refused listed items kept for the stream (null when not probed). */
+  refused: number | null;
 }
 
 export interface HealthReport {
@@ -120,6 +128,10 @@ function streamHealth(s: StreamProbe, probe: HealthProbe, thresholds: HealthThre
     const level = bandLevel(reconcileLagMs, thresholds.reconcileLagMs);
     if (level !== 'ok') findings.push({ level, reason: `not reconciled for ${Math.round(reconcileLagMs / 60_000)} min` });
   }
+  if (s.refused !== undefined) {
+    const level = bandLevel(s.refused, thresholds.refusedItems);
+    if (level !== 'ok') findings.push({ level, reason: `${s.refused} listed item(s) refused, not fetched (ledger state refused; raw items in the dead letter)` });
+  }
   const health: StreamHealth = {
     tenantId: s.tenantId,
     contentType: s.contentType,
@@ -131,6 +143,7 @@ function streamHealth(s: StreamProbe, probe: HealthProbe, thresholds: HealthThre
     cursor: iso(s.cursor),
     reconcileLagMs,
     notificationAgeMs: s.lastNotification ? Math.max(0, probe.now.getTime() - s.lastNotification.getTime()) : null,
+    refused: s.refused ?? null,
   };
   return { health, findings };
 }

@@ -35,6 +35,19 @@ export type ClaimResult =
   /** Nothing left to do: delivered, expired or dead-lettered. */
   | { kind: 'finished'; entry: ContentEntry };
 
+/**
+ * A listed item the relay refuses, as the ledger keeps it: under its own contentId when it has a readable one,
+ * else under a key made from its raw JSON, so the overlap listing it again finds it known.
+ */
+export interface RefusedEntry extends ContentKey {
+  /** The stream it was listed in (not what the item says). */
+  contentType: ContentType;
+  /** The item's times when they are API times, else ''. */
+  contentCreated: string;
+  contentExpiration: string;
+  reason: string;
+}
+
 /** A stream's stored instants; the cursor is also when the reconciler last finished a listing. */
 export interface StreamStatus {
   cursor?: Date | undefined;
@@ -47,6 +60,13 @@ export interface Ledger {
   markSeen(messages: readonly ContentMessage[]): Promise<ContentMessage[]>;
   /** The ids among `contentIds` of one tenant that the ledger knows, in any state. */
   known(tenantId: string, contentIds: readonly string[]): Promise<Set<string>>;
+  /**
+   * Records refused listed items (state `refused`, the reason as detail) unless known, insert-if-absent per key;
+   * returns the ones that were not known.
+   */
+  markRefused(entries: readonly RefusedEntry[]): Promise<RefusedEntry[]>;
+  /** Refused items of one stream still kept (purge drops them with the rest after 7 days); counting stops at `cap`. */
+  countRefused(tenantId: string, contentType: ContentType, cap: number): Promise<number>;
   get(key: ContentKey): Promise<ContentEntry | undefined>;
   /** Takes the blob for `owner` until now + leaseMs, creating the entry if absent. */
   claim(message: ContentMessage, owner: string, leaseMs: number, now: number): Promise<ClaimResult>;

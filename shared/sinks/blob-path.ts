@@ -1,8 +1,10 @@
 // Where a content blob's records land in the container: {tenantId}/{contentType}/{yyyy}/{MM}/{dd}/{HH}/{contentId}.{ext}
-// (hour of contentCreated, UTC). Every part is checked, not escaped: a name that could change the path (`/`, `\`,
-// `..`, control characters) is refused, so the layout is exactly what operators and readers expect.
+// (hour of contentCreated, UTC, read by the one API-time parser). Every part is checked, not escaped: a name that
+// could change the path (`/`, `\`, `..`, control characters) is refused, so the layout is exactly what operators
+// and readers expect. A contentCreated that is not an API time never makes a blob wait: its records land under
+// `undated/` instead of an hour (deterministic, so a retry still finds the blob it wrote).
+import { parseApiTime } from '../api-time';
 import { ContentType } from '../api/content-types';
-import { utcTime } from '../records/event-json';
 import type { ContentRef } from './sink';
 
 /** The API's contentId alphabet (digits, letters, `$`, `_`, `-`, `.`): nothing that means anything in a path. */
@@ -21,10 +23,14 @@ export function contentBlobName(content: ContentRef, format: BlobFormat): BlobNa
   if (!safeContentId.test(contentId) || contentId.includes('..') || contentId.startsWith('.')) {
     return { ok: false, reason: `the contentId ${JSON.stringify(contentId.slice(0, 80))} is not safe in a blob name` };
   }
-  const created = utcTime(content.contentCreated);
-  const at = created === null ? NaN : Date.parse(created);
-  if (Number.isNaN(at)) return { ok: false, reason: 'contentCreated is not an ISO 8601 time' };
-  const iso = new Date(at).toISOString(); // yyyy-MM-ddTHH:...
-  const hour = `${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}/${iso.slice(11, 13)}`;
-  return { ok: true, name: `${tenantId}/${contentType}/${hour}/${contentId}.${extensions[format]}` };
+  return { ok: true, name: `${tenantId}/${contentType}/${hourFolder(content.contentCreated)}/${contentId}.${extensions[format]}` };
+}
+
+export const undatedFolder = 'undated';
+
+function hourFolder(contentCreated: string): string {
+  const at = parseApiTime(contentCreated);
+  if (at === undefined) return undatedFolder;
+  const iso = new Date(at).toISOString(); // yyyy-MM-ddTHH:... (years 0-9999, as the parser reads four digits)
+  return `${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}/${iso.slice(11, 13)}`;
 }

@@ -10,7 +10,8 @@
 import { randomBytes } from 'node:crypto';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import type { DecodedRecord } from '../records/decode';
-import { toAuditEvent, utcTime } from '../records/event-json';
+import { parseApiTime } from '../api-time';
+import { toAuditEvent } from '../records/event-json';
 import { formatLine, type LineOptions } from '../records/line';
 import { contentBlobName, type BlobFormat } from './blob-path';
 import { SinkError, type ContentRef, type Sink, type SinkWriter } from './sink';
@@ -94,9 +95,10 @@ export function createBlobSink(options: BlobSinkOptions): BlobSink {
     let pendingBytes = 0;
     let count = 0;
     let accepted = 0;
-    // Earliest and latest CreationTime (records within a content blob are not in time order).
-    let first: { at: number; text: string } | null = null;
-    let last: { at: number; text: string } | null = null;
+    // Earliest and latest CreationTime (records within a content blob are not in time order); a record without an
+    // API time still lands, it only does not count here.
+    let first: number | null = null;
+    let last: number | null = null;
     let delivered = exists;
     let state: 'open' | 'closed' | 'aborted' = 'open';
     let failure: SinkError | undefined;
@@ -145,11 +147,10 @@ export function createBlobSink(options: BlobSinkOptions): BlobSink {
             const line = format(record, lineOptions) + '\n';
             pending.push(line);
             pendingBytes += Buffer.byteLength(line, 'utf8');
-            const text = utcTime(record.common.CreationTime);
-            const at = text === null ? NaN : Date.parse(text);
-            if (text !== null && !Number.isNaN(at)) {
-              if (first === null || at < first.at) first = { at, text };
-              if (last === null || at > last.at) last = { at, text };
+            const at = parseApiTime(record.common.CreationTime);
+            if (at !== undefined) {
+              if (first === null || at < first) first = at;
+              if (last === null || at > last) last = at;
             }
             if (pendingBytes >= blockBytes) await stage();
           }
@@ -164,8 +165,8 @@ export function createBlobSink(options: BlobSinkOptions): BlobSink {
               contenttype: content.contentType,
               contentid: content.contentId,
               format: options.format,
-              ...(first === null ? {} : { firstcreationtime: first.text }),
-              ...(last === null ? {} : { lastcreationtime: last.text }),
+              ...(first === null ? {} : { firstcreationtime: new Date(first).toISOString() }),
+              ...(last === null ? {} : { lastcreationtime: new Date(last).toISOString() }),
             };
             try {
               await blob.commitBlockList(blockIds, {

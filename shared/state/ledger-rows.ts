@@ -7,7 +7,8 @@
 import { z } from 'zod';
 import { ContentType } from '../api/content-types';
 import type { ContentKey, ContentMessage } from '../pipeline/content-message';
-import type { ClaimResult, ContentEntry, ContentState } from '../pipeline/ledger';
+import { parseApiTime } from '../api-time';
+import type { ClaimResult, ContentEntry, ContentState, RefusedEntry } from '../pipeline/ledger';
 import { encodeKey } from './table-keys';
 import { StateStoreError } from './store-error';
 
@@ -111,9 +112,11 @@ export function contentToRow({ entry, createdAt }: StoredContent): TableRow {
   };
 }
 
+/** When purge counts from: contentCreated when it is an API time, else the first write. */
+const createdAtOf = (contentCreated: string, now: number): Date => new Date(parseApiTime(contentCreated) ?? now);
+
 /** A fresh entry for a blob first heard of now; `createdAt` falls back to `now` when contentCreated is unparsable. */
 export function newContent(message: ContentMessage, now: number): StoredContent {
-  const created = Date.parse(message.contentCreated);
   return {
     entry: {
       tenantId: message.tenantId,
@@ -126,7 +129,26 @@ export function newContent(message: ContentMessage, now: number): StoredContent 
       sinks: {},
       attempts: 0,
     },
-    createdAt: new Date(Number.isNaN(created) ? now : created),
+    createdAt: createdAtOf(message.contentCreated, now),
+  };
+}
+
+/** The entry of a refused listed item: finished from the start (a claim finds it `finished`, never fetches it). */
+export function refusedContent(refused: RefusedEntry, now: number): StoredContent {
+  return {
+    entry: {
+      tenantId: refused.tenantId,
+      contentId: refused.contentId,
+      contentType: refused.contentType,
+      contentCreated: refused.contentCreated,
+      contentExpiration: refused.contentExpiration,
+      state: 'refused',
+      claim: null,
+      sinks: {},
+      attempts: 0,
+      detail: refused.reason,
+    },
+    createdAt: createdAtOf(refused.contentCreated, now),
   };
 }
 

@@ -5,10 +5,10 @@
 import { TableClient } from '@azure/data-tables';
 import type { ContentType } from '../api/content-types';
 import type { ContentKey, ContentMessage } from '../pipeline/content-message';
-import type { ClaimResult, ContentEntry, ContentState, Ledger, SinkProgress } from '../pipeline/ledger';
+import type { ClaimResult, ContentEntry, ContentState, Ledger, RefusedEntry, SinkProgress } from '../pipeline/ledger';
 import {
   contentFromRow, contentPartition, contentPartitionPrefix, contentRowKey, contentToRow, decideClaim, decideFinish,
-  decideLease, decideProgress, decideRelease, decideRenew, leaseFromRow, leasePartition, leaseToRow, newContent,
+  decideLease, decideProgress, decideRelease, decideRenew, leaseFromRow, leasePartition, leaseToRow, newContent, refusedContent,
   streamFromRow, streamPartition, streamToRow, type StoredContent, type StreamState, type TableRow,
 } from './ledger-rows';
 import { isMissingRow, isMissingTable, StateStoreError, storeFailure, toStateStoreError } from './store-error';
@@ -113,18 +113,31 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
   const readStream = async (tenantId: string, contentType: ContentType) =>
     (await read('read stream', streamPartition(tenantId), encodeKey(contentType), streamFromRow))?.value;
 
-  async function markSeen(messages: readonly ContentMessage[]): Promise<ContentMessage[]> {
-    const fresh = await mapLimited(messages, concurrency, (message) =>
-      call('mark seen', async () => {
+  /** Inserts each row unless its key exists; returns the items whose row was new. */
+  async function insertAbsent<T>(operation: string, items: readonly T[], toStored: (item: T) => StoredContent): Promise<T[]> {
+    const fresh = await mapLimited(items, concurrency, (item) =>
+      call(operation, async () => {
         try {
-          await table.createEntity(contentToRow(newContent(message, clock())));
+          await table.createEntity(contentToRow(toStored(item)));
           return true;
         } catch (err) {
           if (storeFailure(err).status === 409) return false; // known already: insert-if-absent
           throw err;
         }
       }));
-    return messages.filter((_, i) => fresh[i]);
+    return items.filter((_, i) => fresh[i]);
+  }
+
+  const markSeen = (messages: readonly ContentMessage[]) => insertAbsent('mark seen', messages, (m) => newContent(m, clock()));
+  const markRefused = (entries: readonly RefusedEntry[]) => insertAbsent('mark refused', entries, (e) => refusedContent(e, clock()));
+
+  async function countRefused(tenantId: string, contentType: ContentType, cap: number): Promise<number> {
+    const filter = `PartitionKey eq ${odataString(contentPartition(tenantId))} and state eq 'refused' and contentType eq ${odataString(contentType)}`;
+    return call('count refused', async () => {
+      let count = 0;
+      for await (const _row of table.listEntities({ queryOptions: { filter, select: ['RowKey'] } })) if (++count >= cap) break;
+      return count;
+    });
   }
 
   async function known(tenantId: string, contentIds: readonly string[]): Promise<Set<string>> {
@@ -170,6 +183,8 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
   return {
     ensureTable,
     markSeen,
+    markRefused,
+    countRefused,
     known,
     get: async (key: ContentKey): Promise<ContentEntry | undefined> =>
       (await read('get content', contentPartition(key.tenantId), contentRowKey(key.contentId), contentFromRow))?.value.entry,
