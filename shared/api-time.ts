@@ -13,10 +13,11 @@ export function parseApiTime(text: unknown): number | undefined {
   if (!m) return undefined;
   const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number) as [number, number, number, number, number, number];
   if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
-  const ms = Math.floor(Number(`0${m[7] ?? ''}`) * 1000);
-  const utc = Date.UTC(year, month - 1, day, hour, minute, second, ms);
-  if (new Date(Date.UTC(year, month - 1, day)).getUTCDate() !== day) return undefined; // 31 April, 29 February 2023
-  return utc - zoneOffsetMs(m[8]);
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day); // not Date.UTC, which reads years 0-99 as 1900-1999
+  if (date.getUTCDate() !== day) return undefined; // 31 April, 29 February 2023
+  date.setUTCHours(hour, minute, second, Math.floor(Number(`0${m[7] ?? ''}`) * 1000));
+  return date.getTime() - zoneOffsetMs(m[8]);
 }
 
 function zoneOffsetMs(zone: string | undefined): number {

@@ -21,6 +21,7 @@ describe('API times: one parser', () => {
     }
     for (const value of [null, 17, {}, ['2024-01-02T03:04:05Z']]) assert.equal(parseApiTime(value), undefined);
     assert.equal(parseApiTime('2024-02-29T00:00:00Z'), Date.UTC(2024, 1, 29));
+    assert.equal(apiTimeIso('0050-01-02T03:04:05Z'), '0050-01-02T03:04:05.000Z');
   });
 
   it('agrees with Date for every instant it is given in canonical form', () => {
