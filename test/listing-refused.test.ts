@@ -72,6 +72,7 @@ function oddCatalogue(apiOrigin: string, id: (n: number) => string) {
     { kind: 'origin look-alike', raw: { ...base(11), contentUri: `${apiOrigin}.evil.example/api/v1.0/${tenantId}/activity/feed/audit/${id(11)}` }, reason: /not on the API origin/ },
     { kind: 'another tenant', raw: { ...base(12), contentUri: `${apiOrigin}/api/v1.0/${otherTenant}/activity/feed/audit/${id(12)}` }, reason: /names another tenant/ },
     { kind: 'contentId mismatch', raw: { ...base(13), contentUri: `${apiOrigin}/api/v1.0/${tenantId}/activity/feed/audit/${id(99)}` }, reason: /names another contentId/ },
+    { kind: 'contentId naming another type', raw: { ...base(15), contentId: id(15).replace('audit_exchange$Audit_Exchange', 'audit_sharepoint$Audit_SharePoint'), contentUri: `${apiOrigin}/api/v1.0/${tenantId}/activity/feed/audit/${id(15).replace('audit_exchange$Audit_Exchange', 'audit_sharepoint$Audit_SharePoint')}` }, reason: /names Audit\.SharePoint, not the item's Audit\.Exchange/ },
     { kind: 'unsafe contentId', raw: { ...base(14), contentId: '../../x', contentUri: `${apiOrigin}/api/v1.0/${tenantId}/activity/feed/audit/../../x` }, reason: /contentUri/ },
   ];
 }

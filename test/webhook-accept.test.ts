@@ -131,6 +131,35 @@ describe('webhook acceptance', () => {
     assert.equal((await accept(request(notification.headers, [spelled]))).queued.length, 1);
   });
 
+  it('accepts a body that starts with a UTF-8 byte order mark', async () => {
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(notification.body))]);
+    const lower = new Map(Object.entries(notification.headers).map(([k, v]) => [k.toLowerCase(), v]));
+    const { answer, queued } = await accept({ header: (name) => lower.get(name.toLowerCase()) ?? null, body: async () => bytes });
+    assert.equal(answer.status, 200);
+    assert.equal(queued.length, items.length);
+    const validationBytes = Buffer.concat([Buffer.from('\ufeff'), Buffer.from(JSON.stringify(validation.body))]);
+    const handshake = await accept({ header: (name) => ({ 'webhook-authid': authId })[name.toLowerCase()] ?? null, body: async () => validationBytes });
+    assert.deepEqual(handshake.answer, { status: 200, body: { validated: true } });
+  });
+
+  it('treats an array as notifications even with a Webhook-ValidationCode header: the items are queued, not dropped', async () => {
+    const { answer, queued } = await accept(request({ ...notification.headers, 'Webhook-ValidationCode': 'abc123' }, notification.body));
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body.validated, undefined);
+    assert.equal(queued.length, items.length);
+  });
+
+  it('drops, alone, an item whose contentType is not the one its contentUri names', async () => {
+    const good = items[0]!; // an Audit.Exchange blob
+    const odd = { ...good, contentType: 'Audit.SharePoint' };
+    const oddAt = Math.floor(Math.random() * (items.length + 1));
+    const { answer, queued } = await accept(request(notification.headers, [...items.slice(0, oddAt), odd, ...items.slice(oddAt)]));
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.body.rejected, { contentType: 1 });
+    assert.deepEqual(queued.map((m) => m.contentId), items.map((i) => i.contentId));
+    assert.ok(queued.every((m) => m.contentType === items.find((i) => i.contentId === m.contentId)!.contentType));
+  });
+
   it('answers 503 when the queue does not accept, so the API sends the batch again', async () => {
     const answer = await acceptWebhookRequest(request(notification.headers, notification.body), policy(), async () => {
       throw new Error('queue down');

@@ -3,7 +3,7 @@
 // another origin or tenant or naming another contentId) costs only itself. Such an item is refused, never
 // fetched, and handed on with its reason and raw JSON so the caller can record it; the page's other items go on.
 import { z } from 'zod';
-import type { ContentType } from './content-types.js';
+import { contentTypeNamedBy, type ContentType } from './content-types.js';
 import { checkContentId, contentIdFromUri } from './feed-url.js';
 import type { ContentItem, NotificationItem } from './schemas.js';
 
@@ -59,6 +59,8 @@ export function classifyListedItem<S extends typeof ContentItem | typeof Notific
   const checked = contentIdFromUri(item.contentUri, expected.apiOrigin, expected.tenantId);
   if (!checked.ok) return refuse(`contentUri ${checked.reason}`);
   if (checked.contentId !== item.contentId) return refuse('contentUri names another contentId than the item');
+  const named = contentTypeNamedBy(item.contentId);
+  if (named !== undefined && named !== item.contentType) return refuse(`contentUri names ${named}, not the item's ${item.contentType}`);
   return { kind: 'item', item, position };
 }
 

@@ -3,7 +3,7 @@
 // and may disable a webhook that keeps failing, so one bad item never fails the batch: it is counted and dropped.
 import { z } from 'zod';
 import { ApiTime } from '../api-time';
-import { ContentType } from '../api/content-types';
+import { ContentType, contentTypeNamedBy } from '../api/content-types';
 import { contentIdFromUri, isGuid } from '../api/feed-url';
 import type { ContentMessage } from './content-message';
 import { noTelemetry, type Telemetry } from '../telemetry';
@@ -46,7 +46,9 @@ export const NotificationItem = z.looseObject({
 
 export type Enqueue = (messages: ContentMessage[]) => Promise<void>;
 
+/** A handshake is an object (or a header with a body that is not an array): an array is notifications, whatever the headers. */
 export function isValidationRequest(request: WebhookRequest, parsed: unknown): boolean {
+  if (Array.isArray(parsed)) return false;
   const header = request.header('webhook-validationcode');
   if (header !== null && header !== undefined && header !== '') return true;
   return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && 'validationCode' in parsed;
@@ -65,6 +67,8 @@ function checkItem(item: unknown, policy: WebhookPolicy, allowedTenants: Readonl
   if (!contentType.success || !contentTypes.has(contentType.data)) return 'contentType';
   const guarded = contentIdFromUri(n.contentUri, policy.apiOrigin, tenantId);
   if (!guarded.ok || guarded.contentId !== n.contentId) return 'contentUri';
+  const named = contentTypeNamedBy(guarded.contentId);
+  if (named !== undefined && named !== contentType.data) return 'contentType';
   return { tenantId, contentType: contentType.data, contentId: guarded.contentId, contentCreated: n.contentCreated, contentExpiration: n.contentExpiration, waits: 0 };
 }
 
@@ -105,7 +109,8 @@ async function answerWebhookRequest(request: WebhookRequest, policy: WebhookPoli
   if (body.byteLength > policy.maxBodyBytes) return tooLarge;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+    // A UTF-8 byte order mark is allowed before JSON text (RFC 8259 §8.1 lets a parser ignore it).
+    parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8').replace(/^\ufeff/, ''));
   } catch (err) {
     return { status: 400, body: { error: `body is not JSON: ${(err as Error).message}` } };
   }
