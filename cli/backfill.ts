@@ -21,8 +21,9 @@ import { UsageError } from './usage-error';
 export const backfillUsage = `usage: o365-relay backfill --since 2d [--until TIME] [--tenant ID ...] [--content-type T ...]
                            [--format line|json] [--out FILE] [--sink NAME] [--include KEY=V1,V2 ...] [--exclude ...]
   Downloads and decodes every content blob created in the window (at most 7 days back). A listed item the relay
-  refuses (foreign or unreadable) is reported on stderr and never fetched; the others are backfilled. Exit
-  status 2 when any blob failed or expired, any input was invalid or any listed item was refused.`;
+  refuses (foreign or unreadable) is reported on stderr and never fetched; the others are backfilled.
+  Exit code: 0 all delivered, 1 usage or settings, 2 a blob failed or expired, an input was invalid or a listed
+  item was refused, 3 the --sink destination rejected records for good, 130 interrupted.`;
 
 interface Progress {
   blobs: number;
@@ -32,6 +33,8 @@ interface Progress {
   /** Listed items refused (never fetched). */
   refused: number;
   records: DecodeStats;
+  /** With --sink: records the destination kept, and those it rejected for good. */
+  sink: { delivered: number; rejected: number };
 }
 
 export async function runBackfill(argv: string[]): Promise<number> {
@@ -67,14 +70,15 @@ export async function runBackfill(argv: string[]): Promise<number> {
   const target = values.sink === undefined ? undefined : (await import('./sink-target.js')).sinkTarget(values.sink);
   const out: Writable = values.out === undefined ? process.stdout : createWriteStream(values.out);
   const writer = new LineWriter(out);
-  const progress: Progress = { blobs: 0, total: 0, failed: 0, expired: 0, refused: 0, records: emptyStats() };
+  const progress: Progress = { blobs: 0, total: 0, failed: 0, expired: 0, refused: 0, records: emptyStats(), sink: { delivered: 0, rejected: 0 } };
   const showProgress = process.stderr.isTTY === true;
   const report = (final = false) => {
     const text =
       `blobs ${progress.blobs}/${progress.total} (${progress.failed} failed, ${progress.expired} expired), ` +
       `${progress.refused} listed item(s) refused, ` +
       `records ${progress.records.records} (${progress.records.filtered} filtered, ${progress.records.withSchemaErrors} with schema errors), ` +
-      `${progress.records.invalid} invalid inputs, ${session.throttles()} throttled answers`;
+      `${progress.records.invalid} invalid inputs, ${session.throttles()} throttled answers` +
+      (target ? `; sink ${values.sink}: ${progress.sink.delivered} delivered, ${progress.sink.rejected} rejected` : '');
     if (final) process.stderr.write(`${showProgress ? '\r\x1b[K' : ''}backfill: ${text}\n`);
     else if (showProgress) process.stderr.write(`\r\x1b[K${text}`);
   };
@@ -117,7 +121,12 @@ export async function runBackfill(argv: string[]): Promise<number> {
             }
             for (const invalid of batch.invalid) process.stderr.write(`${item.contentId}: byte ${invalid.offset}: ${invalid.reason}\n`);
           }
-          await delivery?.close();
+          if (delivery) {
+            await delivery.close();
+            progress.sink.delivered += delivery.accepted - delivery.rejected;
+            progress.sink.rejected += delivery.rejected;
+            if (delivery.rejected > 0) process.stderr.write(`${showProgress ? '\r\x1b[K' : ''}${item.contentId}: sink ${values.sink}: ${delivery.summary()}\n`);
+          }
         } catch (err) {
           await delivery?.abort();
           throw err;
@@ -141,5 +150,6 @@ export async function runBackfill(argv: string[]): Promise<number> {
     session.close();
   }
   if (session.signal.aborted) return 130;
+  if (progress.sink.rejected > 0) return 3;
   return progress.failed + progress.expired + progress.refused + progress.records.invalid > 0 ? 2 : 0;
 }

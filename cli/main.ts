@@ -37,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage() + '\n');
     return name === undefined ? 1 : 0;
   }
-  const command = commands[name];
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined; // `constructor` is not a command
   if (!command) throw new UsageError(`unknown command ${name}\n${usage()}`);
   return command.run(rest);
 }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { simulatorClientSettings, startSimulator, type Simulator } from '../dev/simulator';
 import { fixturePath, repoRoot } from './support/fixtures';
+import { eventId, startReceiver } from './support/siem-receiver';
 
 const tenantId = '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66';
 const clientId = '676e8273-3c93-4205-910f-614bb4396a55';
@@ -116,5 +117,30 @@ describe('o365-relay against the simulator', () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /O365_TENANT_ID/);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+
+  it('backfill --sink says how many records the destination rejected, and why, and exits 3', async () => {
+    const published = await sim.publishFile(tenantId, 'Audit.Exchange', fixturePath('content', 'Audit.Exchange.json'));
+    const ids = (records('Audit.Exchange') as Array<{ Id: string }>).map((r) => r.Id);
+    const bad = new Set([ids[2]!, ids[20]!]);
+    const receiver = await startReceiver({ protocol: 'json', token: 'backfill-sink-token-0123456789', badEvent: (e) => bad.has(eventId(e) ?? '') });
+    const saved = env;
+    env = {
+      ...env,
+      SIEM_TOKEN: 'backfill-sink-token-0123456789',
+      O365_SINKS: JSON.stringify([{ kind: 'https-json', name: 'siem', url: `${receiver.url}/in`, tokenSetting: 'SIEM_TOKEN' }]),
+    };
+    try {
+      const created = Date.parse(published.contentCreated);
+      const r = await run(['backfill', '--since', new Date(created - 1000).toISOString(), '--until', new Date(created + 1000).toISOString(), '--content-type', 'Audit.Exchange', '--sink', 'siem']);
+      assert.equal(r.code, 3, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, new RegExp(`sink siem: ${ids.length - 2} delivered, 2 rejected \\(.*400`));
+      assert.deepEqual(receiver.accepted.map(eventId), ids.filter((id) => !bad.has(id)));
+      assert.ok(!r.stderr.includes('backfill-sink-token-0123456789'));
+    } finally {
+      env = saved;
+      await receiver.close();
+    }
   });
 });
