@@ -1,6 +1,7 @@
 // DLP records can carry the sensitive values a policy matched (card numbers, ...) with their surrounding text. A
 // setting (on by default) replaces them before any sink sees the record, keeping how many there were.
 import { decodeRecord, type DecodedRecord } from './decode';
+import { defineField } from './record-keys';
 
 export const redactedValue = '[redacted]';
 
@@ -23,14 +24,20 @@ function redactValue(value: unknown): unknown {
       const detections = next as { DetectedValues: unknown[] };
       next = { ...detections, DetectedValues: detections.DetectedValues.map(() => ({ Value: redactedValue, Context: redactedValue })) };
     }
-    if (next !== inner) (out ??= { ...(value as Record<string, unknown>) })[key] = next;
+    if (next !== inner) defineField((out ??= { ...(value as Record<string, unknown>) }), key, next);
   }
   return out ?? value;
 }
 
-/** The record with its DLP detected values redacted (decoded again from the redacted raw record). */
+/**
+ * The record with its DLP detected values redacted (decoded again from the redacted raw record). The walk is
+ * bounded: decodeRecord already cut `raw` at maxNestingDepth, and its reports of those cuts are kept.
+ */
 export function redactDetections(record: DecodedRecord): DecodedRecord {
   if (record.profile.family !== 'dlp') return record;
   const raw = redactValue(record.raw);
-  return raw === record.raw ? record : decodeRecord(raw);
+  if (raw === record.raw) return record;
+  const redacted = decodeRecord(raw);
+  const schemaErrors = [...new Set([...record.schemaErrors, ...redacted.schemaErrors])];
+  return schemaErrors.length === redacted.schemaErrors.length ? redacted : { ...redacted, schemaErrors };
 }
