@@ -36,7 +36,7 @@ function issueText(issue: z.core.$ZodIssue): string {
 /** Parses with `schema`; on failure drops the top-level fields that failed and parses the rest. */
 function parseLenient<S extends z.ZodType<Plain>>(schema: S, value: Plain, errors: string[]): z.infer<S> {
   const first = schema.safeParse(value);
-  if (first.success) return first.data;
+  if (first.success) return withProtoFields(first.data, value);
   const bad = new Set<string>();
   for (const issue of first.error.issues) {
     errors.push(issueText(issue));
@@ -46,10 +46,28 @@ function parseLenient<S extends z.ZodType<Plain>>(schema: S, value: Plain, error
   for (const [key, v] of Object.entries(value)) if (!bad.has(key)) defineField(rest, key, v);
   const second = schema.safeParse(rest);
   // Every field of our schemas is optional, so the second parse only fails on a schema bug; keep the data anyway.
-  if (!second.success) return rest as z.infer<S>;
-  // zod leaves out an own `__proto__` key (it cannot tell it from the prototype); the field is data, keep it.
-  if (Object.hasOwn(rest, '__proto__')) defineField(second.data, '__proto__', rest['__proto__']);
-  return second.data;
+  return second.success ? withProtoFields(second.data, rest) : (rest as z.infer<S>);
+}
+
+/**
+ * zod leaves out every own `__proto__` key of the objects it copies (it cannot tell it from the prototype); such a
+ * field is data, so it is put back. Walks only what zod copied, bounded by the nesting cap.
+ */
+function withProtoFields<T extends Plain>(parsed: T, input: Plain): T {
+  keepProtoFields(parsed, input, maxNestingDepth);
+  return parsed;
+}
+
+function keepProtoFields(parsed: unknown, input: unknown, levels: number): void {
+  if (parsed === input || levels <= 0 || parsed === null || typeof parsed !== 'object' || input === null || typeof input !== 'object') return;
+  if (Array.isArray(parsed)) {
+    if (Array.isArray(input)) for (let i = 0; i < parsed.length; i++) keepProtoFields(parsed[i], input[i], levels - 1);
+    return;
+  }
+  const from = input as Plain;
+  const to = parsed as Plain;
+  if (Object.hasOwn(from, '__proto__') && !Object.hasOwn(to, '__proto__')) defineField(to, '__proto__', from['__proto__']);
+  for (const key of Object.keys(to)) if (key !== '__proto__') keepProtoFields(to[key], from[key], levels - 1);
 }
 
 const commonFits = compileConformance(AuditRecord);

@@ -64,43 +64,58 @@ function cut(value: unknown, levels: number, path: Array<string | number>, error
   return out ?? value;
 }
 
-type Pending = { text: string } | { value: unknown };
+interface Frame {
+  readonly container: unknown[] | Plain;
+  /** An object's keys; undefined for an array. */
+  readonly keys: string[] | undefined;
+  index: number;
+  wrote: boolean;
+}
+
+const skippedInObjects = (v: unknown) => v === undefined || typeof v === 'function' || typeof v === 'symbol';
 
 /**
  * JSON.stringify(value) for parsed JSON data (no toJSON, no cycles), without recursion: a value of any depth,
- * 100,000 levels included, is written with an explicit stack.
+ * 100,000 levels included, is written with an explicit stack of open containers.
  */
 export function jsonText(value: unknown): string {
   let out = '';
-  const stack: Pending[] = [{ value }];
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    if ('text' in item) {
-      out += item.text;
-      continue;
-    }
-    const v = item.value;
-    if (v === null || typeof v !== 'object') {
-      out += JSON.stringify(v) ?? 'null'; // scalars only; undefined and functions only reach here inside arrays
-      continue;
-    }
-    // Pushed in reverse, so they come off the stack in order.
-    if (Array.isArray(v)) {
-      out += '[';
-      stack.push({ text: ']' });
-      for (let i = v.length - 1; i >= 0; i--) {
-        stack.push({ value: v[i] });
-        if (i > 0) stack.push({ text: ',' });
+  const open: Frame[] = [];
+  let next: unknown = value;
+  for (;;) {
+    if (next !== null && typeof next === 'object') {
+      const isArray = Array.isArray(next);
+      out += isArray ? '[' : '{';
+      open.push({ container: next as unknown[] | Plain, keys: isArray ? undefined : Object.keys(next), index: 0, wrote: false });
+    } else out += JSON.stringify(next) ?? 'null'; // undefined and functions reach here only inside arrays
+    // Close what is finished and find the next value to write.
+    for (;;) {
+      const frame = open.at(-1);
+      if (frame === undefined) return out;
+      const { container, keys } = frame;
+      if (keys === undefined) {
+        const items = container as unknown[];
+        if (frame.index < items.length) {
+          if (frame.index > 0) out += ',';
+          next = items[frame.index++];
+          break;
+        }
+        out += ']';
+      } else {
+        let key: string | undefined;
+        while (frame.index < keys.length && key === undefined) {
+          const candidate = keys[frame.index++]!;
+          if (!skippedInObjects((container as Plain)[candidate])) key = candidate;
+        }
+        if (key !== undefined) {
+          out += `${frame.wrote ? ',' : ''}${JSON.stringify(key)}:`;
+          frame.wrote = true;
+          next = (container as Plain)[key];
+          break;
+        }
+        out += '}';
       }
-      continue;
-    }
-    out += '{';
-    stack.push({ text: '}' });
-    const entries = Object.entries(v).filter(([, inner]) => inner !== undefined && typeof inner !== 'function' && typeof inner !== 'symbol');
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const [key, inner] = entries[i]!;
-      stack.push({ value: inner });
-      stack.push({ text: `${i > 0 ? ',' : ''}${JSON.stringify(key)}:` });
+      open.pop();
     }
   }
-  return out;
 }
