@@ -16,13 +16,18 @@ function redactValue(value: unknown): unknown {
     });
     return changed ? out : value;
   }
+  // JSON text holding detections (a value the decoder cut at its nesting cap, or JSON kept in a string) is not
+  // walked: it is redacted whole, so no detected value reaches a sink that way.
+  if (typeof value === 'string') return value.includes('"DetectedValues"') ? redactedValue : value;
   if (value === null || typeof value !== 'object') return value;
   let out: Record<string, unknown> | undefined;
   for (const [key, inner] of Object.entries(value)) {
     let next = redactValue(inner);
-    if (key === 'SensitiveInformationDetections' && next !== null && typeof next === 'object' && Array.isArray((next as { DetectedValues?: unknown }).DetectedValues)) {
-      const detections = next as { DetectedValues: unknown[] };
-      next = { ...detections, DetectedValues: detections.DetectedValues.map(() => ({ Value: redactedValue, Context: redactedValue })) };
+    if (key === 'SensitiveInformationDetections' && next !== null && typeof next === 'object') {
+      const detections = next as { DetectedValues?: unknown };
+      const values = detections.DetectedValues;
+      if (Array.isArray(values)) next = { ...detections, DetectedValues: values.map(() => ({ Value: redactedValue, Context: redactedValue })) };
+      else if (typeof values === 'string') next = { ...detections, DetectedValues: redactedValue }; // cut at the cap
     }
     if (next !== inner) defineField((out ??= { ...(value as Record<string, unknown>) }), key, next);
   }
