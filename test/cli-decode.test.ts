@@ -59,6 +59,37 @@ describe('o365-relay decode', () => {
     assert.match(r.stderr, /could not be parsed as a record/);
   });
 
+  it('prints every record of a blob with a constructor Workload and a 5,000-deep record among good ones, and exits 0', () => {
+    const good = JSON.parse(readFileSync(exchangeFile, 'utf8')) as Array<Record<string, unknown>>;
+    const deep = `${'['.repeat(5_000)}"bottom"${']'.repeat(5_000)}`;
+    const odd = [
+      JSON.stringify({ ...good[0], Id: 'proto-workload', Workload: 'constructor', Operation: '__proto__', RecordType: 999 }),
+      `{"Id":"deep","RecordType":1,"CreationTime":"2024-05-14T08:03:11","Operation":"Set-Mailbox","Parameters":[{"Name":"Identity","Value":${deep}}]}`,
+    ];
+    const texts = good.map((r) => JSON.stringify(r));
+    texts.splice(3, 0, odd[0]!);
+    texts.splice(7, 0, odd[1]!);
+    const blob = path.join(work, 'odd-blob.json');
+    writeFileSync(blob, `[${texts.join(',')}]`);
+
+    const lines = run(['decode', blob]);
+    assert.equal(lines.code, 0, lines.stderr);
+    assert.equal(lines.lines.length, good.length + 2);
+    assert.match(lines.lines[3]!, /^\S+ Azure Event Log: constructor __proto__: RecordType_999, /);
+    assert.match(lines.lines[7]!, /^2024-05-14T08:03:11 Azure Event Log: no_workload Set-Mailbox: ExchangeAdmin, .*Parameters: Identity=\[\[\[/);
+    assert.match(lines.stderr, /1 with schema errors/); // the deep one; a constructor Workload is just a name
+
+    const json = run(['decode', '--format', 'json', blob]);
+    assert.equal(json.code, 0, json.stderr);
+    const events = json.lines.map((l) => JSON.parse(l) as { id: string; workload: string; schemaErrors?: string[]; raw: Record<string, unknown> });
+    assert.deepEqual(events.map((e) => e.id), [...good.slice(0, 3), { Id: 'proto-workload' }, ...good.slice(3, 6), { Id: 'deep' }, ...good.slice(6)].map((r) => r.Id));
+    assert.equal(events[3]!.workload, 'constructor');
+    const deepEvent = events[7]!;
+    assert.deepEqual(deepEvent.schemaErrors, [`Parameters.0.Value${'.0'.repeat(61)}: nested deeper than 64 levels; kept as JSON text`]);
+    const kept = JSON.stringify(deepEvent.raw);
+    assert.ok(kept.includes('[[[[') && kept.includes('bottom'), 'raw keeps the deep value, as JSON text below the cap');
+  });
+
   it('exits 1 with a one-line message for usage errors and unreadable files', () => {
     for (const args of [['decode', path.join(work, 'missing.json')], ['decode', '--format', 'xml', exchangeFile], ['decode', '--include', 'colour=red', exchangeFile], ['nope']]) {
       const r = run(args);

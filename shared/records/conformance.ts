@@ -53,6 +53,7 @@ export function compileConformance(schema: z.ZodType): Conformance {
     }
     case 'object': {
       const fields = Object.entries(s.shape!).map(([key, field]) => [key, compileConformance(field)] as const);
+      const known = new Set(Object.keys(s.shape!)); // a Set: a record key `constructor` is not in the shape
       const loose = s.def.catchall?.type === 'unknown';
       return (v) => {
         if (!isPlainObject(v)) return false;
@@ -60,7 +61,7 @@ export function compileConformance(schema: z.ZodType): Conformance {
           const value = v[key];
           if (value !== undefined && !fits(value)) return false;
         }
-        return loose || Object.keys(v).every((k) => s.shape![k] !== undefined);
+        return loose || Object.keys(v).every((k) => known.has(k));
       };
     }
     default:

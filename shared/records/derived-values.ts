@@ -1,5 +1,6 @@
 // Values the line shows that no single record field holds (counts, joined lists, pairs); each is a
 // small pure function of the record, named in the field lists as '=name'.
+import { maxNestingDepth, nestsDeeperThan } from './nesting';
 import { pairValue } from './paths';
 
 type Rec = Record<string, unknown>;
@@ -13,17 +14,21 @@ const joined = (values: unknown[], sep = ', '): string | undefined => {
   return parts.length === 0 ? undefined : parts.join(sep);
 };
 const unique = <T>(values: T[]): T[] => [...new Set(values)];
+// Not String(v): an object with a `toString` or `valueOf` field that is not a function makes String() throw.
+const countText = (v: unknown): string => (typeof v === 'number' || typeof v === 'string' ? String(v) : (JSON.stringify(v) ?? ''));
 
-/** JSON text inside a string (CRLF-formatted arrays in ModifiedProperties) shown compactly. */
+/** JSON text inside a string (CRLF-formatted arrays in ModifiedProperties) shown compactly; too deep, as written. */
 export function compactJsonText(value: unknown): unknown {
   if (typeof value !== 'string') return value;
   const t = value.trim();
   if (!(t.startsWith('{') || t.startsWith('['))) return value;
+  let parsed: unknown;
   try {
-    return JSON.stringify(JSON.parse(t));
+    parsed = JSON.parse(t);
   } catch {
     return value;
   }
+  return nestsDeeperThan(parsed, maxNestingDepth) ? value : JSON.stringify(parsed);
 }
 
 function pairText(name: unknown, value: unknown): string | undefined {
@@ -71,7 +76,7 @@ export const derivations: Readonly<Record<string, Derivation>> = {
     joined(list(r.ModifiedProperties).map((p) => (typeof p === 'string' ? p : pairText(obj(p).Name, obj(p).NewValue))), '; '),
   entraTarget: (r) => {
     const targets = list(r.Target).map(obj);
-    const upns = targets.filter((t) => Number(t.Type) === 5).map((t) => t.ID);
+    const upns = targets.filter((t) => t.Type === 5).map((t) => t.ID); // the schema made Type a number
     return joined(upns.length > 0 ? upns : targets.slice(0, 1).map((t) => t.ID));
   },
   errorCode: (r) => {
@@ -89,7 +94,7 @@ export const derivations: Readonly<Record<string, Derivation>> = {
       ...dlpRules(r).flatMap((rule) => list(obj(rule.ConditionsMatched).SensitiveInformation)),
       ...list(obj(r.EndpointMetaData).SensitiveInformation),
     ].map(obj);
-    return joined(unique(found.map((s) => `${str(s.SensitiveInformationTypeName) ?? str(s.SensitiveType) ?? 'unknown'}${s.Count !== undefined ? ` x${String(s.Count)}` : ''}`)));
+    return joined(unique(found.map((s) => `${str(s.SensitiveInformationTypeName) ?? str(s.SensitiveType) ?? 'unknown'}${s.Count !== undefined ? ` x${countText(s.Count)}` : ''}`)));
   },
   dlpRecipients: (r) => {
     const meta = obj(r.ExchangeMetaData);

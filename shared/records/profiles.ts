@@ -1,7 +1,8 @@
 // Which schema checks a record and which fields its line shows: data tables keyed by RecordType, with a
 // Workload fallback for values newer than our tables. Field lists are [label, source] pairs where source
 // is a path expression (see paths.ts) or '=derivation' (see derived-values.ts). Each list answers, for an
-// analyst: who (the header), from where (ClientIP), did what (Operation), to what (these fields).
+// analyst: who (the header), from where (ClientIP), did what (Operation), to what (these fields). The tables
+// are Maps: a Workload of `constructor` or `__proto__` is just an unknown workload.
 import type { RecordFamily } from './schemas';
 
 export type LineField = readonly [label: string, source: string];
@@ -240,10 +241,10 @@ const profileList: readonly RecordProfile[] = [
   },
 ];
 
-export const profiles: Readonly<Record<string, RecordProfile>> = Object.fromEntries(profileList.map((p) => [p.name, p]));
+export const profiles: ReadonlyMap<string, RecordProfile> = new Map(profileList.map((p) => [p.name, p]));
 
 /** RecordType → profile name (management-api.md §10-14 and enums.json). */
-export const profileByRecordType: Readonly<Record<number, string>> = {
+const recordTypeProfiles: Readonly<Record<number, string>> = {
   1: 'exchangeAdmin',
   2: 'exchangeItem',
   3: 'exchangeItemGroup',
@@ -279,7 +280,7 @@ export const profileByRecordType: Readonly<Record<number, string>> = {
 };
 
 /** For RecordType values our tables do not place (new ones appear every month). */
-export const profileByWorkload: Readonly<Record<string, string>> = {
+const workloadProfiles: Readonly<Record<string, string>> = {
   sharepoint: 'sharePoint',
   onedrive: 'sharePoint',
   azureactivedirectory: 'entraDirectory',
@@ -289,10 +290,18 @@ export const profileByWorkload: Readonly<Record<string, string>> = {
   copilot: 'copilot',
 };
 
+export const profileByRecordType: ReadonlyMap<number, string> = new Map(
+  Object.entries(recordTypeProfiles).map(([recordType, name]) => [Number(recordType), name]),
+);
+export const profileByWorkload: ReadonlyMap<string, string> = new Map(Object.entries(workloadProfiles));
+for (const name of [...profileByRecordType.values(), ...profileByWorkload.values()]) {
+  if (!profiles.has(name)) throw new Error(`profiles.ts: the tables name an unknown profile ${name}`);
+}
+
 export function profileFor(recordType: number | undefined, workload: string | undefined): RecordProfile {
   const name =
-    (recordType !== undefined ? profileByRecordType[recordType] : undefined) ??
-    (workload !== undefined ? profileByWorkload[workload.toLowerCase()] : undefined) ??
+    (recordType !== undefined ? profileByRecordType.get(recordType) : undefined) ??
+    (workload !== undefined ? profileByWorkload.get(workload.toLowerCase()) : undefined) ??
     'general';
-  return profiles[name]!;
+  return profiles.get(name)!; // every name in the tables is checked above
 }
