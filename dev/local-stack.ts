@@ -24,6 +24,8 @@ export interface LocalStackOptions {
   hostJsonPath?: string;
   simulator?: Partial<SimulatorOptions>;
   logger?: Logger;
+  /** Inbound allow-list of the host's HTTP triggers, like restrictWebhookToServiceTag in Azure (others get 403). */
+  allowedSourceAddresses?: readonly string[];
 }
 
 export interface LocalStack {
@@ -68,6 +70,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       port,
       cwd: repoRoot,
       ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.allowedSourceAddresses ? { allowedSourceAddresses: options.allowedSourceAddresses } : {}),
     });
     closers.unshift(() => host.close());
     const blobs = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(settings.O365_BLOB_CONTAINER ?? 'o365-audit');

@@ -1,8 +1,8 @@
 // Timer trigger (hourly, never runOnStartup: that fires on every scale-out): keeps the feed subscriptions started
-// with our webhook, warming our own webhook first so a cold instance does not fail the handshake.
+// with our webhook, warming our own webhook first (best effort: a refused or silent warm-up never stops a start).
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { keepSubscriptions } from '../shared/pipeline/keep-subscriptions';
-import { warmWebhook } from '../shared/pipeline/warm-webhook';
+import { warmUpWebhook } from '../shared/pipeline/warm-webhook';
 import { relayServices } from '../shared/services';
 
 export async function subscriptionKeeper(_timer: Timer, context: InvocationContext): Promise<void> {
@@ -15,7 +15,7 @@ export async function subscriptionKeeper(_timer: Timer, context: InvocationConte
     tenants: s.tenants,
     webhook: hook === undefined ? undefined : { address: hook.address, authId: hook.authIds[0] },
     restartDisabled: s.settings.api.restartDisabledSubscriptions,
-    warmWebhook: () => (hook === undefined ? Promise.resolve(true) : warmWebhook(hook.address, hook.authIds[0]!)),
+    warmWebhook: () => (hook === undefined ? Promise.resolve({ state: 'warm' as const }) : warmUpWebhook(hook.address, hook.authIds[0]!)),
     now: () => new Date(),
     owner: `${s.instanceId}/${context.invocationId}`,
     logger: s.logger,

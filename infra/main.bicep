@@ -1,19 +1,32 @@
-// The relay in Azure: a Linux Function App on the Flex Consumption plan (Node 22), its storage account (queue
-// o365-content, table relayledger, containers o365-audit / o365-dead-letter, plus the deployment package container),
-// Application Insights on a Log Analytics workspace, and a Key Vault (RBAC, purge protection) holding the client
-// secret and the webhook authId, which the app settings reference. The app's system-assigned identity gets only the
-// data roles it uses. Deploy into a resource group (see docs/deploy.md):
+// The relay in Azure: a Linux Function App (Node 22) on the Flex Consumption plan, or on Elastic Premium where Flex is
+// not offered (Azure Government), its storage account (queue o365-content, table relayledger, containers o365-audit /
+// o365-dead-letter, plus the deployment package container), Application Insights on a Log Analytics workspace, a
+// Key Vault (RBAC, purge protection) holding the webhook authId (and the client secret on the secret path), which
+// the app settings reference, and a user-assigned managed identity: the app's one identity for storage, Key Vault,
+// the deployment package and, on the secretless path, the federated credential of the app registration. The identity
+// gets only the data roles it uses. Deploy into a resource group (see docs/deploy.md):
 //   az deployment group create -g <rg> -f infra/main.bicep -p @infra/main.parameters.json
 // test/infra-drift.test.ts reads this file: every app setting below must be one the settings schema
 // (shared/config.ts) knows, and every setting the schema requires must be set here. Keep each app setting on ONE
 // line, inside the "app settings" blocks marked below.
 //
-// Written without a Bicep compiler at hand: API versions were checked against published docs and samples.
+// Written without a Bicep compiler at hand: test/infra-check.test.ts (npm test) parses it with the Bicep grammar and
+// checks every resource body against the resource type definitions the compiler uses (../shared/tools/bicep-check),
+// plus the Flex Consumption plan deprecations.
 
 // ---- where and what ----
 
-@description('Region for every resource (must offer Flex Consumption: az functionapp list-flexconsumption-locations).')
+@description('Region for every resource (with hostingPlan FlexConsumption it must offer Flex: az functionapp list-flexconsumption-locations).')
 param location string = resourceGroup().location
+
+// Flex Consumption is not offered in Azure Government (docs/deploy.md, Government clouds): there the app runs on
+// Elastic Premium (EP1, Linux), which is, and which keeps at least one instance warm.
+@description('FlexConsumption (FC1, scale to zero) or ElasticPremium (EP1, for clouds and regions without Flex, e.g. Azure Government).')
+@allowed([
+  'FlexConsumption'
+  'ElasticPremium'
+])
+param hostingPlan string = 'FlexConsumption'
 
 @description('Function App name; also the host name <name>.azurewebsites.net unless Azure assigns a unique default host name.')
 @minLength(2)
@@ -38,8 +51,18 @@ param logAnalyticsWorkspaceId string = ''
 @description('Tenant GUID(s) to collect, comma-separated. The first is the publisher (PublisherIdentifier) unless publisherId is set.')
 param tenantIds string
 
-@description('Application (client) id of the app registration with ActivityFeed.Read.')
+@description('Application (client) id of the (multi-tenant) app registration with ActivityFeed.Read; O365_CLIENT_ID.')
 param clientId string
+
+// federatedCredential (default): no secret anywhere. The app registration trusts the user-assigned identity below as
+// a federated identity credential (az ad app federated-credential create with the outputs; docs/deploy.md), and the
+// app presents a token of that identity as its client assertion. clientSecret: the secret from Key Vault.
+@description('How the app signs in to the Management API: federatedCredential (secretless, the identity below) or clientSecret (Key Vault).')
+@allowed([
+  'federatedCredential'
+  'clientSecret'
+])
+param signIn string = 'federatedCredential'
 
 @description('Office 365 cloud of the tenants: Enterprise (commercial), GCC, GCCHigh or DoD. Decides the API and sign-in hosts.')
 @allowed([
@@ -56,7 +79,7 @@ param contentTypes string = ''
 @description('PublisherIdentifier GUID (your own tenant for an in-house tool); empty = the first tenant.')
 param publisherId string = ''
 
-@description('Client secret of the app registration. Written to Key Vault as o365-client-secret only when given: pass it on the first deployment, then rotate with az keyvault secret set (docs/deploy.md) and leave it empty here.')
+@description('Client secret of the app registration (signIn clientSecret only). Written to Key Vault as o365-client-secret only when given: pass it on the first deployment, then rotate with az keyvault secret set (docs/deploy.md) and leave it empty here.')
 @secure()
 param clientSecret string = ''
 
@@ -78,7 +101,7 @@ param webhookAuthId string = ''
 // e.g. the defaults: 4 + 2 = 6 callers x 300/min = 1,800/min. The app's own default (600/min) would allow
 // 6 x 600 = 3,600/min with these instances, which is why the template always sets the budget.
 // The remaining ~200/min is headroom for the o365-relay CLI (doctor, backfill) and other tools on the tenant.
-@description('Most instances the app may scale out to (per-function scaling: the content worker scales up to this).')
+@description('Most instances the app may scale out to (Flex: per-function scaling, the content worker scales up to this; Elastic Premium: the most elastic workers of the plan).')
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 4
@@ -114,7 +137,10 @@ param instanceMemoryMB int = 2048
 @maxValue(1024)
 param workerHeapMB int = 512
 
-@description('Always-ready instances for the HTTP group (the webhook): the validation handshake expects 200 "immediately", and a cold start may be too slow. 0 = scale to zero (billed only while running).')
+// The keeper warms its own webhook before a start, but with restrictWebhookToServiceTag the front end refuses that
+// call (403) and the API's validation POST may meet a cold instance. The keeper starts anyway and retries hourly; one
+// always-ready instance makes the handshake reliable at the cost of its baseline (docs/deploy.md, Always ready).
+@description('Flex only: always-ready instances for the HTTP group (the webhook): the validation handshake expects 200 "immediately", and a cold start may be too slow. 0 = scale to zero (billed only while running).')
 @minValue(0)
 @maxValue(10)
 param alwaysReadyHttpInstances int = 0
@@ -128,9 +154,10 @@ param restrictWebhookToServiceTag bool = false
 param allowedIpRanges array = []
 
 // 'identity' (default): shared keys off; the host, the queue trigger and the app's own clients
-// (shared/state/storage-account.ts) all use AzureWebJobsStorage__accountName with the app's managed identity and the
-// data roles below. 'connectionString' keeps shared keys on and puts the connection string in Key Vault (secret
-// storage-connection), for accounts that must keep key access.
+// (shared/state/storage-account.ts) all use AzureWebJobsStorage__blobServiceUri/__queueServiceUri/__tableServiceUri
+// (the account's own endpoints, so sovereign clouds work: __accountName assumes the public suffix) with the
+// user-assigned identity (__credential + __clientId) and the data roles below. 'connectionString' keeps shared keys on
+// and puts the connection string in Key Vault (secret storage-connection), for accounts that must keep key access.
 @description('How the app reaches its storage: identity (shared keys off, managed identity) or connectionString (shared keys on, connection string in Key Vault).')
 @allowed([
   'identity'
@@ -166,13 +193,23 @@ param tags object = {}
 
 // ---- derived ----
 
+var flex = hostingPlan == 'FlexConsumption'
+var federatedSignIn = signIn == 'federatedCredential'
 var identityStorage = storageAccess == 'identity'
 var deploymentContainerName = 'app-package'
+// Elastic Premium runs from this blob (WEBSITE_RUN_FROM_PACKAGE), read with the identity; Flex names its own blobs.
+var premiumPackageBlob = 'relay.zip'
 var clientSecretName = 'o365-client-secret'
 var webhookAuthIdName = 'o365-webhook-auth-id'
 var storageConnectionName = 'storage-connection'
 var apiCallers = maximumInstanceCount + 2
 var requestsPerInstance = max(1, tenantRequestBudgetPerMinute / apiCallers)
+// The managed identity's token for a federated credential: the audience Entra expects in this cloud (US Government
+// Entra, where GCC High and DoD app registrations live, has its own), issued by the identity's tenant.
+var federatedAudience = contains([
+  'GCCHigh'
+  'DoD'
+], o365Cloud) ? 'api://AzureADTokenExchangeUSGov' : 'api://AzureADTokenExchange'
 
 // Built-in role definition ids.
 var roles = {
@@ -180,6 +217,17 @@ var roles = {
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+}
+
+// ---- identity ----
+
+// The app's only identity. User-assigned because only such an identity can be trusted by an app registration as a
+// federated credential (that trust is a Microsoft Graph object, created with az after the deployment, not here: a
+// federatedIdentityCredentials child of this identity would be the reverse trust, an outside issuer acting as it).
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-${appName}'
+  location: location
+  tags: tags
 }
 
 // ---- storage ----
@@ -208,7 +256,7 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
   name: 'default'
 }
 
-// Flex Consumption runs the app from a package in this container (written by the deployment, read by the identity).
+// The app package: Flex writes and reads it here itself; on Elastic Premium the publish step uploads relay.zip.
 resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobService
   name: deploymentContainerName
@@ -263,7 +311,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
 }
 
 // Written only when a value is given, so a later deployment without it keeps what rotation put there.
-resource clientSecretValue 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(clientSecret)) {
+resource clientSecretValue 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(clientSecret) && !federatedSignIn) {
   parent: vault
   name: clientSecretName
   properties: {
@@ -287,19 +335,68 @@ resource storageConnectionValue 'Microsoft.KeyVault/vaults/secrets@2023-07-01' =
   name: storageConnectionName
   properties: {
     value: identityStorage ? '' : 'DefaultEndpointsProtocol=https;AccountName=${storage.name};AccountKey=${storage.listKeys().keys[0].value};EndpointSuffix=${environment().suffixes.storage}'
-    contentType: 'Storage connection string (fallback until the app supports identity-based storage)'
+    contentType: 'Storage connection string (for accounts that must keep shared key access)'
   }
 }
 
 // Versionless references: the platform picks up a new secret version (rotation) within 24 hours, or at once on a
-// restart or config refresh (docs/deploy.md).
+// restart or config refresh (docs/deploy.md). The site resolves them with the user-assigned identity
+// (keyVaultReferenceIdentity below).
 var clientSecretRef = '@Microsoft.KeyVault(SecretUri=${vault.properties.vaultUri}secrets/${clientSecretName}/)'
 var webhookAuthIdRef = '@Microsoft.KeyVault(SecretUri=${vault.properties.vaultUri}secrets/${webhookAuthIdName}/)'
 var storageConnectionRef = '@Microsoft.KeyVault(SecretUri=${vault.properties.vaultUri}secrets/${storageConnectionName}/)'
 
+// ---- the identity's roles: data roles on the one storage account, secrets read on the one vault ----
+
+// Blob Data Owner: the host keeps its leases and keys in blobs, and the platform reads the deployment package with
+// it; the app creates and writes the o365-audit and o365-dead-letter containers.
+resource blobRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, roles.storageBlobDataOwner)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Queue Data Contributor rather than Reader + Message Processor: besides the trigger reading o365-content, the
+// webhook and reconciler send to it, the app creates it, and the host creates o365-content-poison.
+resource queueRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, roles.storageQueueDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Table Data Contributor: the ledger (table relayledger).
+resource tableRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, roles.storageTableDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Key Vault Secrets User: resolves the Key Vault references in the app settings (read only, no list of keys).
+resource vaultRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, identity.id, roles.keyVaultSecretsUser)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 // ---- compute ----
 
-resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+resource flexPlan 'Microsoft.Web/serverfarms@2024-04-01' = if (flex) {
   name: 'plan-${appName}'
   location: location
   tags: tags
@@ -310,6 +407,21 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
   properties: {
     reserved: true // Linux
+  }
+}
+
+resource premiumPlan 'Microsoft.Web/serverfarms@2024-04-01' = if (!flex) {
+  name: 'plan-${appName}'
+  location: location
+  tags: tags
+  kind: 'elastic'
+  sku: {
+    name: 'EP1'
+    tier: 'ElasticPremium'
+  }
+  properties: {
+    reserved: true // Linux
+    maximumElasticWorkerCount: maximumInstanceCount
   }
 }
 
@@ -335,25 +447,33 @@ var ipRangeRules = [for (range, i) in allowedIpRanges: {
   ipAddress: range
   priority: 200 + i
 }]
+var userAssigned = {
+  type: 'UserAssigned'
+  userAssignedIdentities: {
+    '${identity.id}': {}
+  }
+}
 
-resource site 'Microsoft.Web/sites@2024-04-01' = {
+// Flex Consumption takes no ftpsState, runtime or worker settings in siteConfig (the plan's deprecations): the
+// runtime is functionAppConfig's, and FTP and basic-auth publishing are turned off below instead.
+resource flexSite 'Microsoft.Web/sites@2024-04-01' = if (flex) {
   name: appName
   location: location
   tags: tags
   kind: 'functionapp,linux'
-  identity: {
-    type: 'SystemAssigned'
-  }
+  identity: userAssigned
   properties: {
-    serverFarmId: plan.id
+    serverFarmId: flexPlan.id
     httpsOnly: true
+    keyVaultReferenceIdentity: identity.id
     functionAppConfig: {
       deployment: {
         storage: {
           type: 'blobContainer'
           value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
           authentication: {
-            type: 'SystemAssignedIdentity'
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identity.id
           }
         }
       }
@@ -369,7 +489,6 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     }
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
       ipSecurityRestrictionsDefaultAction: restrictWebhookToServiceTag ? 'Deny' : 'Allow'
       ipSecurityRestrictions: restrictWebhookToServiceTag ? concat([serviceTagRule], ipRangeRules) : []
@@ -379,72 +498,90 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   }
   dependsOn: [
     deploymentContainer
+    blobRole
   ]
 }
 
-// ---- the identity's roles: data roles on the one storage account, secrets read on the one vault ----
-
-// Blob Data Owner: the host keeps its leases and keys in blobs, and Flex reads the deployment package with it;
-// the app creates and writes the o365-audit and o365-dead-letter containers.
-resource blobRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, site.id, roles.storageBlobDataOwner)
-  scope: storage
+// Elastic Premium: runtime and version in siteConfig and app settings (the classic way), the package from a blob
+// read with the identity, and no Azure Files content share (it needs an account key; a package URL does without).
+resource premiumSite 'Microsoft.Web/sites@2024-04-01' = if (!flex) {
+  name: appName
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: userAssigned
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
-    principalId: site.identity.principalId
-    principalType: 'ServicePrincipal'
+    serverFarmId: premiumPlan.id
+    httpsOnly: true
+    reserved: true
+    keyVaultReferenceIdentity: identity.id
+    siteConfig: {
+      linuxFxVersion: 'Node|22'
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      ipSecurityRestrictionsDefaultAction: restrictWebhookToServiceTag ? 'Deny' : 'Allow'
+      ipSecurityRestrictions: restrictWebhookToServiceTag ? concat([serviceTagRule], ipRangeRules) : []
+      scmIpSecurityRestrictionsUseMain: false
+    }
+  }
+  dependsOn: [
+    deploymentContainer
+  ]
+}
+
+// No FTP, no publishing with basic credentials (user name and password) on either plan: publishing signs in with
+// Entra ID (az functionapp deployment ... uses your az login).
+resource flexFtp 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = if (flex) {
+  parent: flexSite
+  name: 'ftp'
+  properties: {
+    allow: false
   }
 }
 
-// Queue Data Contributor rather than Reader + Message Processor: besides the trigger reading o365-content, the
-// webhook and reconciler send to it, the app creates it, and the host creates o365-content-poison.
-resource queueRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, site.id, roles.storageQueueDataContributor)
-  scope: storage
+resource flexScm 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = if (flex) {
+  parent: flexSite
+  name: 'scm'
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
-    principalId: site.identity.principalId
-    principalType: 'ServicePrincipal'
+    allow: false
   }
 }
 
-// Table Data Contributor: the ledger (table relayledger).
-resource tableRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, site.id, roles.storageTableDataContributor)
-  scope: storage
+resource premiumFtp 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = if (!flex) {
+  parent: premiumSite
+  name: 'ftp'
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
-    principalId: site.identity.principalId
-    principalType: 'ServicePrincipal'
+    allow: false
   }
 }
 
-// Key Vault Secrets User: resolves the Key Vault references in the app settings (read only, no list of keys).
-resource vaultRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, site.id, roles.keyVaultSecretsUser)
-  scope: vault
+resource premiumScm 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = if (!flex) {
+  parent: premiumSite
+  name: 'scm'
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
-    principalId: site.identity.principalId
-    principalType: 'ServicePrincipal'
+    allow: false
   }
 }
+
+// Only the chosen site is read (a conditional expression evaluates one branch).
+var defaultHostName = flex ? flexSite.properties.defaultHostName : premiumSite.properties.defaultHostName
 
 // ---- app settings ----
 // Flex Consumption rejects FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION, WEBSITE_RUN_FROM_PACKAGE and
-// WEBSITE_CONTENT* (runtime and package come from functionAppConfig), so none of them appear here.
+// WEBSITE_CONTENT* (runtime and package come from functionAppConfig): only premiumPlanSettings has them, and only the
+// Elastic Premium site gets it.
 
 // app settings: begin
 var relaySettings = {
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   O365_TENANT_ID: tenantIds
   O365_CLIENT_ID: clientId
-  O365_CLIENT_SECRET: clientSecretRef
   O365_CLOUD: o365Cloud
   O365_CONTENT_TYPES: contentTypes
   O365_PUBLISHER_ID: publisherId
   O365_REQUESTS_PER_MINUTE: string(requestsPerInstance)
-  O365_WEBHOOK_URL: 'https://${site.properties.defaultHostName}/api/notifications'
+  O365_WEBHOOK_URL: 'https://${defaultHostName}/api/notifications'
   O365_WEBHOOK_AUTH_ID: webhookAuthIdRef
   O365_BLOB_CONTAINER: blobContainer
   O365_BLOB_FORMAT: blobFormat
@@ -452,21 +589,46 @@ var relaySettings = {
   languageWorkers__node__arguments: '--max-old-space-size=${workerHeapMB}'
 }
 
-// Identity-based storage for the Functions host (and, once it supports them, for the app's own clients).
-var identityStorageSettings = {
-  AzureWebJobsStorage__accountName: storage.name
+// Secretless: the app asks the user-assigned identity for a token (audience api://AzureADTokenExchange, or ...USGov)
+// and presents it as the client assertion of O365_CLIENT_ID in each tenant.
+var federatedSignInSettings = {
+  O365_FEDERATED_IDENTITY_CLIENT_ID: identity.properties.clientId
 }
 
-// The fallback for today's app code: a connection string, from Key Vault.
+var secretSignInSettings = {
+  O365_CLIENT_SECRET: clientSecretRef
+}
+
+// Identity-based storage for the Functions host and the app's own clients: the account's own endpoints (right in
+// every cloud) and the user-assigned identity, which the host uses only with __credential=managedidentity.
+var identityStorageSettings = {
+  AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
+  AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
+  AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identity.properties.clientId
+}
+
+// For accounts that must keep shared keys: a connection string, from Key Vault.
 var connectionStringStorageSettings = {
   AzureWebJobsStorage: storageConnectionRef
 }
+
+// Elastic Premium only (Flex refuses these): runtime, and the package blob read with the user-assigned identity.
+var premiumPlanSettings = {
+  FUNCTIONS_EXTENSION_VERSION: '~4'
+  FUNCTIONS_WORKER_RUNTIME: 'node'
+  WEBSITE_RUN_FROM_PACKAGE: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}/${premiumPackageBlob}'
+  WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID: identity.id
+}
 // app settings: end
 
-resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
-  parent: site
+var appSettingsValue = union(relaySettings, federatedSignIn ? federatedSignInSettings : secretSignInSettings, identityStorage ? identityStorageSettings : connectionStringStorageSettings, extraAppSettings)
+
+resource flexAppSettings 'Microsoft.Web/sites/config@2024-04-01' = if (flex) {
+  parent: flexSite
   name: 'appsettings'
-  properties: union(relaySettings, identityStorage ? identityStorageSettings : connectionStringStorageSettings, extraAppSettings)
+  properties: appSettingsValue
   // The roles first, so the first start can already resolve the Key Vault references and reach storage.
   dependsOn: [
     blobRole
@@ -479,9 +641,42 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   ]
 }
 
-output functionAppName string = site.name
-output webhookUrl string = 'https://${site.properties.defaultHostName}/api/notifications'
-output principalId string = site.identity.principalId
+resource premiumAppSettings 'Microsoft.Web/sites/config@2024-04-01' = if (!flex) {
+  parent: premiumSite
+  name: 'appsettings'
+  properties: union(appSettingsValue, premiumPlanSettings)
+  dependsOn: [
+    blobRole
+    queueRole
+    tableRole
+    vaultRole
+    clientSecretValue
+    webhookAuthIdValue
+    storageConnectionValue
+  ]
+}
+
+output functionAppName string = appName
+output hostingPlan string = hostingPlan
+output webhookUrl string = 'https://${defaultHostName}/api/notifications'
+@description('Object id of the user-assigned identity: principalId for infra/sentinel-table.bicep.')
+output principalId string = identity.properties.principalId
+@description('Client id of the user-assigned identity: managedIdentityClientId of a Sentinel sink.')
+output identityClientId string = identity.properties.clientId
 output keyVaultName string = vault.name
 output storageAccountName string = storage.name
 output requestsPerMinutePerInstance int = requestsPerInstance
+@description('Elastic Premium only: upload the app package here (az storage blob upload --auth-mode login).')
+output packageBlobUrl string = flex ? '' : '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}/${premiumPackageBlob}'
+// What the app registration needs to trust the identity (docs/deploy.md, Secretless sign-in):
+//   az ad app federated-credential create --id <clientId> --parameters @federated-credential.json
+@description('The federated identity credential for the app registration (az ad app federated-credential create --parameters).')
+output federatedCredential object = {
+  name: 'o365-audit-relay-${appName}'
+  issuer: '${environment().authentication.loginEndpoint}${identity.properties.tenantId}/v2.0'
+  subject: identity.properties.principalId
+  audiences: [
+    federatedAudience
+  ]
+  description: 'The o365-audit-relay Function App ${appName} (user-assigned identity ${identity.name})'
+}

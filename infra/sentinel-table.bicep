@@ -9,7 +9,7 @@
 @description('Name of the existing Log Analytics workspace (with Microsoft Sentinel) in this resource group.')
 param workspaceName string
 
-@description('Object (principal) id of the identity the relay signs in with: the Function App managed identity.')
+@description('Object (principal) id of the identity the relay signs in with: the principalId output of infra/main.bicep (its user-assigned identity).')
 param principalId string
 
 @description('Type of that principal.')
@@ -20,8 +20,8 @@ param principalId string
 ])
 param principalType string = 'ServicePrincipal'
 
-@description('Region of the workspace; the DCE and DCR must be in the same region.')
-param location string = resourceGroup().location
+@description('Region of the DCE and DCR; empty = the workspace\'s region, where they must be (the resource group may be elsewhere).')
+param location string = ''
 
 @description('Name of the data collection endpoint.')
 param dataCollectionEndpointName string = 'dce-o365-audit-relay'
@@ -29,10 +29,11 @@ param dataCollectionEndpointName string = 'dce-o365-audit-relay'
 @description('Name of the data collection rule.')
 param dataCollectionRuleName string = 'dcr-o365-audit-relay'
 
-@description('Interactive retention of the table in days (-1 = the workspace default).')
-@minValue(-1)
+// The table type takes 4..730 days; 0 leaves the property out, so the table follows the workspace's retention.
+@description('Interactive retention of the table in days (4-730); 0 = the workspace default.')
+@minValue(0)
 @maxValue(730)
-param retentionInDays int = -1
+param retentionInDays int = 0
 
 var tableName = 'O365AuditRelay_CL'
 var streamName = 'Custom-${tableName}'
@@ -148,12 +149,13 @@ resource workspace 'Microsoft.OperationalInsights/workspaces@2022-10-01' existin
   name: workspaceName
 }
 
+var region = empty(location) ? workspace.location : location
+
 resource table 'Microsoft.OperationalInsights/workspaces/tables@2022-10-01' = {
   parent: workspace
   name: tableName
-  properties: {
+  properties: union({
     plan: 'Analytics'
-    retentionInDays: retentionInDays
     schema: {
       name: tableName
       // Tables spell the date type dateTime; stream declarations spell it datetime.
@@ -163,12 +165,14 @@ resource table 'Microsoft.OperationalInsights/workspaces/tables@2022-10-01' = {
         description: c.description
       }]
     }
-  }
+  }, retentionInDays == 0 ? {} : {
+    retentionInDays: retentionInDays
+  })
 }
 
 resource dce 'Microsoft.Insights/dataCollectionEndpoints@2023-03-11' = {
   name: dataCollectionEndpointName
-  location: location
+  location: region
   properties: {
     networkAcls: {
       publicNetworkAccess: 'Enabled'
@@ -178,7 +182,7 @@ resource dce 'Microsoft.Insights/dataCollectionEndpoints@2023-03-11' = {
 
 resource dcr 'Microsoft.Insights/dataCollectionRules@2023-03-11' = {
   name: dataCollectionRuleName
-  location: location
+  location: region
   properties: {
     dataCollectionEndpointId: dce.id
     streamDeclarations: {

@@ -163,7 +163,7 @@ describe('subscription keeper events', () => {
       tenants: [{ tenantId: tenant, contentTypes: ['Audit.Exchange', 'Audit.SharePoint'] }],
       webhook: undefined,
       restartDisabled: false,
-      warmWebhook: async () => true,
+      warmWebhook: async () => ({ state: 'warm' as const }),
       now: () => new Date(),
       owner: 'keeper-test',
       logger,

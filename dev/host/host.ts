@@ -26,6 +26,8 @@ export interface StartHostOptions {
   logger?: Logger;
   /** How long a running queue message stays invisible before its lease is renewed (at half-life). Default 10 min. */
   messageLeaseMs?: number;
+  /** Inbound source-address allow-list of the HTTP triggers (Azure's access restrictions); others get 403. */
+  allowedSourceAddresses?: readonly string[];
 }
 
 export interface RunningHost {
@@ -145,7 +147,10 @@ async function startWithSettings(options: StartHostOptions, settings: HostSettin
 
   for (const hook of hooks('appStart')) await hook({ hookData: {}, appHookData, functionAppDirectory: app.root });
 
-  const http: RunningHttpServer = await startHttpServer({ functions: httpFunctions, routePrefix: settings.routePrefix, port: options.port ?? 0, logger });
+  const http: RunningHttpServer = await startHttpServer({
+    functions: httpFunctions, routePrefix: settings.routePrefix, port: options.port ?? 0, logger,
+    ...(options.allowedSourceAddresses ? { allowedSourceAddresses: options.allowedSourceAddresses } : {}),
+  });
   const url = http.url;
   for (const { listener } of listeners) listener.start();
   for (const timer of timers.values()) timer.start();

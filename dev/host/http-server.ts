@@ -3,6 +3,8 @@
 // (already converted from HttpResponseInit or HttpResponse by the app's own @azure/functions) becomes the answer.
 // As with Core Tools, auth levels are not enforced locally. A failed or timed-out invocation answers 500. A body
 // over 100 MB is answered 413 as it streams in, as Azure's front end does, so local memory figures mean something.
+// With `allowedSourceAddresses`, a request from any other address is answered 403 before routing, as Azure's access
+// restrictions (default action Deny) do: the simulator's webhook calls come from 127.0.0.2, the app's own from 127.0.0.1.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../shared/log';
@@ -27,6 +29,8 @@ export interface HttpServerOptions {
   logger: Logger;
   /** Requests above this are answered 413 as they arrive, never read whole. Default Azure's 100 MB. */
   maxRequestBytes?: number;
+  /** Inbound allow-list of source addresses (exact IPv4/IPv6 text); others get 403. Default: everyone. */
+  allowedSourceAddresses?: readonly string[];
 }
 
 /** Azure's front end refuses HTTP requests over 100 MB (104,857,600 bytes) to a function app. */
@@ -113,6 +117,12 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | u
   return Buffer.concat(chunks, size);
 }
 
+/** The peer's address as text, an IPv4-mapped IPv6 address (::ffff:a.b.c.d) as its IPv4 form. */
+export function sourceAddress(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice('::ffff:'.length) : address;
+}
+
 function refuseTooLarge(req: IncomingMessage, res: ServerResponse, limit: number): void {
   // Closing the connection is the only way to stop a sender mid-body; the answer goes out first.
   res.writeHead(413, { connection: 'close', 'content-type': 'text/plain' }).end(`request body over ${limit} bytes`, () => req.destroy());
@@ -122,9 +132,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   const prefix = options.routePrefix ? `/${options.routePrefix}` : '';
   const limit = options.maxRequestBytes ?? azureMaxRequestBytes;
   const routes: { fn: HttpFunction; match: RouteMatcher }[] = options.functions.map((fn) => ({ fn, match: compileRoute(fn.route) }));
+  const allowed = options.allowedSourceAddresses === undefined ? undefined : new Set(options.allowedSourceAddresses);
 
   const server = createServer((req, res) => {
     void (async () => {
+      if (allowed && !allowed.has(sourceAddress(req))) {
+        options.logger.info('request refused by the inbound allow-list', { source: sourceAddress(req), method: req.method, path: new URL(req.url ?? '/', 'http://localhost').pathname });
+        // Answered without reading the body; the connection closes so an unread body cannot linger.
+        res.writeHead(403, { connection: 'close', 'content-type': 'text/plain' }).end('Ip Forbidden', () => req.destroy());
+        return;
+      }
       const path = new URL(req.url ?? '/', 'http://localhost').pathname;
       const rest = prefix === '' ? path : path.toLowerCase().startsWith(`${prefix.toLowerCase()}/`) ? path.slice(prefix.length) : undefined;
       const method = (req.method ?? 'GET').toUpperCase();

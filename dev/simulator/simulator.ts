@@ -41,6 +41,8 @@ export interface SimulatorOptions {
   webhookTimeoutMs?: number;
   /** CA to trust for https webhooks on loopback. */
   webhookCaPem?: string;
+  /** Local address the validation and notification POSTs come from (e.g. 127.0.0.2, the service tag's stand-in). */
+  webhookSourceAddress?: string;
   /** Minutes between starts of one subscription before AF429 (the doc's 15-minute rule); 0 = off. Default 15. */
   startSpacingMinutes?: number;
   /** Meaning of an omitted content window; default 'last24h' (reference page; the FAQ says since midnight). */
@@ -134,7 +136,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const webhookTimeoutMs = options.webhookTimeoutMs ?? 5000;
 
   const postToWebhook = async (address: string, headers: Record<string, string>, body: string) => {
-    const outcome = await postJson(address, headers, body, { timeoutMs: webhookTimeoutMs, ...(options.webhookCaPem ? { caPem: options.webhookCaPem } : {}) });
+    const outcome = await postJson(address, headers, body, {
+      timeoutMs: webhookTimeoutMs,
+      ...(options.webhookCaPem ? { caPem: options.webhookCaPem } : {}),
+      ...(options.webhookSourceAddress ? { localAddress: options.webhookSourceAddress } : {}),
+    });
     const url = new URL(address);
     journal.record({
       time: now().toISOString(),

@@ -31,6 +31,8 @@ export interface PostOptions {
   timeoutMs: number;
   /** Extra CA for https webhooks on loopback (e.g. a test's own certificate). */
   caPem?: string;
+  /** Local address to send from (e.g. 127.0.0.2), so the receiver can tell the API's calls from others. */
+  localAddress?: string;
 }
 
 export function postJson(address: string, headers: Record<string, string>, body: string, options: PostOptions): Promise<PostOutcome> {
@@ -45,6 +47,7 @@ export function postJson(address: string, headers: Record<string, string>, body:
         headers: { ...headers, 'Content-Length': String(Buffer.byteLength(body)) },
         timeout: options.timeoutMs,
         agent: false,
+        ...(options.localAddress ? { localAddress: options.localAddress } : {}),
         ...(url.protocol === 'https:' && options.caPem ? { ca: options.caPem } : {}),
       },
       (response) => {

@@ -1,6 +1,9 @@
 // The subscription keeper's job: per tenant and content type, look first and start only when the subscription is
 // missing, disabled (if the operator opted in) or its webhook is not ours. A ledger lease keeps several instances
 // from working at once, and the stored time of the last start keeps us outside the API's 15-minute restart rule.
+// The webhook warm-up before the first start is a courtesy to a cold instance, never a gate: a start that meets a
+// cold instance fails on its own and is retried at the next run, while skipping starts when our own call is refused
+// (an inbound restriction answers it 403) would never start or restart anything.
 import type { TenantFeed } from '../api/client';
 import type { ContentType } from '../api/content-types';
 import type { WebhookSpec } from '../api/schemas';
@@ -9,6 +12,7 @@ import { ensureSubscription, type EnsureOutcome } from '../api/subscriptions';
 import { errorFields, type Logger } from '../log';
 import { noTelemetry, type Telemetry } from '../telemetry';
 import type { Ledger } from './ledger';
+import type { WarmUp } from './warm-webhook';
 
 export interface KeeperDeps {
   ledger: Ledger;
@@ -16,8 +20,8 @@ export interface KeeperDeps {
   tenants: ReadonlyArray<{ tenantId: string; contentTypes: readonly ContentType[] }>;
   webhook: WebhookSpec | undefined;
   restartDisabled: boolean;
-  /** Calls our own webhook's validation path until it answers 200, so a cold instance passes the handshake. */
-  warmWebhook(): Promise<boolean>;
+  /** Calls our own webhook's validation path (warm-webhook.ts) so a cold instance is more likely to pass the handshake. */
+  warmWebhook(): Promise<WarmUp>;
   now: () => Date;
   owner: string;
   logger: Logger;
@@ -32,6 +36,19 @@ export type KeeperResult =
 
 const leaseMs = 10 * 60_000;
 
+const warmUpNotes: Record<Exclude<WarmUp['state'], 'warm'>, string> = {
+  refused: 'our own warm-up call was refused (403, an inbound restriction); starting anyway: the API validates from its own addresses',
+  answered: 'our webhook answered the warm-up call, but not with 200; starting anyway',
+  silent: 'our webhook did not answer the warm-up call; starting anyway (a cold start may fail the handshake: retried next run)',
+};
+
+function reportWarmUp(warmUp: WarmUp, logger: Logger, telemetry: Telemetry): void {
+  if (warmUp.state === 'warm') return;
+  const { state, ...fields } = warmUp;
+  logger.info(warmUpNotes[state], { warmUp: state, ...fields });
+  telemetry.event('webhook.warmup', { state, ...Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, String(v)])) });
+}
+
 export async function keepSubscriptions(deps: KeeperDeps): Promise<KeeperResult[]> {
   const results: KeeperResult[] = [];
   const telemetry = deps.telemetry ?? noTelemetry;
@@ -41,7 +58,7 @@ export async function keepSubscriptions(deps: KeeperDeps): Promise<KeeperResult[
     return results;
   }
   try {
-    let warmed: boolean | undefined;
+    let warmUp: WarmUp | undefined;
     for (const { tenantId, contentTypes } of deps.tenants) {
       for (const contentType of contentTypes) {
         const lastStart = await deps.ledger.getLastStart(tenantId, contentType);
@@ -49,10 +66,9 @@ export async function keepSubscriptions(deps: KeeperDeps): Promise<KeeperResult[
           results.push({ tenantId, contentType, outcome: 'skipped', reason: 'started less than 15 minutes ago' });
           continue;
         }
-        if (deps.webhook && warmed === undefined) warmed = await deps.warmWebhook();
-        if (deps.webhook && !warmed) {
-          results.push({ tenantId, contentType, outcome: 'skipped', reason: 'our webhook did not answer its validation path' });
-          continue;
+        if (deps.webhook && warmUp === undefined) {
+          warmUp = await deps.warmWebhook();
+          reportWarmUp(warmUp, deps.logger, telemetry);
         }
         try {
           const outcome = await ensureSubscription(deps.feed(tenantId), contentType, {
