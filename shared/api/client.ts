@@ -24,6 +24,7 @@ import { createStartGuard, type StartGuard } from './start-guard.js';
 import type { TokenSource } from './credentials.js';
 import { formatApiTime, planWindows, type Window, type WindowPlanOptions } from './windows.js';
 import type { Telemetry } from '../telemetry.js';
+import { parseApiTime } from '../api-time.js';
 
 export interface CallOptions {
   signal?: AbortSignal | undefined;
@@ -345,8 +346,9 @@ export function createManagementClient(options: ManagementClientOptions): Manage
       const context = { tenantId, operation: 'fetch content', contentId };
       const url = new URL(contentUrl(endpoints.apiOrigin, tenantId, contentId));
       if (call.contentExpiration !== undefined) {
-        const expires = new Date(call.contentExpiration).getTime();
-        if (!Number.isNaN(expires) && clock.now() >= expires) {
+        // The one parser for API times: Date would read a time without a zone as local time.
+        const expires = parseApiTime(call.contentExpiration);
+        if (expires !== undefined && clock.now() >= expires) {
           throw new ContentExpiredError({ ...context, detectedBy: 'contentExpiration', detail: `it expired at ${new Date(expires).toISOString()}` });
         }
       }
