@@ -133,6 +133,21 @@ describe('RecordScanner: the record size cap', () => {
     );
   });
 
+  it('never throws and never holds more than a tiny cap, whatever the bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.array(fc.nat(), { maxLength: 5 }), fc.integer({ min: 1, max: 16 }), (bytes, cuts, tiny) => {
+        const buf = Buffer.from(bytes);
+        const { items, maxHeld } = scan(buf, cuts.map((c) => c % (buf.length + 1)), tiny);
+        assert.ok(maxHeld <= tiny);
+        for (const item of items) {
+          assert.ok(item.offset >= 0 && item.offset <= buf.length);
+          if (item.kind === 'record' || item.kind === 'invalid') assert.ok(Buffer.byteLength(item.text) <= tiny * 3 + 3, 'a kept text is within the cap'); // U+FFFD for broken UTF-8
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('an oversize element cut short ends as "truncated" after its pieces', () => {
     const bytes = Buffer.from(`[{"a":1},${JSON.stringify(big)}`).subarray(0, 3 * cap);
     const kinds = [...new Set(scan(bytes, [100, 2000, 5000, 9000], cap).items.map((i) => i.kind))];
