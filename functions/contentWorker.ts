@@ -2,7 +2,7 @@
 // completes; deterministic failures throw, so the host retries and finally moves the message to the poison queue.
 import { app, type InvocationContext } from '@azure/functions';
 import { systemClock } from '../shared/api/clock';
-import { ContentMessage } from '../shared/pipeline/content-message';
+import { ContentMessage, ContentMessageError } from '../shared/pipeline/content-message';
 import { processContent } from '../shared/pipeline/process-content';
 import { contentQueueName } from '../shared/state/content-queue';
 import { relayServices } from '../shared/services';
@@ -12,8 +12,16 @@ const workBudgetMs = 8 * 60_000;
 
 export async function contentWorker(queued: unknown, context: InvocationContext): Promise<void> {
   const message = ContentMessage.safeParse(queued);
-  if (!message.success) throw new Error(`not a content message: ${message.error.issues.map((i) => i.path.join('.') || i.message).join(', ')}`);
   const s = relayServices();
+  if (!message.success) {
+    // Names the fields, never their values. The host retries and then moves it to the poison queue (health counts it).
+    const error = new ContentMessageError(`not a content message: ${message.error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`).join(', ')}`);
+    if (isLastAttempt(context.triggerMetadata?.dequeueCount)) {
+      s.telemetry.metric('messages.poisoned', 1, { reason: error.code });
+      s.logger.error('queue message refused: it goes to the poison queue', { invocationId: context.invocationId, detail: error.message });
+    }
+    throw error;
+  }
   await s.ready();
   const outcome = await processContent(message.data, {
     ledger: s.ledger,
@@ -22,6 +30,7 @@ export async function contentWorker(queued: unknown, context: InvocationContext)
     deadLetter: s.deadLetter,
     filter: s.filter,
     redactDlpDetections: s.settings.relay.redactDlpDetections,
+    maxRecordBytes: s.settings.relay.maxRecordBytes,
     clock: systemClock,
     random: Math.random,
     owner: `${s.instanceId}/${context.invocationId}`,

@@ -128,6 +128,13 @@ describe('settings', () => {
     assert.equal(parseSettings({ ...base, O365_CLOUD: '  ', O365_PUBLISHER_ID: '' }).api.cloud, 'Enterprise');
   });
 
+  it('O365_MAX_RECORD_BYTES: 16 MiB by default, a whole number of bytes up to 256 MiB', () => {
+    assert.equal(parseSettings(base).relay.maxRecordBytes, 16 * 1024 * 1024);
+    assert.equal(parseSettings({ ...base, O365_MAX_RECORD_BYTES: '1048576' }).relay.maxRecordBytes, 1048576);
+    assert.ok(problems({ ...base, O365_MAX_RECORD_BYTES: '16MB' }).has('O365_MAX_RECORD_BYTES'));
+    assert.match(problems({ ...base, O365_MAX_RECORD_BYTES: String(512 * 1024 * 1024) }).get('O365_MAX_RECORD_BYTES') ?? '', /at most/);
+  });
+
   it('JSON settings: text that is not JSON, a wrong shape and inline secrets are each named with the setting', () => {
     const bad = problems({ ...base, O365_TENANTS: '[{', O365_FILTER: '{"exclude": 3}', O365_SINKS: '{}' });
     assert.equal(bad.get('O365_TENANTS'), 'must be JSON: [{"tenantId": "...", "contentTypes": [...], "authIdSetting": "SETTING_NAME"}]');

@@ -83,4 +83,35 @@ describe('dead letter', () => {
     assert.equal(text.trim().split('\n').length, 5);
     assert.equal(decodeRecord(raw[0]).common.Id !== undefined, true);
   });
+
+  it('keeps a span of a blob as its text under its offset: once however often it is written, nothing when aborted, in blocks when large', async () => {
+    const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
+    const container = service.getContainerClient('o365-dead-letter-spans');
+    const deadLetter = createBlobDeadLetter(container);
+    await deadLetter.ensure();
+    const content = { tenantId: tenant, contentType: 'Audit.General' as const, contentId: 'spans$0001', contentCreated: '2026-11-25T10:00:00.000Z' };
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const span = deadLetter.openSpan(content, { offset: 1234, line: 1 });
+      await span.write(Buffer.from('{"Id":"x","Size":NaN}'));
+      await span.close('invalid JSON: Unexpected token', 21);
+    }
+    const aborted = deadLetter.openSpan(content, { offset: 99, line: 1 });
+    await aborted.write(Buffer.from('{"Id":"cut'));
+    await aborted.abort();
+    const large = deadLetter.openSpan(content, { offset: 5000, line: 1 });
+    const piece = Buffer.alloc(1024 * 1024, 'y');
+    for (let i = 0; i < 9; i++) await large.write(piece);
+    await large.close('record larger than O365_MAX_RECORD_BYTES', 9 * piece.length);
+
+    const entries = [];
+    for await (const entry of deadLetter.list({ sink: 'relay' })) entries.push(entry);
+    assert.deepEqual(entries.map((e) => [e.id.split('/').at(-1), e.sink, e.recordCount]), [['span-at-1234.txt', 'relay', 1], ['span-at-5000.txt', 'relay', 1]]);
+    assert.match(entries[0]!.reason, /^at byte 1234 \(line 1\): invalid JSON/);
+    assert.equal((await container.getBlockBlobClient(entries[0]!.id).downloadToBuffer()).toString(), '{"Id":"x","Size":NaN}');
+    const blocks = await container.getBlockBlobClient(entries[1]!.id).getBlockList('committed');
+    assert.deepEqual(blocks.committedBlocks?.map((b) => b.size), [4 * 1024 * 1024, 4 * 1024 * 1024, 1024 * 1024]);
+    // Never re-delivered: they are not records of any sink.
+    const report = await redeliver({ deadLetter, sinkNamed: () => undefined, logger, telemetry: recordingTelemetry() });
+    assert.deepEqual(report, { redelivered: 0, records: 0, left: 2 });
+  });
 });

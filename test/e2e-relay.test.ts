@@ -239,17 +239,33 @@ describe('the relay end to end (dev host running the bundle)', () => {
     assert.notEqual(await entryState(content.contentId), 'delivered');
   });
 
-  it('retries at once a blob whose download ended in cut JSON, and delivers it once', async () => {
-    stack.simulator.faults.truncateContent = { remaining: 1, mode: 'cut-json' };
-    const cut = await publishAndDeliver('Audit.SharePoint', 300);
+  it('delivers the good records of a blob with one element that is not a record, and keeps that one in the dead letter', async () => {
+    const recs = records(30);
+    const texts = recs.map((r) => JSON.stringify(r));
+    texts.splice(17, 0, '{"Id":"odd","Size":NaN}');
+    const content = await stack.simulator.publishRaw(stack.tenantId, 'Audit.Exchange', `[${texts.join(',')}]`);
+    expected.set(sinkName(content), idsOf(recs));
     await settle();
-    assert.deepEqual(contentFetches(stack.simulator.journal, cut.content.contentId).map((e) => e.status), [200, 200]);
-    assert.deepEqual(await sinkRecordIds(stack.blobs, sinkName(cut.content)), cut.ids);
-    assert.equal(await entryState(cut.content.contentId), 'delivered');
+    assert.deepEqual(await sinkRecordIds(stack.blobs, sinkName(content)), idsOf(recs));
+    assert.equal(await entryState(content.contentId), 'delivered-with-problems');
+    const deadLetter = BlobServiceClient.fromConnectionString(stack.azurite.connectionString).getContainerClient(deadLetterContainerName);
+    const spans = [];
+    for await (const blob of deadLetter.listBlobsFlat({ prefix: `relay/${stack.tenantId}/Audit.Exchange/${encodeURIComponent(content.contentId)}/` })) spans.push(blob.name);
+    assert.equal(spans.length, 1);
+    assert.equal((await deadLetter.getBlockBlobClient(spans[0]!).downloadToBuffer()).toString(), '{"Id":"odd","Size":NaN}');
   });
 
-  it('re-enqueues with a delay on waiting failures (a dropped download, throttling), and the blobs still arrive', async () => {
+  it('re-enqueues with a delay on waiting failures (cut JSON, a dropped download, throttling), and the blobs still arrive', async () => {
     const journal = () => stack.simulator.journal;
+    // A body cut short with a Content-Length that matches it: the records before the cut are good, the rest comes
+    // with the next fetch; never dead-lettered, never poisoned.
+    stack.simulator.faults.truncateContent = { remaining: 1, mode: 'cut-json' };
+    const cut = await publishAndDeliver('Audit.SharePoint', 300);
+    await stack.simulator.flushNotifications();
+    await waitFor('the cut download is handed back', async () => {
+      const entry = await ledger.get({ tenantId: stack.tenantId, contentId: cut.content.contentId });
+      return entry !== undefined && entry.attempts === 1 && entry.claim === null;
+    });
     // A connection dropped mid-body: a transient failure, so the worker waits and tries again later.
     stack.simulator.faults.truncateContent = { remaining: 1, mode: 'abort' };
     const dropped = await publishAndDeliver('Audit.SharePoint', 300);
@@ -269,7 +285,8 @@ describe('the relay end to end (dev host running the bundle)', () => {
 
     assert.deepEqual(contentFetches(journal(), throttled.content.contentId).map((e) => e.status), [...Array<number>(defaultRetryPolicy.maxAttempts).fill(403), 200]);
     assert.deepEqual(contentFetches(journal(), dropped.content.contentId).map((e) => e.status), [200, 200]);
-    for (const { content, ids } of [dropped, throttled]) {
+    assert.deepEqual(contentFetches(journal(), cut.content.contentId).map((e) => e.status), [200, 200]);
+    for (const { content, ids } of [cut, dropped, throttled]) {
       assert.deepEqual(await sinkRecordIds(stack.blobs, sinkName(content)), ids);
       const entry = await ledger.get({ tenantId: stack.tenantId, contentId: content.contentId });
       assert.equal(entry?.state, 'delivered');

@@ -78,4 +78,22 @@ describe('contentWorker trigger', () => {
   it('throws on a message that is not a content message, so the host retries and poisons it', async () => {
     await assert.rejects(contentWorker({ hello: 'world' }, context('contentWorker', { dequeueCount: 1 })), /not a content message/);
   });
+
+  it('refuses a message whose time is not an API time, naming the field (never a NaN delay), on every attempt', async () => {
+    const message = {
+      tenantId: '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66',
+      contentType: 'Audit.Exchange',
+      contentId: '20261125000000000000001$x$audit_exchange$Audit_Exchange$na0034',
+      contentCreated: '2026-11-25T10:00:00Z',
+      contentExpiration: 'next week',
+    };
+    for (const dequeueCount of [1, 5]) {
+      await assert.rejects(contentWorker(message, context('contentWorker', { dequeueCount })), (err: unknown) => {
+        assert.equal((err as { code?: unknown }).code, 'CONTENT_MESSAGE_INVALID');
+        assert.match((err as Error).message, /contentExpiration: not an ISO 8601 date-time/);
+        assert.doesNotMatch((err as Error).message, /next week/);
+        return true;
+      });
+    }
+  });
 });

@@ -90,6 +90,8 @@ export interface Simulator {
   injectListingText(tenantId: string, contentType: ContentType, jsonText: string, options?: { contentCreated?: Date }): void;
   /** Publishes a fixture file's JSON array verbatim (its exact text is what the contentUri serves). */
   publishFile(tenantId: string, contentType: ContentType, fixturePath: string, options?: PublishOptions): Promise<PublishedContent>;
+  /** Publishes this exact text, valid JSON or not (a blob with an odd element, as a hostile or broken API serves it). */
+  publishRaw(tenantId: string, contentType: ContentType, body: string, options?: PublishOptions): Promise<PublishedContent>;
   subscriptions(tenantId: string): SimulatorSubscription[];
   /** An admin disabled it: listing and fetching answer AF20023 until the next /start. */
   disableSubscription(tenantId: string, contentType: ContentType, by?: Exclude<DisabledBy, 'stopped'>): void;
@@ -305,6 +307,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       if (!Array.isArray(JSON.parse(text))) throw new Error(`${fixturePath} is not a JSON array of records`);
       return publishText(tenantId, contentType, text, publishOptions);
     },
+    publishRaw: async (tenantId, contentType, body, publishOptions) => publishText(tenantId, contentType, body, publishOptions),
     subscriptions: (tenantId) => subscriptions.list(tenantId).map((s) => subscriptionView(s, now())),
     disableSubscription(tenantId, contentType, by = 'tenantAdmin') {
       const s = subscriptions.get(tenantId, contentType);

@@ -342,7 +342,8 @@ export function createManagementClient(options: ManagementClientOptions): Manage
       const context = { tenantId, operation: 'fetch content', contentId };
       const url = new URL(contentUrl(endpoints.apiOrigin, tenantId, contentId));
       if (call.contentExpiration !== undefined) {
-        // An unreadable expiration is no reason to refuse: the API answers AF20051 itself if it has expired.
+        // The one parser for API times (Date would read a time without a zone as local time). An unreadable
+        // expiration is no reason to refuse: the API answers AF20051 itself if it has expired.
         const expires = call.contentExpiration instanceof Date ? call.contentExpiration.getTime() : parseApiTime(call.contentExpiration);
         if (expires !== undefined && !Number.isNaN(expires) && clock.now() >= expires) {
           throw new ContentExpiredError({ ...context, detectedBy: 'contentExpiration', detail: `it expired at ${new Date(expires).toISOString()}` });

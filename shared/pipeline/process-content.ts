@@ -2,11 +2,14 @@
 // (the URL is rebuilt by the client), decode, keep only the message's tenant, filter, deliver to every sink
 // that does not have it yet, and record each step. Waiting failures come back as an outcome with a delay (the
 // trigger re-enqueues); deterministic failures throw, so the host retries and finally poisons the message.
-import { ApiConfigurationError, ContentExpiredError, ManagementApiError } from '../api/errors';
+// A span of the blob that is not a record costs only itself (dead letter, blob delivered-with-problems); a body
+// cut short on the way is a waiting failure: fetched again, nothing of it recorded as delivered.
+import { parseApiTime } from '../api-time';
+import { ApiConfigurationError, apiError, ContentExpiredError, ManagementApiError } from '../api/errors';
 import type { Clock } from '../api/clock';
 import type { Logger } from '../log';
 import { errorFields } from '../log';
-import { decodeStream, emptyStats, type DecodeStats, type InvalidInput } from '../records/decode-stream';
+import { decodeStream, emptyStats, type DecodeStats } from '../records/decode-stream';
 import type { DecodedRecord } from '../records/decode';
 import type { RecordFilter } from '../records/filters';
 import { redactDetections } from '../records/redact-detections';
@@ -15,7 +18,8 @@ import { deadLetterWriter } from '../sinks/dead-letter-writer';
 import { SinkError, type Sink, type SinkWriter } from '../sinks/sink';
 import { StateStoreError } from '../state/store-error';
 import type { Telemetry } from '../telemetry';
-import type { ContentMessage } from './content-message';
+import { badSpans } from './bad-spans';
+import { contentMessageTimes, type ContentMessage } from './content-message';
 import type { Ledger } from './ledger';
 import { waitDelay } from './wait-delay';
 
@@ -26,6 +30,8 @@ export interface ContentWorkerDeps {
   sinksFor(tenantId: string): readonly Sink[];
   deadLetter: DeadLetter;
   filter: RecordFilter;
+  /** O365_MAX_RECORD_BYTES: a bigger element goes to the dead letter streamed (default 16 MiB). */
+  maxRecordBytes?: number;
   /** Replace DLP detected values before any sink sees a record (O365_REDACT_DLP_DETECTIONS, on by default). */
   redactDlpDetections?: boolean;
   clock: Clock;
@@ -44,21 +50,12 @@ export interface ContentWorkerDeps {
 export const deadLetterBeforeExpiryMs = 2 * 60 * 60_000;
 
 export type WorkOutcome =
-  | { kind: 'delivered'; stats: DecodeStats; foreignRecords: number; sinks: string[] }
+  /** `invalidSpans`: spans that were not records, kept in the dead letter (the ledger says delivered-with-problems). */
+  | { kind: 'delivered'; stats: DecodeStats; foreignRecords: number; invalidSpans: number; sinks: string[] }
   | { kind: 'already-finished'; state: string }
   | { kind: 'expired' }
   /** Re-enqueue after `delayMs` (capped by the content's expiry) and complete this message. */
   | { kind: 'wait'; delayMs: number; reason: string };
-
-/** Content that cannot be read as records: deterministic, so the host's retries end in the poison queue. */
-export class ContentNotRecordsError extends Error {
-  override readonly name = 'ContentNotRecordsError';
-  readonly code = 'CONTENT_NOT_RECORDS';
-  readonly retryable = false;
-  constructor(readonly problems: InvalidInput[]) {
-    super(`content is not a record array: ${problems.length} problem(s), first at byte ${problems[0]?.offset}: ${problems[0]?.reason}`);
-  }
-}
 
 export async function processContent(message: ContentMessage, deps: ContentWorkerDeps): Promise<WorkOutcome> {
   const { ledger, clock, logger } = deps;
@@ -66,10 +63,12 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
   const where = { tenantId: message.tenantId, contentType: message.contentType, contentId: message.contentId };
   /** Metric dimensions: the stream, never the content id (unbounded). */
   const stream = { tenantId: message.tenantId, contentType: message.contentType };
+  // Checked before anything is claimed: a bad time would make every delay below NaN.
+  const { createdAt, expiresAt } = contentMessageTimes(message);
   const wait = (reason: string, minimumMs = 0): WorkOutcome => ({
     kind: 'wait',
     reason,
-    delayMs: Math.max(minimumMs, waitDelay(message.waits, deps.random, Date.parse(message.contentExpiration) - clock.now())),
+    delayMs: Math.max(minimumMs, waitDelay(message.waits, deps.random, expiresAt - clock.now())),
   });
 
   const claim = await ledger.claim(message, deps.owner, deps.claimLeaseMs, clock.now());
@@ -82,7 +81,7 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
     deps.telemetry.metric('content.expired', 1, stream);
     return { kind: 'expired' };
   };
-  if (Date.parse(message.contentExpiration) <= clock.now()) return expired('contentExpiration passed before the fetch');
+  if (expiresAt <= clock.now()) return expired('contentExpiration passed before the fetch');
 
   const pending = deps.sinksFor(message.tenantId).filter((s) => !claim.entry.sinks[s.name]?.done);
   // A worker that lost its claim (it stalled past the lease and another took the blob) stops sending at once:
@@ -109,10 +108,11 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
   const deliveries: Delivery[] = [];
   const recordProgress = () =>
     Promise.all(deliveries.map((d) => ledger.recordProgress(key, deps.owner, d.sink.name, { accepted: d.writer.accepted, done: d.done })));
+  const spans = badSpans(deps.deadLetter, message);
   try {
     const body = await deps.fetchContent(message.tenantId, message.contentId, { contentExpiration: message.contentExpiration, deadline: deps.deadline });
     // Content close to expiry whose sinks kept failing: their share goes to the dead letter, to be re-delivered.
-    const lastChance = message.waits > 0 && Date.parse(message.contentExpiration) - clock.now() < deadLetterBeforeExpiryMs;
+    const lastChance = message.waits > 0 && expiresAt - clock.now() < deadLetterBeforeExpiryMs;
     for (const sink of pending) {
       const resumeAfter = claim.entry.sinks[sink.name]?.accepted ?? 0;
       const delivery: Delivery = { sink, writer: idleWriter(resumeAfter), done: false };
@@ -138,18 +138,22 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
     }
     if (lastChance) logger.warn('content near expiry: undelivered events go to the dead letter', { ...where, sinks: pending.map((s) => s.name) });
     const stats = emptyStats();
-    const problems: InvalidInput[] = [];
     const foreign: DecodedRecord[] = [];
     let oldestCreation = Number.POSITIVE_INFINITY;
-    for await (const batch of decodeStream(body, { filter: deps.filter, context: { contentType: message.contentType }, stats })) {
-      problems.push(...batch.invalid);
+    const batches = decodeStream(body, { filter: deps.filter, context: { contentType: message.contentType }, stats, maxRecordBytes: deps.maxRecordBytes });
+    for await (const batch of batches) {
+      await spans.take(batch);
       // A record of another tenant in this tenant's blob is never forwarded with it.
       const mine = batch.records.filter((r) => r.common.OrganizationId?.toLowerCase() === message.tenantId || (foreign.push(r), false));
       const own = deps.redactDlpDetections ? mine.map(redactDetections) : mine;
-      for (const r of own) oldestCreation = Math.min(oldestCreation, creationTimeMs(r.common.CreationTime));
+      for (const r of own) oldestCreation = Math.min(oldestCreation, parseApiTime(r.common.CreationTime) ?? Number.POSITIVE_INFINITY);
       for (const d of deliveries) await step(d, () => d.writer.write(own));
     }
-    if (problems.length > 0) throw new ContentNotRecordsError(problems);
+    // Cut short on the way (the body ended inside a record or before its `]`): what came before is good and the
+    // sinks keep what they accepted; the rest comes with the next fetch. Not bad data: nothing is dead-lettered.
+    if (spans.cut) {
+      throw apiError('CONTENT_INTERRUPTED', { tenantId: message.tenantId, operation: 'fetch content', contentId: message.contentId, detail: `${spans.cut.reason} at byte ${spans.cut.offset}` });
+    }
     if (foreign.length > 0) {
       await deps.deadLetter.put(message, 'record of another tenant (OrganizationId differs from the notification)', foreign.map((r) => r.raw));
       deps.telemetry.metric('records.foreignTenant', foreign.length, stream);
@@ -163,15 +167,23 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
     // The worst failure decides: one that waiting cannot help poisons the message; otherwise the blob waits.
     if (failed.length > 0) throw failed.find((d) => !isWaitingFailure(d.error))?.error ?? failed[0]!.error;
     stopRenewing();
-    await ledger.finish(key, deps.owner, 'delivered');
+    const invalidSpans = spans.kept;
+    if (invalidSpans > 0) {
+      const first = spans.first!;
+      const detail = `${invalidSpans} span(s) not records, kept in the dead letter; the first at byte ${first.offset}: ${first.reason.slice(0, 200)}`;
+      await ledger.finish(key, deps.owner, 'delivered-with-problems', detail);
+      logger.warn('content blob has spans that are not records: the good records are delivered, those spans kept in the dead letter', { ...where, invalidSpans, firstOffset: first.offset, firstReason: first.reason.slice(0, 200) });
+    } else await ledger.finish(key, deps.owner, 'delivered');
     reportDelivered(deps.telemetry, stream, {
       stats,
+      invalidSpans,
       perSink: deliveries.map((d) => ({ sink: d.sink.name, records: Math.max(0, d.writer.accepted - (claim.entry.sinks[d.sink.name]?.accepted ?? 0)), deadLettered: lastChance })),
-      lagContentCreatedMs: clock.now() - Date.parse(message.contentCreated),
+      lagContentCreatedMs: clock.now() - createdAt,
       lagCreationTimeMs: clock.now() - oldestCreation,
     });
-    return { kind: 'delivered', stats, foreignRecords: foreign.length, sinks: pending.map((s) => s.name) };
+    return { kind: 'delivered', stats, foreignRecords: foreign.length, invalidSpans, sinks: pending.map((s) => s.name) };
   } catch (err) {
+    await spans.abort();
     await Promise.allSettled(deliveries.filter((d) => !d.done).map((d) => d.writer.abort()));
     await recordProgress().catch((progressErr: unknown) => logger.warn('could not record sink progress', { ...where, ...errorFields(progressErr) }));
     stopRenewing();
@@ -233,20 +245,14 @@ function isWaitingFailure(err: unknown): boolean {
 function reportDelivered(
   telemetry: Telemetry,
   stream: { tenantId: string; contentType: string },
-  blob: { stats: DecodeStats; perSink: Array<{ sink: string; records: number; deadLettered: boolean }>; lagContentCreatedMs: number; lagCreationTimeMs: number },
+  blob: { stats: DecodeStats; invalidSpans: number; perSink: Array<{ sink: string; records: number; deadLettered: boolean }>; lagContentCreatedMs: number; lagCreationTimeMs: number },
 ): void {
   telemetry.metric('blobs.processed', 1, stream);
   telemetry.metric('records.in', blob.stats.records, stream);
   telemetry.metric('records.filtered', blob.stats.filtered, stream);
   if (blob.stats.withSchemaErrors > 0) telemetry.metric('records.schemaErrors', blob.stats.withSchemaErrors, stream);
+  if (blob.invalidSpans > 0) telemetry.metric('records.invalid', blob.invalidSpans, stream);
   for (const { sink, records, deadLettered } of blob.perSink) telemetry.metric(deadLettered ? 'records.deadLettered' : 'records.delivered', records, { ...stream, sink });
   if (Number.isFinite(blob.lagContentCreatedMs)) telemetry.metric('lag.contentCreated', blob.lagContentCreatedMs, stream);
   if (Number.isFinite(blob.lagCreationTimeMs)) telemetry.metric('lag.creationTime', blob.lagCreationTimeMs, stream);
-}
-
-/** CreationTime is UTC written without a zone (Date.parse would read it as local time); unusable values are ignored. */
-function creationTimeMs(value: string | null | undefined): number {
-  if (!value) return Number.POSITIVE_INFINITY;
-  const ms = Date.parse(/(Z|[+-]\d\d:?\d\d)$/i.test(value) ? value : `${value}Z`);
-  return Number.isNaN(ms) ? Number.POSITIVE_INFINITY : ms;
 }

@@ -6,16 +6,33 @@ import { gunzipIfNeeded } from './input';
 import { readPurviewCsv, sniffPurviewCsv } from './purview-csv';
 import { readRecords } from './scanner';
 
+/**
+ * Input that is not a record. `bad`: a complete element that is not one, with its text (at most the record size
+ * cap; the Purview CSV reader keeps none). `oversize`: an element over the cap, its bytes handed on as `oversize`
+ * pieces. `cut`: the input ended inside an element or before the array's `]` (cut short, not bad data).
+ */
 export interface InvalidInput {
+  kind: 'bad' | 'oversize' | 'cut';
   reason: string;
   offset: number;
   line: number;
+  text?: string;
+  /** Bytes of an oversize element. */
+  size?: number;
+}
+
+/** A piece of an element over the record size cap (at `offset`), in input order; never held whole. */
+export interface OversizePiece {
+  offset: number;
+  line: number;
+  bytes: Buffer;
 }
 
 export interface DecodedBatch {
   /** Records that passed the filter. */
   records: DecodedRecord[];
   invalid: InvalidInput[];
+  oversize: OversizePiece[];
 }
 
 export interface DecodeStats {
@@ -30,18 +47,25 @@ export const emptyStats = (): DecodeStats => ({ records: 0, kept: 0, filtered: 0
 
 export async function* decodeStream(
   source: AsyncIterable<Uint8Array>,
-  options: { filter?: RecordFilter; context?: RecordContext; stats?: DecodeStats } = {},
+  options: { filter?: RecordFilter; context?: RecordContext; stats?: DecodeStats; maxRecordBytes?: number } = {},
 ): AsyncGenerator<DecodedBatch> {
   const stats = options.stats ?? emptyStats();
   const keep = options.filter ?? (() => true);
   const input = await sniffPurviewCsv(gunzipIfNeeded(source));
-  const parsed = input.isCsv ? readPurviewCsv(input.source) : readRecords(input.source);
+  const parsed = input.isCsv ? readPurviewCsv(input.source) : readRecords(input.source, options.maxRecordBytes);
   for await (const items of parsed) {
-    const batch: DecodedBatch = { records: [], invalid: [] };
+    const batch: DecodedBatch = { records: [], invalid: [], oversize: [] };
     for (const item of items) {
-      if (item.kind === 'invalid') {
+      if (item.kind !== 'record') {
+        if (item.kind === 'oversize') {
+          batch.oversize.push({ offset: item.offset, line: item.line, bytes: item.bytes });
+          continue;
+        }
         stats.invalid++;
-        batch.invalid.push({ reason: item.reason, offset: item.offset, line: item.line });
+        const { reason, offset, line } = item;
+        if (item.kind === 'invalid') batch.invalid.push({ kind: 'bad', reason, offset, line, ...(item.text === undefined ? {} : { text: item.text }) });
+        else if (item.kind === 'oversize-end') batch.invalid.push({ kind: 'oversize', reason, offset, line, size: item.size });
+        else batch.invalid.push({ kind: 'cut', reason, offset, line });
         continue;
       }
       const decoded = decodeRecord(item.value);

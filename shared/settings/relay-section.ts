@@ -57,6 +57,8 @@ export const relaySettingsSection = z
     O365_INITIAL_LOOKBACK: setting(duration(24 * 3_600_000, 7 * 86_400_000)),
     O365_RECONCILE_OVERLAP: setting(duration(30 * 60_000, 86_400_000)),
     O365_MAX_NOTIFICATION_BYTES: setting(positiveInt(4 * 1024 * 1024, 64 * 1024 * 1024)),
+    /** An element of a content blob bigger than this is never held: it goes to the dead letter streamed. */
+    O365_MAX_RECORD_BYTES: setting(positiveInt(16 * 1024 * 1024, 256 * 1024 * 1024)),
     /** How long a content worker's claim on a blob lasts (renewed while it works); a crashed worker's ends then. */
     O365_CLAIM_LEASE_SECONDS: setting(positiveInt(720, 86_400)),
     O365_LOG_LEVEL: setting(z.enum(['debug', 'info', 'warn', 'error'], { error: 'must be debug, info, warn or error' }).optional()),
@@ -158,6 +160,7 @@ export const relaySettingsSection = z
       initialLookbackMs: s.O365_INITIAL_LOOKBACK,
       reconcileOverlapMs: s.O365_RECONCILE_OVERLAP,
       maxNotificationBytes: s.O365_MAX_NOTIFICATION_BYTES,
+      maxRecordBytes: s.O365_MAX_RECORD_BYTES,
       /** DLP detected values (matched card numbers, ...) are redacted before any sink sees them unless set to false. */
       redactDlpDetections: s.O365_REDACT_DLP_DETECTIONS !== 'false',
       claimLeaseMs: s.O365_CLAIM_LEASE_SECONDS * 1000,

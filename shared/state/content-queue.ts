@@ -45,6 +45,7 @@ export function createContentQueue(queue: (name: string) => QueueClient, queueNa
       await Promise.all(messages.map((m) => send(m)));
     },
     async requeue(message, delayMs) {
+      if (!Number.isFinite(delayMs)) throw new RangeError(`requeue: the delay must be a number of ms, not ${delayMs}`);
       // The service caps the visibility delay at 7 days, which is also the content's lifetime.
       await send({ ...message, waits: message.waits + 1 }, Math.min(7 * 86_400 - 60, Math.max(1, Math.ceil(delayMs / 1000))));
     },

@@ -18,7 +18,7 @@ export function workerDeps({ records = [], ...parts }: WorkerDepsParts): Content
         yield Buffer.from(JSON.stringify(records));
       })(),
     sinksFor: () => [],
-    deadLetter: { put: () => Promise.resolve() },
+    deadLetter: { put: () => Promise.resolve(), openSpan: () => ({ write: () => Promise.resolve(), close: () => Promise.resolve(), abort: () => Promise.resolve() }) },
     filter: compileFilter(),
     clock: systemClock,
     random: () => 0.5,
