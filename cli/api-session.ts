@@ -1,6 +1,7 @@
 // What the API commands share: settings from the environment (and local.settings.json), the client, the
 // tenants and content types chosen on the command line, and Ctrl-C turned into a clean stop.
 import { contentTypes, ContentType } from '../shared/api/content-types';
+import { credentialSecrets } from '../shared/api/credentials';
 import { createClientFromSettings } from '../shared/api/from-settings';
 import type { ManagementClient } from '../shared/api/client';
 import { loadSettings, type ApiSettings } from '../shared/config';
@@ -46,7 +47,7 @@ export function openApiSession(): ApiSession {
 }
 
 function secretsOf(settings: ApiSettings): string[] {
-  return settings.credential.kind === 'clientSecret' ? [settings.credential.clientSecret] : [];
+  return credentialSecrets(settings.credential);
 }
 
 /** --content-type values (repeatable, comma-separated), or the configured ones. */

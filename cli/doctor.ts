@@ -8,7 +8,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { createManagementClient, type ManagementClient } from '../shared/api/client';
 import { systemClock } from '../shared/api/clock';
-import { createTokenSource, type TokenSource } from '../shared/api/credentials';
+import { createTokenSource, credentialSecrets, type TokenSource } from '../shared/api/credentials';
 import { ManagementApiError } from '../shared/api/errors';
 import { createHttpTransport } from '../shared/api/http';
 import { ConfigError, loadSettings, settingValue, type Settings } from '../shared/config';
@@ -343,9 +343,7 @@ function fixOf(err: unknown): string {
 
 function secretsOf(settings: Settings): string[] {
   const secrets = [...(settings.relay.webhook?.authIds ?? []), ...settings.relay.tenants.flatMap((t) => (t.authId ? [t.authId] : []))];
-  const credential = settings.api.credential;
-  if (credential.kind === 'clientSecret') secrets.push(credential.clientSecret);
-  if (credential.kind === 'clientCertificate' && credential.certificatePassword) secrets.push(credential.certificatePassword);
+  secrets.push(...credentialSecrets(settings.api.credential));
   for (const name of secretSettingNames(settings.relay.sinks)) {
     try {
       secrets.push(settingValue(name));

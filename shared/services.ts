@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ManagementClient } from './api/client';
 import type { ContentType } from './api/content-types';
+import { credentialSecrets } from './api/credentials';
 import { createClientFromSettings } from './api/from-settings';
 import { ConfigError, loadSettings, settingValue, type Settings } from './config';
 import { createLogger, errorFields, type Logger } from './log';
@@ -75,7 +76,7 @@ function webhookPolicy(settings: Settings): WebhookPolicy {
 
 function secretsOf(settings: Settings): string[] {
   const secrets = [...(settings.relay.webhook?.authIds ?? []), ...settings.relay.tenants.flatMap((t) => (t.authId ? [t.authId] : []))];
-  if (settings.api.credential.kind === 'clientSecret') secrets.push(settings.api.credential.clientSecret);
+  secrets.push(...credentialSecrets(settings.api.credential));
   for (const name of secretSettingNames(settings.relay.sinks)) {
     const value = settingValue(name);
     if (value) secrets.push(value);

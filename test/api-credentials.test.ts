@@ -2,10 +2,10 @@
 // expiry, and sign-in failures turned into typed errors without the secret.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential, type AccessToken, type TokenCredential } from '@azure/identity';
+import { ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential, type AccessToken, type TokenCredential } from '@azure/identity';
 import { resolveEndpoints } from '../shared/api/clouds';
 import type { Clock } from '../shared/api/clock';
-import { createCredential, createTokenSource } from '../shared/api/credentials';
+import { createCredential, createTokenSource, credentialSecrets, type FederatedAssertion } from '../shared/api/credentials';
 import { ApiConfigurationError, ManagementApiError } from '../shared/api/errors';
 
 const tenant = '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66';
@@ -85,5 +85,50 @@ describe('token source', () => {
     assert.ok(createCredential({ kind: 'managedIdentity' }, tenant, endpoints) instanceof ManagedIdentityCredential);
     assert.ok(createCredential({ kind: 'managedIdentity', clientId }, tenant, endpoints) instanceof ManagedIdentityCredential);
     assert.ok(createCredential({ kind: 'workloadIdentity', clientId }, tenant, endpoints) instanceof DefaultAzureCredential);
+    assert.ok(createCredential({ kind: 'federatedIdentity', clientId, identityClientId: tenant2 }, tenant, endpoints) instanceof ClientAssertionCredential);
+    assert.ok(createCredential({ kind: 'clientCertificatePem', clientId, certificatePem: 'PEM' }, tenant, endpoints) instanceof ClientCertificateCredential);
+  });
+
+  it('asks the managed identity for the token exchange audience of the cloud: USGov in GCCHigh and DoD', () => {
+    assert.deepEqual(
+      (['Enterprise', 'GCC', 'GCCHigh', 'DoD'] as const).map((cloud) => resolveEndpoints(cloud).tokenExchangeAudience),
+      ['api://AzureADTokenExchange', 'api://AzureADTokenExchange', 'api://AzureADTokenExchangeUSGov', 'api://AzureADTokenExchangeUSGov'],
+    );
+  });
+
+  it('keeps the PEM (its private key), the secret and the certificate password out of every message', () => {
+    assert.deepEqual(credentialSecrets({ kind: 'clientCertificatePem', clientId, certificatePem: 'KEY' }), ['KEY']);
+    assert.deepEqual(credentialSecrets({ kind: 'federatedIdentity', clientId, identityClientId: tenant2 }), []);
+  });
+
+  it('names the federated credential claim Entra could not match, and a managed identity that gave no token', async () => {
+    const clock = clockAt(0);
+    const settings = { kind: 'federatedIdentity' as const, clientId, identityClientId: tenant2 };
+    const entra = (code: string, claim: string, value: string) =>
+      Object.assign(new Error(`invalid_client: Error(s): ${code.slice(6)} - Description: ${code}: No matching federated identity record found for presented assertion ${claim} '${value}'. Please check.`), { name: 'AuthenticationRequiredError' });
+    const cases: Array<[Error, string, RegExp]> = [
+      [entra('AADSTS700212', 'audience', 'api://AzureADTokenExchange'), 'FEDERATED_AUDIENCE_MISMATCH', /audience is 'api:\/\/AzureADTokenExchange'/],
+      [entra('AADSTS700211', 'issuer', 'https://login.microsoftonline.com/x/v2.0'), 'FEDERATED_ISSUER_MISMATCH', /issuer is 'https:\/\/login\.microsoftonline\.com\/x\/v2\.0'/],
+      [entra('AADSTS700213', 'subject', 'a7d388c3-5e3f-4959-ac7d-786b3383006a'), 'FEDERATED_SUBJECT_MISMATCH', /subject is 'a7d388c3/],
+    ];
+    const healthy: FederatedAssertion = { lastFailure: undefined, get: async () => 'mi-token' };
+    for (const [err, expected, detail] of cases) {
+      const source = createTokenSource(settings, endpoints, { clock, federatedAssertion: healthy, credentialFor: () => ({ getToken: async () => { throw err; } }) });
+      await assert.rejects(source.token(tenant), (e: unknown) => {
+        assert.ok(e instanceof ApiConfigurationError, String(e));
+        assert.equal(e.code, expected);
+        assert.match(e.message, detail);
+        return true;
+      });
+    }
+    // The identity endpoint refused: the error is about O365_FEDERATED_IDENTITY_CLIENT_ID; unreachable, it is worth a retry.
+    for (const [message, code] of [
+      ['ManagedIdentityCredential: Authentication failed. Message Unable to load the proper Managed Identity.', 'MANAGED_IDENTITY_UNAVAILABLE'],
+      ['ManagedIdentityCredential: Network unreachable. Message: connect ECONNREFUSED 127.0.0.1:41741', 'SIGN_IN_UNAVAILABLE'],
+    ] as const) {
+      const failing: FederatedAssertion = { lastFailure: new Error(message), get: async () => { throw new Error(message); } };
+      const source = createTokenSource(settings, endpoints, { clock, federatedAssertion: failing, credentialFor: () => ({ getToken: async () => { throw new Error('wrapped by MSAL'); } }) });
+      await assert.rejects(source.token(tenant), (e: unknown) => e instanceof ManagementApiError && e.code === code && e.retryable === (code === 'SIGN_IN_UNAVAILABLE'));
+    }
   });
 });

@@ -63,9 +63,15 @@ function assertNoSecret(r: { stdout: string; stderr: string }): void {
 
 const line = (stdout: string, pattern: RegExp) => stdout.split('\n').find((l) => pattern.test(l));
 
+// The Function App's identities for the federated sign-in checks: one the app registration trusts (with the US
+// Government audience, so the Enterprise app presents the wrong one) and one it does not.
+const identity = { clientId: '5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d', principalId: 'a7d388c3-5e3f-4959-ac7d-786b3383006a' };
+const untrusted = { clientId: '6b2c3d4e-5f6a-4b7c-9d8e-0f1a2b3c4d5e', principalId: '0f1e2d3c-4b5a-4968-8776-655443322110' };
+
 before(async () => {
-  const app = { clientId, clientSecret };
+  const app: { clientId: string; clientSecret: string; federatedCredentials?: Array<{ issuer: string; subject: string; audiences: string[] }> } = { clientId, clientSecret };
   sim = await startSimulator({
+    managedIdentities: [{ tenantId, ...identity }, { tenantId, ...untrusted }, { tenantId, principalId: '11112222-3333-4444-9555-666677778888' }],
     tenants: [
       { tenantId, apps: [app] },
       { tenantId: noPermissionTenant, apps: [app], permissions: ['ActivityFeed.ReadDlp'] },
@@ -73,6 +79,8 @@ before(async () => {
     ],
     startSpacingMinutes: 0,
   });
+  // The issuer names the simulator's address, known once it listens; the simulator reads the app at each request.
+  app.federatedCredentials = [{ issuer: sim.identityIssuer(tenantId), subject: identity.principalId, audiences: ['api://AzureADTokenExchangeUSGov'] }];
   azurite = await startAzurite();
   webhook = http.createServer((req, res) => {
     req.resume();
@@ -176,6 +184,38 @@ describe('o365-relay doctor', () => {
     assert.match(r.stdout, new RegExp(`^skip\\s+audit log ${tenantId}`, 'm'));
     assert.ok(!r.stdout.includes(wrong) && !r.stderr.includes(wrong));
     assertNoSecret(r);
+  });
+
+  describe('federated sign-in (O365_FEDERATED_IDENTITY_CLIENT_ID)', () => {
+    const federated = (identityClientId: string) => ({
+      O365_CLIENT_SECRET: undefined,
+      O365_FEDERATED_IDENTITY_CLIENT_ID: identityClientId,
+      IDENTITY_ENDPOINT: sim.identity!.endpoint,
+      IDENTITY_HEADER: sim.identity!.header,
+    });
+
+    it('a federated credential with another audience: the sign-in line names the audience to set', async () => {
+      const r = await run(['doctor'], federated(identity.clientId));
+      assert.equal(r.code, 1);
+      const signIn = line(r.stdout, new RegExp(`sign-in ${tenantId}`));
+      assert.match(signIn ?? '', /^fail\s+sign-in \S+\s+FEDERATED_AUDIENCE_MISMATCH.*AADSTS700212.*audience is 'api:\/\/AzureADTokenExchange'/);
+      assert.match(r.stdout, /api:\/\/AzureADTokenExchange for Enterprise and GCC, api:\/\/AzureADTokenExchangeUSGov for GCCHigh and DoD/);
+      assert.match(r.stdout, new RegExp(`^skip\\s+audit log ${tenantId}`, 'm'));
+      assertNoSecret(r);
+    });
+
+    it('an identity the app does not trust, or none the app has (the system-assigned one): explained, with the fix', async () => {
+      const other = await run(['doctor'], federated(untrusted.clientId));
+      assert.equal(other.code, 1);
+      assert.match(line(other.stdout, new RegExp(`sign-in ${tenantId}`)) ?? '', new RegExp(`FEDERATED_SUBJECT_MISMATCH.*AADSTS700213.*'${untrusted.principalId}'`));
+      assert.match(other.stdout, /a system-assigned identity cannot be trusted this way/);
+
+      const none = await run(['doctor'], federated('99990000-1111-4222-8333-444455556666'));
+      assert.equal(none.code, 1);
+      assert.match(line(none.stdout, new RegExp(`sign-in ${tenantId}`)) ?? '', /MANAGED_IDENTITY_UNAVAILABLE.*Unable to load the proper Managed Identity/);
+      assert.match(none.stdout, /client id of a user-assigned identity assigned to the Function App/);
+      assertNoSecret(none);
+    });
   });
 
   it('a missing subscription fails the subscriptions line with the start command as fix', async () => {

@@ -1,6 +1,8 @@
 // The simulator's shared state, handed to the route handlers.
 import type { AccessTokens } from './access-tokens.js';
 import type { ContentStore } from './content-store.js';
+import type { FederatedCredential } from './federated-credentials.js';
+import type { IssuedIdentityToken } from './managed-identity.js';
 import type { Notifier, NotificationFaults } from './notifier.js';
 import type { RateBudget } from './rate-budget.js';
 import type { Permission } from './request-shapes.js';
@@ -12,6 +14,8 @@ export interface SimulatorApp {
   clientId: string;
   clientSecret?: string;
   certificatePem?: string;
+  /** Managed identities the app registration trusts (its federated identity credentials). */
+  federatedCredentials?: FederatedCredential[];
 }
 
 export interface SimulatorTenant {
@@ -56,4 +60,6 @@ export interface SimulatorContext {
   budget: RateBudget;
   postToWebhook(address: string, headers: Record<string, string>, body: string): Promise<PostOutcome>;
   addSecret(value: string | undefined): void;
+  /** A token the managed identity endpoint issued, if `text` is one (undefined when there is no endpoint). */
+  identityToken(text: string): IssuedIdentityToken | undefined;
 }

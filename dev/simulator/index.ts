@@ -3,6 +3,8 @@ export { startSimulator, startSimulator as createSimulator, defaultFaults } from
 export type { Simulator, SimulatorOptions, SimulatorSubscription, PublishOptions } from './simulator.js';
 export type { SimulatorTenant, SimulatorApp, SimulatorFaults } from './context.js';
 export type { JournalEntry } from './journal.js';
+export type { FederatedCredential } from './federated-credentials.js';
+export type { SimulatorManagedIdentity } from './managed-identity.js';
 export type { ContentType, PublishedContent, Notification, Permission } from './request-shapes.js';
 export { contentTypes } from './request-shapes.js';
 export { trustCaPolicy, simulatorCredentialOptions } from './trust.js';

@@ -16,6 +16,7 @@ import { defaultRateLimits, RateBudget, type RateLimits } from './rate-budget.js
 import { ContentTypeSchema, type ContentType, type PublishedContent } from './request-shapes.js';
 import { deliversNotifications, SubscriptionBook, subscriptionView, type DisabledBy } from './subscriptions.js';
 import type { OmittedWindow } from './time-window.js';
+import { startManagedIdentityEndpoint, type ManagedIdentityEndpoint, type SimulatorManagedIdentity } from './managed-identity.js';
 import { handleAuthority } from './token-endpoint.js';
 import { postJson } from './webhook-post.js';
 
@@ -53,6 +54,11 @@ export interface SimulatorOptions {
   tokenLifetimeSeconds?: number;
   /** Randomness for the drop/duplicate knobs; default Math.random. */
   random?: () => number;
+  /**
+   * Managed identities of the app under test: starts the App Service managed identity endpoint (sim.identity gives
+   * IDENTITY_ENDPOINT and IDENTITY_HEADER). Apps trust them through `federatedCredentials`.
+   */
+  managedIdentities?: SimulatorManagedIdentity[];
 }
 
 export interface PublishOptions {
@@ -75,6 +81,10 @@ export interface Simulator {
   readonly caCertPem: string;
   /** The same CA as a file (removed by close()). */
   readonly caCertPath: string;
+  /** The managed identity endpoint (with `managedIdentities`): IDENTITY_ENDPOINT and IDENTITY_HEADER for the app. */
+  readonly identity: { endpoint: string; header: string; requests: ManagedIdentityEndpoint['requests'] } | undefined;
+  /** The issuer of the managed identity tokens of a tenant's identities: a federated credential's `issuer`. */
+  identityIssuer(tenantId: string): string;
   readonly faults: SimulatorFaults;
   readonly journal: ReadonlyArray<JournalEntry>;
   /** `${baseUrl}/api/v1.0/${tenantId}/activity/feed`. */
@@ -198,7 +208,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     budget: new RateBudget({ ...defaultRateLimits, ...options.rateLimits }),
     postToWebhook,
     addSecret: (value) => journal.addSecret(value),
+    identityToken: (text) => identityEndpoint?.lookup(text),
   };
+  const identityIssuer = (tenantId: string) => `${baseUrl}/${tenantId}/v2.0`;
+  let identityEndpoint: ManagedIdentityEndpoint | undefined;
 
   const server = https.createServer({ cert: pki.serverCertPem, key: pki.serverKeyPem }, (request, response) => {
     const chunks: Buffer[] = [];
@@ -262,6 +275,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     throw err;
   }
   baseUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  if (options.managedIdentities) {
+    identityEndpoint = await startManagedIdentityEndpoint({ identities: options.managedIdentities, issuerFor: identityIssuer, addSecret: (v) => journal.addSecret(v) });
+  }
 
   const publishText = (tenantId: string, contentType: ContentType, body: string, publishOptions: PublishOptions = {}): PublishedContent => {
     if (!tenants.has(tenantId)) throw new Error(`unknown simulator tenant ${tenantId}`);
@@ -289,6 +305,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     authorityHost: baseUrl,
     caCertPem: pki.caCertPem,
     caCertPath: pki.caCertPath,
+    identity: identityEndpoint && { endpoint: identityEndpoint.endpoint, header: identityEndpoint.header, requests: identityEndpoint.requests },
+    identityIssuer,
     faults,
     get journal() {
       return journal.entries;
@@ -328,6 +346,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       if (closed) return;
       closed = true;
       ctx.notifier.close();
+      await identityEndpoint?.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await pki.remove();

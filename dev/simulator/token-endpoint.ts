@@ -3,6 +3,7 @@
 // Errors use Entra's shape {error, error_description, error_codes} with the matching AADSTS codes.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { verifyClientAssertion } from './client-assertion.js';
+import { matchFederatedCredential } from './federated-credentials.js';
 import type { SimulatorContext } from './context.js';
 import { json, type Incoming, type Reply } from './exchange.js';
 import { PermissionSchema, TokenFormSchema } from './request-shapes.js';
@@ -95,14 +96,22 @@ function issueToken(ctx: SimulatorContext, req: Incoming, tenantId: string, vers
     if (form.client_assertion_type !== jwtBearer || !form.client_assertion) {
       return reply(entraError(400, 'invalid_request', 90110, 'Client assertion type is invalid.', tenantId));
     }
-    if (!app.certificatePem) return reply(entraError(401, 'invalid_client', 700027, 'Client assertion contains an invalid signature (no certificate registered).', tenantId));
-    const check = verifyClientAssertion(form.client_assertion, {
-      clientId: app.clientId,
-      certificatePem: app.certificatePem,
-      audiences: [tokenEndpointUrl(ctx, tenantId, 'v2'), tokenEndpointUrl(ctx, tenantId, 'v1')],
-      nowSeconds: Math.floor(Date.now() / 1000),
-    });
-    if (!check.ok) return reply(entraError(401, 'invalid_client', 700027, `Client assertion failed validation: ${check.reason}.`, tenantId));
+    // A managed identity's token: the app's federated identity credentials decide (issuer, subject, audience).
+    const identityToken = ctx.identityToken(form.client_assertion);
+    if (identityToken) {
+      const match = matchFederatedCredential(identityToken, app.federatedCredentials ?? []);
+      if (!match.ok) return reply(entraError(401, 'invalid_client', match.aadsts, match.description, tenantId));
+    } else if (!app.certificatePem) {
+      return reply(entraError(401, 'invalid_client', 700027, 'Client assertion contains an invalid signature (no certificate registered).', tenantId));
+    } else {
+      const check = verifyClientAssertion(form.client_assertion, {
+        clientId: app.clientId,
+        certificatePem: app.certificatePem,
+        audiences: [tokenEndpointUrl(ctx, tenantId, 'v2'), tokenEndpointUrl(ctx, tenantId, 'v1')],
+        nowSeconds: Math.floor(Date.now() / 1000),
+      });
+      if (!check.ok) return reply(entraError(401, 'invalid_client', 700027, `Client assertion failed validation: ${check.reason}.`, tenantId));
+    }
   } else if (form.client_secret !== undefined) {
     if (!app.clientSecret || !sameSecret(form.client_secret, app.clientSecret)) {
       return reply(entraError(401, 'invalid_client', 7000215, 'Invalid client secret provided.', tenantId));

@@ -13,6 +13,11 @@ export interface Cloud {
   readonly authorityHost: string;
   /** The token scope: the API's own origin (the API checks the audience), even when the base is overridden. */
   readonly scope: string;
+  /**
+   * Audience of the managed identity token a federated identity credential accepts (Microsoft Learn, "Configure an
+   * application to trust a managed identity": public cloud vs Fairfax, where GCC High and DoD sign in).
+   */
+  readonly tokenExchangeAudience: string;
 }
 
 export const clouds: Readonly<Record<CloudName, Cloud>> = {
@@ -20,21 +25,25 @@ export const clouds: Readonly<Record<CloudName, Cloud>> = {
     apiBase: 'https://manage.office.com',
     authorityHost: 'https://login.microsoftonline.com',
     scope: 'https://manage.office.com/.default',
+    tokenExchangeAudience: 'api://AzureADTokenExchange',
   },
   GCC: {
     apiBase: 'https://manage-gcc.office.com',
     authorityHost: 'https://login.microsoftonline.com',
     scope: 'https://manage-gcc.office.com/.default',
+    tokenExchangeAudience: 'api://AzureADTokenExchange',
   },
   GCCHigh: {
     apiBase: 'https://manage.office365.us',
     authorityHost: 'https://login.microsoftonline.us',
     scope: 'https://manage.office365.us/.default',
+    tokenExchangeAudience: 'api://AzureADTokenExchangeUSGov',
   },
   DoD: {
     apiBase: 'https://manage.protection.apps.mil',
     authorityHost: 'https://login.microsoftonline.us',
     scope: 'https://manage.protection.apps.mil/.default',
+    tokenExchangeAudience: 'api://AzureADTokenExchangeUSGov',
   },
 };
 
@@ -45,6 +54,7 @@ export interface Endpoints {
   readonly apiOrigin: string;
   readonly authorityHost: string;
   readonly scope: string;
+  readonly tokenExchangeAudience: string;
   /** True when apiOrigin or authorityHost point at a local simulator. */
   readonly simulated: boolean;
 }
@@ -96,6 +106,7 @@ export function resolveEndpoints(
     apiOrigin,
     authorityHost,
     scope: base.scope,
+    tokenExchangeAudience: base.tokenExchangeAudience,
     simulated: overrides.apiBaseUrl !== undefined || overrides.authorityHost !== undefined,
   };
 }

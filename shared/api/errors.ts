@@ -156,6 +156,26 @@ export const clientCodes = {
     fix: 'check O365_TENANT_ID, O365_CLIENT_ID, the secret or certificate (expired?), and that the app is consented in the tenant',
     retryable: false, kind: 'configuration', problem: 'credentials',
   },
+  FEDERATED_AUDIENCE_MISMATCH: {
+    meaning: "no federated identity credential of the app registration accepts the audience of the managed identity's token",
+    fix: 'give the federated credential on the app registration (O365_CLIENT_ID) the audience of O365_CLOUD: api://AzureADTokenExchange for Enterprise and GCC, api://AzureADTokenExchangeUSGov for GCCHigh and DoD (az ad app federated-credential update), or correct O365_CLOUD',
+    retryable: false, kind: 'configuration', problem: 'credentials',
+  },
+  FEDERATED_ISSUER_MISMATCH: {
+    meaning: "no federated identity credential of the app registration trusts the issuer of the managed identity's token",
+    fix: "set the federated credential's issuer to https://<login host>/<tenant id of the managed identity>/v2.0 (e.g. https://login.microsoftonline.com/<tenant>/v2.0); the app registration must be registered in the identity's tenant",
+    retryable: false, kind: 'configuration', problem: 'credentials',
+  },
+  FEDERATED_SUBJECT_MISMATCH: {
+    meaning: 'the app registration trusts no managed identity with this principal: its federated credential names another subject',
+    fix: "set the federated credential's subject to the object (principal) id of the user-assigned identity whose client id is O365_FEDERATED_IDENTITY_CLIENT_ID; a system-assigned identity cannot be trusted this way",
+    retryable: false, kind: 'configuration', problem: 'credentials',
+  },
+  MANAGED_IDENTITY_UNAVAILABLE: {
+    meaning: 'the managed identity endpoint gave no token for O365_FEDERATED_IDENTITY_CLIENT_ID',
+    fix: "set O365_FEDERATED_IDENTITY_CLIENT_ID to the client id of a user-assigned identity assigned to the Function App (not the app registration's id, not a system-assigned identity); only Azure provides the endpoint (IDENTITY_ENDPOINT)",
+    retryable: false, kind: 'configuration', problem: 'credentials',
+  },
   SIGN_IN_UNAVAILABLE: {
     meaning: 'the sign-in service could not be reached or failed temporarily',
     fix: 'retry later; check outbound network access to the authority host',

@@ -4,22 +4,28 @@ import { z } from 'zod';
 import { loopbackOrigin, resolveEndpoints, type Endpoints } from '../api/clouds.js';
 import type { CredentialSettings } from '../api/credentials.js';
 import { DEFAULT_REQUESTS_PER_MINUTE } from '../api/limiter.js';
+import { certificatePemProblem } from './certificate-pem.js';
 import { cloud, contentTypeList, flag, guid, guidList, positiveInt, setting } from './setting-values.js';
 
 const credentialSettingNames = [
   'O365_CLIENT_SECRET',
   'O365_CLIENT_CERTIFICATE_PATH',
+  'O365_CLIENT_CERTIFICATE_PEM',
+  'O365_FEDERATED_IDENTITY_CLIENT_ID',
   'O365_USE_MANAGED_IDENTITY',
   'O365_USE_WORKLOAD_IDENTITY',
 ] as const;
 
-export const apiSettingsSection = z
-  .object({
+const apiSettingsFields = z.object({
     O365_TENANT_ID: setting(guidList),
     O365_CLIENT_ID: setting(guid.optional()),
     O365_CLIENT_SECRET: setting(z.string().optional()),
     O365_CLIENT_CERTIFICATE_PATH: setting(z.string().optional()),
     O365_CLIENT_CERTIFICATE_PASSWORD: setting(z.string().optional()),
+    /** Key and certificate as PEM (in Azure: a Key Vault reference to a PEM certificate's secret). */
+    O365_CLIENT_CERTIFICATE_PEM: setting(z.string().optional()),
+    /** Client id of the Function App's user-assigned identity that the app registration trusts (federated credential). */
+    O365_FEDERATED_IDENTITY_CLIENT_ID: setting(guid.optional()),
     O365_USE_MANAGED_IDENTITY: setting(flag),
     O365_USE_WORKLOAD_IDENTITY: setting(flag),
     O365_CLOUD: setting(cloud),
@@ -32,7 +38,9 @@ export const apiSettingsSection = z
     O365_RESTART_DISABLED_SUBSCRIPTIONS: setting(flag),
     /** Set by App Service / Functions in Azure: the simulator overrides are refused there. */
     WEBSITE_INSTANCE_ID: setting(z.string().optional()),
-  })
+  });
+
+export const apiSettingsSection = apiSettingsFields
   .superRefine((s, ctx) => {
     const issue = (name: string, message: string) => ctx.addIssue({ code: 'custom', path: [name], message });
     const chosen = credentialSettingNames.filter((name) => Boolean(s[name]));
@@ -41,8 +49,17 @@ export const apiSettingsSection = z
     } else if (chosen.length > 1) {
       for (const name of chosen) issue(name, `only one way to sign in may be set, found ${chosen.join(' and ')}`);
     }
-    const needsClientId = s.O365_CLIENT_SECRET !== undefined || s.O365_CLIENT_CERTIFICATE_PATH !== undefined;
-    if (needsClientId && s.O365_CLIENT_ID === undefined) issue('O365_CLIENT_ID', 'is required with a client secret or certificate');
+    const needsClientId = (['O365_CLIENT_SECRET', 'O365_CLIENT_CERTIFICATE_PATH', 'O365_CLIENT_CERTIFICATE_PEM', 'O365_FEDERATED_IDENTITY_CLIENT_ID'] as const).find(
+      (name) => s[name] !== undefined,
+    );
+    if (needsClientId && s.O365_CLIENT_ID === undefined) issue('O365_CLIENT_ID', `is required with ${needsClientId} (the app registration's client id)`);
+    if (s.O365_FEDERATED_IDENTITY_CLIENT_ID !== undefined && s.O365_FEDERATED_IDENTITY_CLIENT_ID === s.O365_CLIENT_ID) {
+      issue('O365_FEDERATED_IDENTITY_CLIENT_ID', "is the app registration's client id (O365_CLIENT_ID); it must be the client id of the Function App's user-assigned identity");
+    }
+    if (s.O365_CLIENT_CERTIFICATE_PEM !== undefined) {
+      const problem = certificatePemProblem(s.O365_CLIENT_CERTIFICATE_PEM);
+      if (problem) issue('O365_CLIENT_CERTIFICATE_PEM', problem);
+    }
     if (s.O365_CLIENT_CERTIFICATE_PASSWORD !== undefined && s.O365_CLIENT_CERTIFICATE_PATH === undefined) {
       issue('O365_CLIENT_CERTIFICATE_PASSWORD', 'is only used with O365_CLIENT_CERTIFICATE_PATH');
     }
@@ -66,19 +83,7 @@ export const apiSettingsSection = z
     // Always run, so every problem is reported in one go (the fields are all text, so values are well-typed).
   }, { when: () => true })
   .transform((s) => {
-    const credential: CredentialSettings =
-      s.O365_CLIENT_SECRET !== undefined
-        ? { kind: 'clientSecret', clientId: s.O365_CLIENT_ID ?? '', clientSecret: s.O365_CLIENT_SECRET }
-        : s.O365_CLIENT_CERTIFICATE_PATH !== undefined
-          ? {
-              kind: 'clientCertificate',
-              clientId: s.O365_CLIENT_ID ?? '',
-              certificatePath: s.O365_CLIENT_CERTIFICATE_PATH,
-              certificatePassword: s.O365_CLIENT_CERTIFICATE_PASSWORD,
-            }
-          : s.O365_USE_MANAGED_IDENTITY
-            ? { kind: 'managedIdentity', clientId: s.O365_CLIENT_ID }
-            : { kind: 'workloadIdentity', clientId: s.O365_CLIENT_ID };
+    const credential = chosenCredential(s);
     const endpoints: Endpoints = resolveEndpoints(
       s.O365_CLOUD,
       { apiBaseUrl: s.O365_API_BASE_URL, authorityHost: s.O365_AUTHORITY_HOST },
@@ -102,3 +107,22 @@ export const apiSettingsSection = z
   });
 
 export type ApiSettings = z.infer<typeof apiSettingsSection>;
+
+type CredentialFields = Pick<
+  z.infer<typeof apiSettingsFields>,
+  | 'O365_CLIENT_ID' | 'O365_CLIENT_SECRET' | 'O365_CLIENT_CERTIFICATE_PATH' | 'O365_CLIENT_CERTIFICATE_PASSWORD'
+  | 'O365_CLIENT_CERTIFICATE_PEM' | 'O365_FEDERATED_IDENTITY_CLIENT_ID' | 'O365_USE_MANAGED_IDENTITY'
+>;
+
+/** The one way to sign in that the (already checked) settings chose. */
+function chosenCredential(s: CredentialFields): CredentialSettings {
+  const clientId = s.O365_CLIENT_ID ?? '';
+  if (s.O365_CLIENT_SECRET !== undefined) return { kind: 'clientSecret', clientId, clientSecret: s.O365_CLIENT_SECRET };
+  if (s.O365_CLIENT_CERTIFICATE_PATH !== undefined) {
+    return { kind: 'clientCertificate', clientId, certificatePath: s.O365_CLIENT_CERTIFICATE_PATH, certificatePassword: s.O365_CLIENT_CERTIFICATE_PASSWORD };
+  }
+  if (s.O365_CLIENT_CERTIFICATE_PEM !== undefined) return { kind: 'clientCertificatePem', clientId, certificatePem: s.O365_CLIENT_CERTIFICATE_PEM };
+  if (s.O365_FEDERATED_IDENTITY_CLIENT_ID !== undefined) return { kind: 'federatedIdentity', clientId, identityClientId: s.O365_FEDERATED_IDENTITY_CLIENT_ID };
+  if (s.O365_USE_MANAGED_IDENTITY) return { kind: 'managedIdentity', clientId: s.O365_CLIENT_ID };
+  return { kind: 'workloadIdentity', clientId: s.O365_CLIENT_ID };
+}
