@@ -1,5 +1,6 @@
 // Values the line shows that no single record field holds (counts, joined lists, pairs); each is a
 // small pure function of the record, named in the field lists as '=name'.
+import { truncate } from './escape';
 import { maxNestingDepth, nestsDeeperThan } from './nesting';
 import { compilePath, pairValue } from './paths';
 import { sensitiveTypeName, valueName, type ValueTable } from './value-names';
@@ -32,11 +33,15 @@ export function compactJsonText(value: unknown): unknown {
   return nestsDeeperThan(parsed, maxNestingDepth) ? value : JSON.stringify(parsed);
 }
 
+// One long value (a list of 40 service principal URLs) must not push the names after it past the line's value
+// limit: each value in a Name=Value list is cut on its own, visibly.
+const maxPairValueLength = 256;
+
 function pairText(name: unknown, value: unknown): string | undefined {
   if (typeof name !== 'string' || name === '') return undefined;
   const v = compactJsonText(value);
   const text = v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v);
-  return `${name}=${text}`;
+  return `${name}=${truncate(text, maxPairValueLength)}`;
 }
 
 function dlpRules(record: Rec): Rec[] {
