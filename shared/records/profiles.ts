@@ -336,7 +336,7 @@ const profileList: readonly RecordProfile[] = [
       ['Sender', 'Sender'],
       ['Receivers', 'Receivers'],
       ['Subject', 'ItemName'],
-      ['File', 'ObjectId'],
+      ['Object', 'ObjectId'], // the file URL for file labels, the message id for mail (43)
       ['App', 'Application|ApplicationName'],
       ['Device', 'DeviceName'],
     ],
