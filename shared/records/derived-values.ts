@@ -1,7 +1,9 @@
 // Values the line shows that no single record field holds (counts, joined lists, pairs); each is a
 // small pure function of the record, named in the field lists as '=name'.
+import { truncate } from './escape';
 import { maxNestingDepth, nestsDeeperThan } from './nesting';
-import { pairValue } from './paths';
+import { compilePath, pairValue } from './paths';
+import { sensitiveTypeName, valueName, type ValueTable } from './value-names';
 
 type Rec = Record<string, unknown>;
 export type Derivation = (record: Rec) => unknown;
@@ -31,11 +33,15 @@ export function compactJsonText(value: unknown): unknown {
   return nestsDeeperThan(parsed, maxNestingDepth) ? value : JSON.stringify(parsed);
 }
 
+// One long value (a list of 40 service principal URLs) must not push the names after it past the line's value
+// limit: each value in a Name=Value list is cut on its own, visibly.
+const maxPairValueLength = 256;
+
 function pairText(name: unknown, value: unknown): string | undefined {
   if (typeof name !== 'string' || name === '') return undefined;
   const v = compactJsonText(value);
   const text = v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v);
-  return `${name}=${text}`;
+  return `${name}=${truncate(text, maxPairValueLength)}`;
 }
 
 function dlpRules(record: Rec): Rec[] {
@@ -52,6 +58,28 @@ function exceptionInfo(record: Rec): Rec {
     }
   }
   return obj(info);
+}
+
+/** The value at `path`, named by `table` when it is a number (value-names.json). */
+function named(table: ValueTable, path: string): Derivation {
+  const read = compilePath(path);
+  return (r) => {
+    const v = read(r);
+    return v === undefined ? undefined : valueName(table, v);
+  };
+}
+
+/** Each element of a list of objects as `name (detail)`, the detail left out when absent. */
+function itemsWithDetail(items: unknown[], name: (o: Rec) => unknown, detail: (o: Rec) => unknown): string | undefined {
+  return joined(
+    items.map(obj).map((o) => {
+      const n = str(name(o)) ?? (typeof name(o) === 'number' ? String(name(o)) : undefined);
+      if (n === undefined) return undefined;
+      const d = detail(o);
+      const text = typeof d === 'number' ? String(d) : str(d);
+      return text === undefined ? n : `${n} (${text})`;
+    }),
+  );
 }
 
 export const derivations: Readonly<Record<string, Derivation>> = {
@@ -94,7 +122,7 @@ export const derivations: Readonly<Record<string, Derivation>> = {
       ...dlpRules(r).flatMap((rule) => list(obj(rule.ConditionsMatched).SensitiveInformation)),
       ...list(obj(r.EndpointMetaData).SensitiveInformation),
     ].map(obj);
-    return joined(unique(found.map((s) => `${str(s.SensitiveInformationTypeName) ?? str(s.SensitiveType) ?? 'unknown'}${s.Count !== undefined ? ` x${countText(s.Count)}` : ''}`)));
+    return joined(unique(found.map((s) => `${str(s.SensitiveInformationTypeName) ?? sensitiveTypeName(str(s.SensitiveType) ?? 'unknown')}${s.Count !== undefined ? ` x${countText(s.Count)}` : ''}`)));
   },
   dlpRecipients: (r) => {
     const meta = obj(r.ExchangeMetaData);
@@ -111,4 +139,29 @@ export const derivations: Readonly<Record<string, Derivation>> = {
     return Array.isArray(resources) ? resources.length : undefined;
   },
   clientName: (r) => pairValue(r.ExtraProperties, 'ClientName'),
+  // The SharePoint DLP file URL when ObjectId does not already show it.
+  dlpFilePathIfOther: (r) => {
+    const url = str(obj(r.SharePointMetaData).FilePathUrl);
+    return url !== undefined && url !== r.ObjectId ? url : undefined;
+  },
+  // Defender for Office 365: enum-valued fields by name, attachments with their verdicts.
+  threatPolicy: named('threatPolicy', 'Policy'),
+  policyAction: named('policyAction', 'PolicyAction'),
+  urlClickAction: named('urlClickAction', 'URLClickAction'),
+  fileVerdict: named('fileVerdict', 'FileData.FileVerdict'),
+  sourceWorkload: named('sourceWorkload', 'SourceWorkload'),
+  attachmentVerdicts: (r) =>
+    itemsWithDetail(list(r.AttachmentData), (a) => a.FileName, (a) => (a.FileVerdict === undefined ? undefined : valueName('fileVerdict', a.FileVerdict))),
+  attachmentHashes: (r) => joined(unique(list(r.AttachmentData).map((a) => obj(a).SHA256))),
+  systemOverrides: (r) => itemsWithDetail(list(r.SystemOverrides), (o) => o.Details, (o) => o.Result),
+  // Teams apps, the encrypted message portal, quarantine: numeric enums by name.
+  addOnType: named('addOnType', 'AddOnType'),
+  omeAuthenticationStatus: named('omeStatus', 'AuthenticationStatus'),
+  omeOperationStatus: named('omeStatus', 'OperationStatus'),
+  quarantineRequestType: named('requestType', 'RequestType'),
+  quarantineRequestSource: named('requestSource', 'RequestSource'),
+  // Defender for Cloud Apps alerts list the apps involved as [{Name}].
+  cloudAppNames: (r) => joined(unique(list(r.Applications).map((a) => obj(a).Name))),
+  // Communication compliance: the categories of the rule matches.
+  supervisionCategories: (r) => joined(unique(list(obj(r.SRPolicyMatchDetails).SRRuleMatchDetails).map((m) => obj(m).SRCategoryName))),
 };
