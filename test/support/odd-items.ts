@@ -1,13 +1,6 @@
 // The catalogue of odd items the blast-radius suite puts among good ones, per stage of the data path. Each entry
 // names the kind, so a failure says which odd item cost more than itself.
 
-/** A value nested `depth` levels deep (arrays), built without recursion. */
-export function nested(depth: number): unknown {
-  let value: unknown = [];
-  for (let i = 1; i < depth; i++) value = [value];
-  return value;
-}
-
 /** JSON text of a value nested `depth` levels deep, written directly (JSON.stringify overflows at ~5,000). */
 export function nestedText(depth: number): string {
   return '['.repeat(depth) + ']'.repeat(depth);
@@ -41,22 +34,24 @@ export function oddListingItems(good: { contentType: string; contentId: string; 
 
 export interface OddNotification {
   kind: string;
-  value: unknown;
+  /** The item's JSON text (so nesting deeper than JSON.stringify can go fits). */
+  text: string;
 }
 
 /** Odd notification items, built from a good one (whose contentId the API never published). */
 export function oddNotifications(good: Record<string, string>, otherTenant: string): OddNotification[] {
+  const item = (kind: string, patch: Record<string, unknown>) => ({ kind, text: JSON.stringify({ ...good, ...patch }) });
   return [
-    { kind: 'null', value: null },
-    { kind: 'bare number', value: 7 },
-    { kind: 'prototype name as tenantId', value: { ...good, tenantId: '__proto__' } },
-    { kind: 'prototype name as contentType', value: { ...good, contentType: 'constructor' } },
-    { kind: '5,000-deep nesting in a field', value: { ...good, contentCreated: nested(5000) } },
-    { kind: 'foreign host', value: { ...good, contentUri: good.contentUri!.replace(/^https:\/\/[^/]+/, 'https://evil.example') } },
-    { kind: 'another tenant', value: { ...good, tenantId: otherTenant, contentUri: good.contentUri!.replace(good.tenantId!, otherTenant) } },
-    { kind: 'bad time', value: { ...good, contentExpiration: 'March 7, 2024' } },
-    { kind: 'contentType its contentId does not name', value: { ...good, contentType: 'Audit.SharePoint' } },
-    { kind: 'wrong clientId', value: { ...good, clientId: '00000000-0000-0000-0000-000000000000' } },
+    { kind: 'null', text: 'null' },
+    { kind: 'bare number', text: '7' },
+    item('prototype name as tenantId', { tenantId: '__proto__' }),
+    item('prototype name as contentType', { contentType: 'constructor' }),
+    { kind: '5,000-deep nesting in a field', text: JSON.stringify({ ...good, contentCreated: 0 }).replace('"contentCreated":0', `"contentCreated":${nestedText(5000)}`) },
+    item('foreign host', { contentUri: good.contentUri!.replace(/^https:\/\/[^/]+/, 'https://evil.example') }),
+    item('another tenant', { tenantId: otherTenant, contentUri: good.contentUri!.replace(good.tenantId!, otherTenant) }),
+    item('bad time', { contentExpiration: 'March 7, 2024' }),
+    item('contentType its contentId does not name', { contentType: 'Audit.SharePoint' }),
+    item('wrong clientId', { clientId: '00000000-0000-0000-0000-000000000000' }),
   ];
 }
 
