@@ -53,7 +53,10 @@ class Reader {
   }
 }
 
-/** "…" with "" and backtick escapes; undefined when unterminated. */
+/**
+ * "…" with "" and backtick escapes, and \" for a quote: the audit logger writes inner quotes that way
+ * (`-ContentMatchQuery "subject:\"x\" AND …"`), which PowerShell itself would not; undefined when unterminated.
+ */
 function doubleQuoted(r: Reader, raw: boolean): string | undefined {
   const start = r.i;
   r.i++; // opening quote
@@ -64,6 +67,9 @@ function doubleQuoted(r: Reader, raw: boolean): string | undefined {
       if (r.i + 1 >= r.text.length) return undefined;
       const next = r.text[r.i + 1]!;
       out += backtickEscapes[next] ?? next;
+      r.i += 2;
+    } else if (c === 0x5c && r.code(1) === DQ) {
+      out += '"';
       r.i += 2;
     } else if (c === DQ) {
       if (r.code(1) === DQ) {
@@ -195,7 +201,8 @@ export function parsePowerShellParameters(text: string): PowerShellParameter[] |
       }
     }
     out.push({ Name: name, Value: v });
-    if (!r.skipSpaces() && !r.done) return undefined; // parameters are separated by spaces
+    r.skipSpaces();
+    if (!r.done && !isSpace(text.charCodeAt(r.i - 1))) return undefined; // parameters are separated by spaces
   }
   return out.length > 0 ? out : undefined;
 }
