@@ -77,6 +77,9 @@ export function parseClientAddress(text: string): ClientAddress {
 
 /** What the line shows for an address value: the address alone (as parsed) and its port, or the text as written. */
 export function addressForLine(text: string): { shown: string; port: number | null } {
+  const t = text.trim();
+  // Most addresses are IPv4 without a port: nothing to split, shown as written (hot path, one per record).
+  if (!t.includes(':') && !t.startsWith('[')) return { shown: t, port: null };
   const parsed = parseClientAddress(text);
-  return parsed.ip === null ? { shown: text.trim(), port: null } : { shown: parsed.ip, port: parsed.port };
+  return parsed.ip === null ? { shown: t, port: null } : { shown: parsed.ip, port: parsed.port };
 }
