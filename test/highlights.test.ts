@@ -27,9 +27,30 @@ const param = (r: Rec, name: string) => (r.Parameters as Array<{ Name: string; V
 const variant = (r: Rec, changes: Rec): Rec => ({ ...structuredClone(r), ...changes });
 const names = (r: Rec) => highlightsOf(decodeRecord(r)).map((h) => h.name);
 
+const realWorld = ['blueteam0ps-det-eng-samples.json', 'log2timeline-plaso.json'].flatMap((f) => readFixture<Rec[]>('real-world', f));
 const addMailboxPermission = op(exchange, 'Add-MailboxPermission');
 const addMemberToRole = op(entra, 'Add member to role.');
 const forwardingRule = op(exchange, 'New-InboxRule', (r) => param(r, 'ForwardTo') !== undefined);
+const transportRule = op(exchange, 'New-TransportRule');
+const auditConfig = op(exchange, 'Set-AdminAuditLogConfig');
+const complianceCmdlet = find(content('Audit.General.json'), (r) => r.RecordType === 18, 'a RecordType 18 cmdlet record');
+/** Defender for Office 365 records (none in the fixtures): shapes from the schema reference and published records. */
+const threatMail: Rec = {
+  CreationTime: '2023-07-04T11:16:04', Id: '933c4e85-59d6-d6a0-635e-0df5985013ce', Operation: 'TIMailData', RecordType: 28,
+  OrganizationId: '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66', UserId: 'ThreatIntel', UserKey: 'ThreatIntel', UserType: 4, Version: 1,
+  Workload: 'ThreatIntelligence', Verdict: 'Phish', DeliveryAction: 'Delivered', LatestDeliveryLocation: 'Inbox',
+  OriginalDeliveryLocation: 'Inbox', P1Sender: 'billing@example.net', P2Sender: 'billing@example.net', SenderIp: '198.51.100.20',
+  Recipients: ['nora.lindqvist@contoso.com'], Subject: 'Updated remittance details', MessageTime: '2023-07-04T11:15:13',
+  Directionality: 'Inbound', DetectionMethod: 'Spoof external domain',
+};
+const urlClick: Rec = {
+  CreationTime: '2022-07-07T10:10:52', Id: '47bf7844-15bf-4cf2-91a3-15b32ceb89b5', Operation: 'TIUrlClickData', RecordType: 41,
+  OrganizationId: '3e1a9b42-f5fb-49f0-ad1b-05d97491bc66', UserId: 'nora.lindqvist@contoso.com', UserKey: 'ThreatIntel', UserType: 4,
+  Version: 1, Workload: 'ThreatIntelligence', AppName: 'Mail', SourceId: '8a8634d0-d803-4bc9-b221-2863bff6a001',
+  TimeOfClick: '2022-07-07T09:33:33', Url: 'https://malicious.example.net/login', UserIp: '203.0.113.66', UrlClickAction: 4,
+};
+const entraOp = (operation: string) => variant(addMemberToRole, { Operation: operation });
+const discovery = (operation: string, recordType = 24) => variant(complianceCmdlet, { Operation: operation, RecordType: recordType, Parameters: undefined });
 
 // Each rule: fixture records (or marked variants of them) that should match, and ones that should not.
 const cases: Array<{ rule: string; match: Rec[]; noMatch: Rec[] }> = [
@@ -70,9 +91,27 @@ const cases: Array<{ rule: string; match: Rec[]; noMatch: Rec[] }> = [
     ],
   },
   {
+    rule: 'inbox-rule-changed-in-client',
+    match: [op(exchange, 'UpdateInboxRules')],
+    noMatch: [variant(op(exchange, 'UpdateInboxRules'), { RecordType: 1 }), variant(op(exchange, 'UpdateInboxRules'), { Operation: 'UpdateCalendarDelegation' })],
+  },
+  {
     rule: 'transport-rule-changed',
-    match: [op(exchange, 'New-TransportRule'), variant(op(exchange, 'New-TransportRule'), { Operation: 'Set-TransportRule' })],
-    noMatch: [op(exchange, 'New-ManagementRoleAssignment'), variant(op(exchange, 'New-TransportRule'), { Operation: 'Remove-TransportRule' })],
+    match: [transportRule, variant(transportRule, { Operation: 'Set-TransportRule' })],
+    noMatch: [op(exchange, 'New-ManagementRoleAssignment'), variant(transportRule, { Operation: 'Remove-TransportRule' })],
+  },
+  {
+    rule: 'transport-rule-redirects-mail',
+    match: [
+      transportRule, // BlindCopyTo
+      variant(transportRule, { Operation: 'Set-TransportRule', Parameters: '-Identity "Finance" -RedirectMessageTo "x@example.net"' }),
+      variant(transportRule, { Parameters: [{ Name: 'AddToRecipients', Value: 'x@example.net' }] }),
+    ],
+    noMatch: [
+      variant(transportRule, { Parameters: [{ Name: 'Name', Value: 'Disclaimer' }, { Name: 'ApplyHtmlDisclaimerText', Value: 'Confidential' }] }),
+      variant(transportRule, { Parameters: [{ Name: 'BlindCopyTo', Value: '$null' }] }),
+      variant(transportRule, { Operation: 'Remove-TransportRule' }),
+    ],
   },
   {
     rule: 'conditional-access-policy-changed',
@@ -102,6 +141,32 @@ const cases: Array<{ rule: string; match: Rec[]; noMatch: Rec[] }> = [
     noMatch: [op(entra, 'Add member to group.')],
   },
   {
+    rule: 'per-user-mfa-disabled',
+    match: [op(realWorld, 'Disable Strong Authentication.'), entraOp('Disable Strong Authentication')],
+    noMatch: [entraOp('Enable Strong Authentication.'), variant(entraOp('Disable Strong Authentication.'), { RecordType: 15 })],
+  },
+  {
+    rule: 'app-role-granted-to-service-principal',
+    match: [entraOp('Add app role assignment to service principal.')],
+    noMatch: [entraOp('Add app role assignment grant to user.'), entraOp('Remove app role assignment from service principal.')],
+  },
+  {
+    rule: 'application-owner-or-credential-added',
+    match: [
+      op(entra, 'Update application \u2013 Certificates and secrets management '),
+      entraOp('Update application - Certificates and secrets management'),
+      entraOp('Add owner to application.'),
+      entraOp('Add owner to service principal.'),
+      entraOp('Add service principal credentials.'),
+    ],
+    noMatch: [entraOp('Remove owner from application.'), entraOp('Update application.'), op(entra, 'Add service principal.')],
+  },
+  {
+    rule: 'domain-federation-changed',
+    match: [entraOp('Set domain authentication.'), entraOp('Set federation settings on domain.')],
+    noMatch: [entraOp('Verify domain.'), entraOp('Add domain to company.')],
+  },
+  {
     rule: 'anonymous-link-created',
     match: [op(sharePoint, 'AnonymousLinkCreated')],
     noMatch: [op(sharePoint, 'SharingSet'), op(sharePoint, 'SharingInvitationCreated')],
@@ -124,7 +189,55 @@ const cases: Array<{ rule: string; match: Rec[]; noMatch: Rec[] }> = [
         Operation: 'Set-MailboxAuditBypassAssociation',
         Parameters: [{ Name: 'Identity', Value: 'svc-archive' }, { Name: 'AuditBypassEnabled', Value: 'False' }],
       }),
-      op(exchange, 'Set-AdminAuditLogConfig'),
+      auditConfig,
+    ],
+  },
+  {
+    rule: 'auditing-disabled',
+    match: [
+      auditConfig, // UnifiedAuditLogIngestionEnabled False
+      variant(auditConfig, { Operation: 'Set-OrganizationConfig', Parameters: [{ Name: 'AuditDisabled', Value: 'True' }] }),
+      variant(auditConfig, { Operation: 'Set-OrganizationConfig', Parameters: '-AuditDisabled $true' }),
+      variant(auditConfig, { Operation: 'Set-Mailbox', Parameters: [{ Name: 'Identity', Value: 'nora' }, { Name: 'AuditEnabled', Value: 'False' }] }),
+      variant(auditConfig, { Operation: 'Set-Mailbox', Parameters: '-Identity nora -AuditEnabled:$false' }),
+      op(realWorld, 'Set-Mailbox', (r) => param(r, 'AuditLogAgeLimit') === '00:00:00'),
+      op(realWorld, 'Set-AdminAuditLogConfig'),
+    ],
+    noMatch: [
+      variant(auditConfig, { Parameters: [{ Name: 'UnifiedAuditLogIngestionEnabled', Value: 'True' }] }),
+      variant(auditConfig, { Operation: 'Set-OrganizationConfig', Parameters: [{ Name: 'AuditDisabled', Value: 'False' }] }),
+      variant(auditConfig, { Operation: 'Set-Mailbox', Parameters: '-Identity nora -AuditEnabled $true' }),
+      op(realWorld, 'Set-Mailbox', (r) => param(r, 'AuditLogAgeLimit') === '1.00:00:00'),
+    ],
+  },
+  {
+    rule: 'ediscovery-export',
+    match: [
+      discovery('SearchExported'),
+      discovery('SearchExportDownloaded'),
+      discovery('ExportJob', 31),
+      variant(complianceCmdlet, { Operation: 'New-ComplianceSearchAction', Parameters: '-SearchName "BEC sweep 2024-05-14" -Export -Format FxStream' }),
+      variant(complianceCmdlet, { Operation: 'New-ComplianceSearchAction', Parameters: [{ Name: 'SearchName', Value: 's' }, { Name: 'Export', Value: 'True' }] }),
+    ],
+    noMatch: [
+      discovery('SearchPreviewed'),
+      discovery('SearchExported', 18),
+      complianceCmdlet,
+      variant(complianceCmdlet, { Operation: 'New-ComplianceSearchAction', Parameters: '-SearchName "BEC sweep 2024-05-14" -Purge -PurgeType SoftDelete' }),
+    ],
+  },
+  {
+    rule: 'malicious-url-clicked-through',
+    match: [urlClick, variant(urlClick, { UrlClickAction: 'PendingDetonationPageOverride' }), variant(urlClick, { UrlClickAction: undefined, URLClickAction: '5' })],
+    noMatch: [variant(urlClick, { UrlClickAction: 2 }), variant(urlClick, { UrlClickAction: 'BlockPage' }), variant(urlClick, { RecordType: 28 })],
+  },
+  {
+    rule: 'malicious-mail-delivered',
+    match: [threatMail, variant(threatMail, { Verdict: 'Malware', DeliveryAction: 'DeliveredAsSpam', LatestDeliveryLocation: 'Inbox' })],
+    noMatch: [
+      variant(threatMail, { DeliveryAction: 'Blocked', LatestDeliveryLocation: 'Quarantine' }),
+      variant(threatMail, { DeliveryAction: 'DeliveredAsSpam', LatestDeliveryLocation: 'JunkFolder' }),
+      variant(threatMail, { Verdict: 'Spam' }),
     ],
   },
 ];
@@ -153,10 +266,13 @@ describe('security highlights', () => {
       'New-AuthenticationPolicy exchange-access-policy-changed',
       'New-InboxRule inbox-rule-forwards-or-deletes',
       'New-InboxRule inbox-rule-forwards-or-deletes',
-      'New-TransportRule transport-rule-changed',
+      'New-TransportRule transport-rule-changed+transport-rule-redirects-mail',
+      'Set-AdminAuditLogConfig auditing-disabled',
       'Set-InboxRule inbox-rule-forwards-or-deletes',
       'Set-Mailbox mailbox-forwarding-set',
       'Set-OwaMailboxPolicy exchange-access-policy-changed',
+      'Update application \u2013 Certificates and secrets management  application-owner-or-credential-added',
+      'UpdateInboxRules inbox-rule-changed-in-client',
     ]);
   });
 
@@ -195,10 +311,14 @@ describe('security highlights', () => {
     assert.equal(decoded.filter((r) => everything(r)).length, decoded.length);
     const highlighted = compileFilter({ highlightedOnly: true });
     const kept = decoded.filter((r) => highlighted(r));
-    assert.equal(kept.length, 13);
+    assert.equal(kept.length, 16);
     assert.ok(kept.every((r) => highlightsOf(r).length > 0));
     const highlightedEntra = compileFilter({ highlightedOnly: true, include: { workloads: ['AzureActiveDirectory'] } });
     const entraOnly = decoded.filter((r) => highlightedEntra(r));
-    assert.deepEqual(entraOnly.map((r) => r.common.Operation).sort(), ['Add member to role.', 'Consent to application.']);
+    assert.deepEqual(entraOnly.map((r) => r.common.Operation).sort(), [
+      'Add member to role.',
+      'Consent to application.',
+      'Update application \u2013 Certificates and secrets management ',
+    ]);
   });
 });

@@ -8,6 +8,16 @@ export type Conformance = (value: unknown) => boolean;
 
 const always: Conformance = () => true;
 
+/**
+ * Checks zod cannot show us (a refine) registered with their plain predicate, so the fast path runs the predicate
+ * itself: `conformsBy(z.string().refine(p), (v) => typeof v === 'string' && p(v))`.
+ */
+const registered = new WeakMap<z.ZodType, Conformance>();
+export function conformsBy<S extends z.ZodType>(schema: S, check: Conformance): S {
+  registered.set(schema, check);
+  return schema;
+}
+
 const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Builds the check from the schema's definition; a schema kind it does not know defers to zod. */
@@ -21,10 +31,14 @@ export function compileConformance(schema: z.ZodType): Conformance {
     isInt?: boolean;
     unwrap?: () => z.ZodType;
     def: { catchall?: { type: string } };
+    in?: { type: string; def: { transform?: unknown } };
   }; // zod's public accessors, typed loosely because they differ per schema kind
+  const own = registered.get(schema);
+  if (own) return own;
   switch (s.type) {
     case 'string':
-      return (v) => typeof v === 'string';
+      // A string with checks we were not told about (min, regex, refine...) is left to zod.
+      return (s.def as { checks?: unknown[] }).checks?.length ? (v) => typeof v === 'string' && schema.safeParse(v).success : (v) => typeof v === 'string';
     case 'number':
       return s.isInt ? (v) => Number.isInteger(v) : (v) => typeof v === 'number' && Number.isFinite(v);
     case 'boolean':
@@ -40,9 +54,15 @@ export function compileConformance(schema: z.ZodType): Conformance {
       const inner = compileConformance(s.unwrap!());
       return (v) => v === null || inner(v);
     }
-    case 'pipe':
-      // preprocess(coerce, T): a value that is already a T needs no coercion; anything else goes to zod.
-      return compileConformance(s.out!);
+    case 'pipe': {
+      // preprocess(normalise, T): a value the preprocess leaves as it is and that is already a T needs nothing from
+      // zod; anything the preprocess would change (a "2", a PowerShell-form parameter string) goes to zod.
+      const out = compileConformance(s.out!);
+      const normalise = s.in?.type === 'transform' ? s.in.def.transform : undefined;
+      if (typeof normalise !== 'function') return out;
+      const keep = normalise as (value: unknown, ctx: unknown) => unknown;
+      return (v) => out(v) && keep(v, undefined) === v;
+    }
     case 'array': {
       const element = compileConformance(s.element!);
       return (v) => Array.isArray(v) && v.every(element);

@@ -1,7 +1,12 @@
 // zod schemas of the audit record: the common schema and one per workload family of the reference
 // (management-api.md §9-13). Every field is optional and every object loose: "mandatory" columns are not
 // reliable in practice and unknown fields appear constantly, so the schemas check types, not presence.
+// Every list-shaped field also takes one string in its place (real records send `Parameters` and other
+// {Name, Value} lists as PowerShell-form text); such a string is read into the list where it parses.
 import { z } from 'zod';
+import { parseApiTime } from '../api-time';
+import { conformsBy } from './conformance';
+import { parsePowerShellParameters } from './powershell-parameters';
 
 /** Integers that the feed sometimes sends as strings ("2"). */
 export const intLike = z.preprocess(
@@ -20,13 +25,28 @@ const text = z.string().nullish();
 const int = intLike.nullish();
 const bool = boolLike.nullish();
 
+const isApiTimeText = (v: unknown) => typeof v === 'string' && parseApiTime(v.trim()) !== undefined;
+/**
+ * A time the API writes as ISO 8601 (api-time.ts): an impossible one (`…T17:08:65`, `2024-02-30…`) is a schema
+ * error of the record, and the field is left out of the typed view (the raw record keeps it).
+ */
+const time = conformsBy(z.string().refine(isApiTimeText, { error: 'not an ISO 8601 date-time' }), isApiTimeText).nullish();
+
 export const NameValuePair = z.looseObject({ Name: z.string().nullish(), Value: z.unknown() });
 export const ModifiedProperty = z.looseObject({ Name: z.string().nullish(), NewValue: z.unknown(), OldValue: z.unknown() });
-const nameValueList = z.array(NameValuePair).nullish();
+
+/** A PowerShell-form string becomes its {Name, Value} list; anything else is left as it is. */
+export const pairsFromPowerShell = (v: unknown): unknown => (typeof v === 'string' ? (parsePowerShellParameters(v) ?? v) : v);
+/** A {Name, Value} list, or one string: read into the list where it is PowerShell parameter text, else kept as text. */
+const nameValueList = z.preprocess(pairsFromPowerShell, z.union([z.array(NameValuePair), z.string()])).nullish();
+/** Any other list: its elements, or one string in its place (kept as written). */
+const listOf = <T extends z.ZodType>(element: T) => z.union([z.array(element), z.string()]).nullish();
+/** ModifiedProperties: {Name, NewValue, OldValue} objects in admin and Entra records, names in mailbox records. */
+const modifiedProperties = listOf(z.union([ModifiedProperty, z.string()]));
 
 export const AppAccessContext = z.looseObject({
   AADSessionId: text, APIId: text, ClientAppId: text, ClientAppName: text, CorrelationId: text, UniqueTokenId: text,
-  IssuedAtTime: text,
+  IssuedAtTime: time,
 });
 
 export const AuditRecord = z.looseObject({
@@ -59,7 +79,7 @@ const EmailAddress = z.looseObject({ Address: text, Name: text });
 export const ExchangeAdminFields = z.looseObject({
   ModifiedObjectResolvedName: text,
   Parameters: nameValueList,
-  ModifiedProperties: z.array(ModifiedProperty).nullish(),
+  ModifiedProperties: modifiedProperties,
   ExternalAccess: bool,
   OriginatingServer: text,
   OrganizationName: text,
@@ -89,12 +109,12 @@ export const MailboxAuditFields = z.looseObject({
   ClientAppId: text,
   OperationProperties: nameValueList,
   recipientCount: int,
-  recipientList: z.array(EmailAddress).nullish(),
+  recipientList: listOf(EmailAddress),
 });
 
 export const ExchangeItemFields = MailboxAuditFields.extend({
   Item: ExchangeItem.nullish(),
-  ModifiedProperties: z.array(z.string()).nullish(),
+  ModifiedProperties: modifiedProperties,
   SendAsUserSmtp: text,
   SendOnBehalfOfUserSmtp: text,
   SaveToSentItems: bool,
@@ -103,8 +123,8 @@ export const ExchangeItemFields = MailboxAuditFields.extend({
 export const ExchangeItemGroupFields = MailboxAuditFields.extend({
   Folder: ExchangeFolder.nullish(),
   DestFolder: ExchangeFolder.nullish(),
-  Folders: z.array(ExchangeFolder).nullish(),
-  AffectedItems: z.array(ExchangeItem).nullish(),
+  Folders: listOf(ExchangeFolder),
+  AffectedItems: listOf(ExchangeItem),
   CrossMailboxOperation: bool,
   CrossMailboxOperations: bool,
   DestMailboxId: text,
@@ -113,8 +133,8 @@ export const ExchangeItemGroupFields = MailboxAuditFields.extend({
 
 export const ExchangeItemAggregatedFields = MailboxAuditFields.extend({
   OperationCount: int,
-  Folders: z.array(ExchangeFolder.extend({ FolderItems: z.array(ExchangeItem).nullish() })).nullish(),
-  Messages: z.array(z.looseObject({ Id: text, Path: text, MessageItems: z.array(z.looseObject({ Id: text, SizeInBytes: int })).nullish() })).nullish(),
+  Folders: listOf(ExchangeFolder.extend({ FolderItems: listOf(ExchangeItem) })),
+  Messages: listOf(z.looseObject({ Id: text, Path: text, MessageItems: listOf(z.looseObject({ Id: text, SizeInBytes: int })) })),
 });
 
 // --- SharePoint / OneDrive -------------------------------------------------------------------------------
@@ -132,10 +152,10 @@ const Identity = z.looseObject({ ID: text, Type: int });
 const EntraBase = z.looseObject({
   AzureActiveDirectoryEventType: int,
   ExtendedProperties: nameValueList,
-  ModifiedProperties: z.array(ModifiedProperty).nullish(),
+  ModifiedProperties: modifiedProperties,
 });
 export const EntraDirectoryFields = EntraBase.extend({
-  Actor: z.array(Identity).nullish(), Target: z.array(Identity).nullish(), ActorContextId: text, TargetContextId: text,
+  Actor: listOf(Identity), Target: listOf(Identity), ActorContextId: text, TargetContextId: text,
   ActorIpAddress: text, InterSystemsId: text, IntraSystemId: text, SupportTicketId: text,
 });
 export const EntraAccountLogonFields = EntraBase.extend({ Application: text, Client: text, LoginStatus: int, UserDomain: text });
@@ -146,23 +166,37 @@ export const EntraStsLogonFields = EntraDirectoryFields.extend({
 
 // --- DLP -------------------------------------------------------------------------------------------------
 const DlpRule = z.looseObject({
-  RuleId: text, RuleName: text, Actions: z.array(z.string()).nullish(), OverriddenActions: z.array(z.string()).nullish(),
+  RuleId: text, RuleName: text, Actions: listOf(z.string()), OverriddenActions: listOf(z.string()),
   Severity: text, RuleMode: text,
-  ConditionsMatched: z.looseObject({ SensitiveInformation: z.array(z.looseObject({ SensitiveInformationTypeName: text, SensitiveType: text, Count: int, Confidence: int })).nullish() }).nullish(),
+  ConditionsMatched: z.looseObject({ SensitiveInformation: listOf(z.looseObject({ SensitiveInformationTypeName: text, SensitiveType: text, Count: int, Confidence: int })) }).nullish(),
 });
 export const DlpFields = z.looseObject({
   IncidentId: text,
-  PolicyDetails: z.array(z.looseObject({ PolicyId: text, PolicyName: text, Rules: z.array(DlpRule).nullish() })).nullish(),
+  PolicyDetails: listOf(z.looseObject({ PolicyId: text, PolicyName: text, Rules: listOf(DlpRule) })),
   SensitiveInfoDetectionIsIncluded: bool,
-  SharePointMetaData: z.looseObject({ FilePathUrl: text, FileName: text, FileOwner: text, SiteCollectionUrl: text }).nullish(),
-  ExchangeMetaData: z.looseObject({ MessageID: text, From: text, To: z.array(z.string()).nullish(), CC: z.array(z.string()).nullish(), BCC: z.array(z.string()).nullish(), Subject: text, RecipientCount: int }).nullish(),
+  SharePointMetaData: z.looseObject({ FilePathUrl: text, FileName: text, FileOwner: text, SiteCollectionUrl: text, itemCreationTime: time, LastModifiedTime: time }).nullish(),
+  ExchangeMetaData: z.looseObject({ MessageID: text, From: text, To: listOf(z.string()), CC: listOf(z.string()), BCC: listOf(z.string()), Subject: text, RecipientCount: int, Sent: time }).nullish(),
   EndpointMetaData: z.looseObject({ DeviceName: text, FileExtension: text, FileType: text, EnforcementMode: int }).nullish(),
   // The schema types ExceptionInfo as a string while also defining an object; both are seen.
   ExceptionInfo: z.union([z.string(), z.looseObject({ Reason: text, FalsePositive: bool, Justification: text })]).nullish(),
 });
 
 // --- everything else (Audit.General) -----------------------------------------------------------------------
-export const GeneralFields = z.looseObject({});
+// Shapes vary across the many workloads here, so only the string form of the {Name|Key, Value} lists is read and
+// the documented times are checked; any other shape of these fields is taken as it is.
+const anyPairList = z.preprocess(pairsFromPowerShell, z.unknown()).optional();
+export const GeneralFields = z.looseObject({
+  Parameters: anyPairList,
+  ExtendedProperties: anyPairList,
+  ExtraProperties: anyPairList,
+  OperationProperties: anyPairList,
+  DeviceProperties: anyPairList,
+  // Defender for Office 365 mail (28), Safe Links clicks (41), AIR investigations (64): management-api schema.
+  MessageTime: time,
+  TimeOfClick: time,
+  StartTimeUtc: time,
+  LastUpdateTimeUtc: time,
+});
 
 export const familySchemas = {
   exchangeAdmin: ExchangeAdminFields,
