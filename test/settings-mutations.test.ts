@@ -144,5 +144,7 @@ describe('settings under random mutation', () => {
     assert.match(problem({ O365_SINKS: withSink(2, { tenant: [tenant2] }) }), /^O365_SINKS: \[2\]: Unrecognized key: "tenant"$/);
     assert.match(problem({ O365_TENANTS: JSON.stringify([{ tenantId: tenant, contentType: ['DLP.All'] }]) }), /^O365_TENANTS: \[0\]: Unrecognized key: "contentType"$/);
     assert.match(problem({ O365_TENANTS: JSON.stringify([{ tenantId: tenant }, { tenantId: tenant.toUpperCase(), contentTypes: ['DLP.All'] }]) }), /^O365_TENANTS: \[1\]: tenant 3e1a9b42-f5fb-49f0-ad1b-05d97491bc66 is listed twice$/);
+    assert.match(problem({ O365_MAX_RECORD_BYTES: '16MB' }), /^O365_MAX_RECORD_BYTES: must be a whole number$/);
+    assert.match(problem({ O365_REQUESTS_PER_MINUTE: '0' }), /^O365_REQUESTS_PER_MINUTE: must be at least 1$/);
   });
 });

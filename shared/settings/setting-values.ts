@@ -85,14 +85,20 @@ export const contentTypeList = z
     return found;
   });
 
+/** A whole number from 1 to `max` (digits only: "16MB" or "1e3" is refused as what it is, not as missing). */
 export const positiveInt = (fallback: number, max: number) =>
-  z.coerce
-    .number({ error: 'must be a whole number' })
-    .int({ error: 'must be a whole number' })
-    .min(1, { error: 'must be at least 1' })
-    .max(max, { error: `must be at most ${max}` })
+  z
+    .union([z.string(), z.number()])
     .optional()
-    .transform((v) => v ?? fallback);
+    .transform((value, ctx) => {
+      if (value === undefined) return fallback;
+      const text = String(value);
+      const n = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
+      const problem = Number.isNaN(n) ? 'must be a whole number' : n < 1 ? 'must be at least 1' : n > max ? `must be at most ${max}` : undefined;
+      if (problem === undefined) return n;
+      ctx.addIssue({ code: 'custom', message: problem });
+      return fallback;
+    });
 
 const durationUnits: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
 /** A span of time written as minutes, hours or days (30m, 24h, 7d), in milliseconds. */
