@@ -112,10 +112,9 @@ after(async () => {
 
 describe('blast radius: one odd item costs only itself', () => {
   it('listing page: the reconciler enqueues the good blobs, refuses the odd item once (ledger, dead letter) and advances', async () => {
-    let oddKinds = 0;
+    const recorded = new Set<string>();
     for (let round = 0; round < rounds; round++) {
       const sample = (await publishUnannounced('Audit.General', 1, 1))[0]!;
-      oddKinds = oddListingItems(sample, otherTenant).length;
       for (const [n, odd] of oddListingItems(sample, otherTenant).entries()) {
         // Each odd item names its own contentId, one the API never published (a refused item is recorded by it).
         const text = odd.text.replaceAll(sample.contentId, unpublishedId(sample.contentId, round * 100 + n));
@@ -127,7 +126,10 @@ describe('blast radius: one odd item costs only itself', () => {
         await stack.host.fireTimer('reconciler');
         await settle();
         for (const content of good) assert.equal((await entry(content.contentId))?.state, 'delivered', `${odd.kind}: a good blob beside it`);
-        assert.equal(await ledger.countRefused(stack.tenantId, 'Audit.General', 10_000), before + 1, `${odd.kind}: refused once`);
+        // Recorded once: an item listed before (same contentId, or the same raw JSON when it has none) is not new.
+        const isNew = !recorded.has(text);
+        recorded.add(text);
+        assert.equal(await ledger.countRefused(stack.tenantId, 'Audit.General', 10_000), before + (isNew ? 1 : 0), `${odd.kind}: refused once`);
         const cursor = await ledger.getCursor(stack.tenantId, 'Audit.General');
         assert.ok(cursor && cursor.getTime() >= Date.parse(good.at(-1)!.contentCreated), `${odd.kind}: the cursor advanced`);
       }
@@ -138,7 +140,7 @@ describe('blast radius: one odd item costs only itself', () => {
       assert.equal(await ledger.countRefused(stack.tenantId, 'Audit.General', 10_000), refused);
     }
     const kept = (await deadLetterEntries('relay')).filter((e) => e.content.contentType === 'Audit.General');
-    assert.equal(kept.length, rounds * oddKinds, 'each refused item kept once in the dead letter, with its raw text');
+    assert.equal(kept.length, recorded.size, 'each refused item kept once in the dead letter, with its raw text');
   });
 
   it('notification batch: the good items are queued and delivered, the odd one is counted and never fetched', async () => {

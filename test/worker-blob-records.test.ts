@@ -14,7 +14,7 @@ import { resolveEndpoints } from '../shared/api/clouds';
 import { createTokenSource } from '../shared/api/credentials';
 import { createHttpTransport, type HttpTransport } from '../shared/api/http';
 import type { ContentMessage } from '../shared/pipeline/content-message';
-import { processContent, type WorkOutcome } from '../shared/pipeline/process-content';
+import { malformedEndAfterWaits, processContent, type WorkOutcome } from '../shared/pipeline/process-content';
 import { createBlobDeadLetter } from '../shared/sinks/blob-dead-letter';
 import { createHttpsJsonSink, HttpsJsonSinkSettings } from '../shared/sinks/https-json-sink';
 import { createTableLedger, type TableLedger } from '../shared/state/table-ledger';
@@ -161,7 +161,7 @@ describe('content worker: a body cut short in transit', () => {
       assert.equal(entry?.claim, null);
       const delivered = acceptedIds(ids).length;
       assert.equal(entry?.sinks.siem?.accepted ?? 0, delivered, 'the sink progress is what the receiver accepted');
-      assert.ok(delivered < good.length);
+      assert.ok(delivered > 0 && delivered < good.length, `the records before the cut were sent and counted (${delivered})`);
       assert.ok(!first.telemetry.metrics.some((m) => m.name === 'records.invalid'));
       const cutSpans = await spansOf(message);
       assert.ok(cutSpans.every((s) => s.text === '12345'), 'the cut part is never dead-lettered');
@@ -173,4 +173,32 @@ describe('content worker: a body cut short in transit', () => {
       assert.deepEqual((await spansOf(message)).map((s) => s.text), ['12345'], 'the odd element kept once, however many tries');
     });
   }
+});
+
+describe('content worker: a body that arrives whole but ends inside a record every time', () => {
+  it('waits the first fetches; then the good records before it are delivered once and its tail is kept as a bad span', async () => {
+    const good = goodRecords(20, 90);
+    const position = 13;
+    const texts = good.map((r) => JSON.stringify(r));
+    const offset = Buffer.byteLength(`[${texts.slice(0, position).map((t) => `${t},`).join('')}`);
+    // A record missing its closing brace swallows the rest: the scanner cannot find where it ends.
+    const broken = `{"Id":"no-brace","OrganizationId":"${tenant}","RecordType":1`;
+    const tail = [broken, ...texts.slice(position)].join(',') + ']';
+    const message = await publish(`[${[...texts.slice(0, position), broken, ...texts.slice(position)].join(',')}]`);
+    const before = new Set(good.slice(0, position).map((r) => String(r.Id)));
+
+    for (let waits = 0; waits < malformedEndAfterWaits; waits++) {
+      const attempt = await work1({ ...message, waits });
+      assert.equal(attempt.outcome.kind, 'wait', `fetch ${waits + 1} waits: it could still be the API stumbling`);
+      assert.equal((await ledger.get(message))?.state, "enqueued");
+    }
+    const last = await work1({ ...message, waits: malformedEndAfterWaits });
+    assert.equal(last.outcome.kind, 'delivered', JSON.stringify(last.outcome));
+    assert.deepEqual(acceptedIds(before), [...before], 'the records before it, exactly once over all fetches');
+    const spans = await spansOf(message);
+    // The broken record runs to the array's `]` (an invalid span), and the input then ends before the real `]`.
+    assert.deepEqual(spans.map((s) => Number(s.metadata.offset)).sort((a, b) => a - b), [offset, offset + Buffer.byteLength(tail)]);
+    assert.equal(spans.find((s) => s.metadata.offset === String(offset))!.text, tail, 'the tail kept as text: the records after it are in it, not lost');
+    assert.equal((await ledger.get(message))?.state, 'delivered-with-problems');
+  });
 });

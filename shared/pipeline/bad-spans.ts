@@ -1,13 +1,17 @@
 // The spans of a content blob that are not records, on their way into the dead letter while the good records
 // go on to the sinks: each as its text with its byte offset; one over the size cap piece by piece as the scanner
-// hands it on, never held whole. Input cut short is noted, not kept: the blob is fetched again.
+// hands it on, never held whole. Input cut short is noted, not kept: the blob is fetched again (unless it keeps
+// arriving that way, then its tail is one more bad span).
 import type { DecodedBatch, InvalidInput } from '../records/decode-stream';
 import type { DeadLetter, SpanUpload } from '../sinks/dead-letter';
 import type { ContentRef } from '../sinks/sink';
 
 export interface BadSpans {
-  /** Keeps the batch's bad spans (and pieces of oversize ones) in the dead letter. */
-  take(batch: DecodedBatch): Promise<void>;
+  /**
+   * Keeps the batch's bad spans (and pieces of oversize ones) in the dead letter. With `keepCut`, input that ended
+   * inside a record is kept as a bad span too (the blob arrived whole that way too often to be a transfer fault).
+   */
+  take(batch: DecodedBatch, options?: { keepCut?: boolean }): Promise<void>;
   /** Spans kept so far. */
   readonly kept: number;
   /** The first one, for the ledger's detail and the log. */
@@ -30,7 +34,7 @@ export function badSpans(deadLetter: DeadLetter, content: ContentRef): BadSpans 
     await Promise.allSettled(uploads.map((u) => u.abort()));
   };
   return {
-    async take(batch) {
+    async take(batch, options = {}) {
       // Within a batch an element's pieces all come before its end, so pieces first, then the ends.
       for (const piece of batch.oversize) {
         let upload = open.get(piece.offset);
@@ -38,7 +42,7 @@ export function badSpans(deadLetter: DeadLetter, content: ContentRef): BadSpans 
         await upload.write(piece.bytes);
       }
       for (const span of batch.invalid) {
-        if (span.kind === 'cut') {
+        if (span.kind === 'cut' && !options.keepCut) {
           cut ??= span;
           await abort();
           continue;

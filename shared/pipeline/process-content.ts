@@ -12,6 +12,7 @@ import { errorFields } from '../log';
 import { decodeStream, emptyStats, type DecodeStats } from '../records/decode-stream';
 import type { DecodedRecord } from '../records/decode';
 import type { RecordFilter } from '../records/filters';
+import { InputCutShortError } from '../records/input';
 import { redactDetections } from '../records/redact-detections';
 import type { DeadLetter } from '../sinks/dead-letter';
 import { deadLetterWriter } from '../sinks/dead-letter-writer';
@@ -45,6 +46,9 @@ export interface ContentWorkerDeps {
   logger: Logger;
   telemetry: Telemetry;
 }
+
+/** Fetches after which a body that keeps ending inside a record is taken as malformed, not cut (see keepCut). */
+export const malformedEndAfterWaits = 2;
 
 /** Below this much time to expiry, a blob that already waited sends what its sinks refuse to the dead letter. */
 export const deadLetterBeforeExpiryMs = 2 * 60 * 60_000;
@@ -141,8 +145,12 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
     const foreign: DecodedRecord[] = [];
     let oldestCreation = Number.POSITIVE_INFINITY;
     const batches = decodeStream(body, { filter: deps.filter, context: { contentType: message.contentType }, stats, maxRecordBytes: deps.maxRecordBytes });
+    // The client throws on a body cut in transit (early close, short Content-Length), so a body that still ends
+    // inside a record arrived whole: fetched again twice in case the API itself stumbled, then it is malformed data
+    // (a record missing its brace) and its tail is kept as a bad span instead of waiting until the blob expires.
+    const keepCut = message.waits >= malformedEndAfterWaits;
     for await (const batch of batches) {
-      await spans.take(batch);
+      await spans.take(batch, { keepCut });
       // A record of another tenant in this tenant's blob is never forwarded with it.
       const mine = batch.records.filter((r) => r.common.OrganizationId?.toLowerCase() === message.tenantId || (foreign.push(r), false));
       const own = deps.redactDlpDetections ? mine.map(redactDetections) : mine;
@@ -184,6 +192,12 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
     return { kind: 'delivered', stats, foreignRecords: foreign.length, invalidSpans, sinks: pending.map((s) => s.name) };
   } catch (err) {
     await spans.abort();
+    // A body cut short: every record before the cut is whole and good, so resuming sinks finish sending them (their
+    // batch in flight is not abandoned to come again) and the next fetch resumes after them. Other failures abort.
+    const cutShort = (err instanceof ManagementApiError && err.code === 'CONTENT_INTERRUPTED') || err instanceof InputCutShortError;
+    if (cutShort && !claimLost.signal.aborted) {
+      await Promise.allSettled(deliveries.filter((d) => !d.done && d.error === undefined).map((d) => step(d, async () => d.writer.drain?.())));
+    }
     await Promise.allSettled(deliveries.filter((d) => !d.done).map((d) => d.writer.abort()));
     await recordProgress().catch((progressErr: unknown) => logger.warn('could not record sink progress', { ...where, ...errorFields(progressErr) }));
     stopRenewing();

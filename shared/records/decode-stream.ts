@@ -65,7 +65,7 @@ export async function* decodeStream(
         const { reason, offset, line } = item;
         if (item.kind === 'invalid') batch.invalid.push({ kind: 'bad', reason, offset, line, ...(item.text === undefined ? {} : { text: item.text }) });
         else if (item.kind === 'oversize-end') batch.invalid.push({ kind: 'oversize', reason, offset, line, size: item.size });
-        else batch.invalid.push({ kind: 'cut', reason, offset, line });
+        else batch.invalid.push({ kind: 'cut', reason, offset, line, ...(item.text === undefined ? {} : { text: item.text }) });
         continue;
       }
       const decoded = decodeRecord(item.value);

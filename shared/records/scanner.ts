@@ -16,8 +16,11 @@ export type ScanItem =
   | { kind: 'oversize'; offset: number; line: number; bytes: Buffer }
   /** The end of an element over the cap, whose pieces came before; `size` is its length in bytes. */
   | { kind: 'oversize-end'; reason: string; offset: number; line: number; size: number }
-  /** The input ended inside an element or before the array's closing `]`: cut short, not bad data. */
-  | { kind: 'truncated'; reason: string; offset: number; line: number };
+  /**
+   * The input ended inside an element or before the array's closing `]`: cut short, not bad data. `text` is what
+   * was held of the element (absent when it was over the cap, whose pieces came before as `oversize`).
+   */
+  | { kind: 'truncated'; reason: string; offset: number; line: number; text?: string };
 
 const QUOTE = 0x22, BACKSLASH = 0x5c, LF = 0x0a, CR = 0x0d, TAB = 0x09, SPACE = 0x20, COMMA = 0x2c;
 const OPEN_OBJECT = 0x7b, CLOSE_OBJECT = 0x7d, OPEN_ARRAY = 0x5b, CLOSE_ARRAY = 0x5d;
@@ -135,7 +138,9 @@ export class RecordScanner {
     // A value after the last NDJSON line ends with the input; in an array that was never closed it may be cut.
     if (this.element?.primitive && !this.inString && this.baseLevel === 0) this.finish(Buffer.alloc(0), 0, out);
     if (this.element) {
-      out.push({ kind: 'truncated', reason: 'input ended inside a record (truncated)', offset: this.element.start, line: this.element.line });
+      const { start: offset, line, oversize, pieces } = this.element;
+      const reason = 'input ended inside a record (truncated)';
+      out.push(oversize ? { kind: 'truncated', reason, offset, line } : { kind: 'truncated', reason, offset, line, text: Buffer.concat(pieces).toString('utf8') });
       this.element = null;
     } else if (this.baseLevel === 1) {
       out.push({ kind: 'truncated', reason: 'input ended before the closing ] of the record array (truncated)', offset: this.chunkStart, line: this.line });

@@ -388,6 +388,11 @@ export function createHttpBatchSink(options: HttpBatchSinkOptions): HttpBatchSin
             if (batch.records.length >= delivery.batchRecords || batch.bytes >= delivery.batchBytes) await flush();
           }
         }),
+      drain: () =>
+        serial(async () => {
+          await flush();
+          await settle();
+        }),
       close: () =>
         serial(async () => {
           await flush();

@@ -18,6 +18,11 @@ export interface SinkWriter {
   close(): Promise<void>;
   /** Drops what is buffered and not committed. */
   abort(): Promise<void>;
+  /**
+   * Sends what is buffered and waits for the answers, without ending the delivery: for a sink that resumes, so what
+   * was written before an interruption is accepted (and counted) instead of sent again. All-or-nothing sinks omit it.
+   */
+  drain?(): Promise<void>;
   /** Records the destination has accepted so far (for progress in the ledger). */
   readonly accepted: number;
 }
