@@ -184,6 +184,16 @@ describe('the template deploys the workbook and every alert query', () => {
     assert.ok(bicep.includes("loadJsonContent('workbook.json')"), 'main.bicep loads workbook.json');
     for (const f of alertFiles) assert.ok(bicep.includes(`loadTextContent('alerts/${f}')`), `main.bicep loads alerts/${f}`);
   });
+
+  it('gives each rule a measure column its query produces, and splits by tenant only where the query has a tenantId', () => {
+    const rules = [...bicep.matchAll(/query: loadTextContent\('alerts\/([\w-]+\.kql)'\)\n\s+measure: '(\w+)'[\s\S]*?split: (true|false)/g)];
+    assert.equal(rules.length, alertFiles.length);
+    for (const [, file, measure, split] of rules) {
+      const text = alertQueries.find((q) => q.where.endsWith(`/${file}`))!.text;
+      assert.match(text, new RegExp(`\\b${measure} = `), `${file} computes ${measure}`);
+      assert.equal(/\bby tenantId\b/.test(text), split === 'true', `${file}: split by tenantId ${split}`);
+    }
+  });
 });
 
 // ---- the heartbeat ----
