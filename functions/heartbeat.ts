@@ -10,8 +10,9 @@ import { relayWebhookContext } from '../shared/services';
 import { health } from './health';
 
 export async function heartbeat(_timer: Timer, context: InvocationContext): Promise<void> {
+  // Settings that do not load throw here, with no beat: the app cannot work, and the missing beat alerts on it.
   const { telemetry, logger } = relayWebhookContext();
-  // First, before anything that can fail: the beat says the app runs and its timers fire.
+  // Before the probe, which may fail: the beat says the app runs and its timers fire.
   telemetry.metric(healthMetricNames.heartbeat, 1);
   try {
     const answer = await health(new HttpRequest({ method: 'GET', url: 'http://heartbeat.invalid/api/health' }), context);
