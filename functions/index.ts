@@ -5,3 +5,4 @@ import './reconciler';
 import './subscriptionKeeper';
 import './redeliver';
 import './health';
+import './heartbeat';

@@ -191,6 +191,56 @@ param extraAppSettings object = {}
 
 param tags object = {}
 
+// ---- workbook and alerts (docs/deploy.md, Workbook and alerts) ----
+
+// The workbook is always deployed (it costs nothing until opened). Alert rules need somewhere to send: an action
+// group you already have (alertActionGroupId), or one this template creates for an e-mail address (alertEmail);
+// with neither, no alert rule is deployed. Each threshold below has a default that means "any" or a lenient bound.
+@description('Resource id of an existing action group the alert rules notify. Empty: alertEmail decides.')
+param alertActionGroupId string = ''
+
+@description('E-mail address for a new action group (used only when alertActionGroupId is empty). Both empty: no alert rules.')
+param alertEmail string = ''
+
+@description('Alert when the relay\'s own delay for a tenant (delivery time minus the blob\'s contentCreated) exceeds this many minutes.')
+@minValue(5)
+@maxValue(1440)
+param alertLagMinutes int = 60
+
+@description('Alert when more than this many content blobs of a tenant expired or listed items were refused in 15 minutes (data loss; 0: any).')
+@minValue(0)
+param alertDataLossItems int = 0
+
+@description('Alert when more than this many messages sit in the poison queue (0: any).')
+@minValue(0)
+param alertPoisonMessages int = 0
+
+@description('Alert when more than this many records of a tenant went to the dead letter in 15 minutes (0: any).')
+@minValue(0)
+param alertDeadLetterRecords int = 0
+
+@description('Alert when more than this many subscriptions (content types) of a tenant are disabled or missing (0: any).')
+@minValue(0)
+param alertDisabledSubscriptions int = 0
+
+@description('Alert when sign-in or consent failed more than this many times for a tenant in an hour (0: any).')
+@minValue(0)
+param alertSignInFailures int = 0
+
+@description('Alert when a tenant that had content in the last two days has had none for this many hours.')
+@minValue(1)
+@maxValue(47)
+param alertSilentTenantHours int = 12
+
+@description('Alert when no heartbeat arrived for this many minutes (the heartbeat timer beats every 5).')
+@allowed([
+  10
+  15
+  30
+  60
+])
+param alertHeartbeatMissingMinutes int = 15
+
 // ---- derived ----
 
 var flex = hostingPlan == 'FlexConsumption'
@@ -289,6 +339,243 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
     WorkspaceResourceId: empty(logAnalyticsWorkspaceId) ? workspace.id : logAnalyticsWorkspaceId
   }
 }
+
+// The operator's view: a shared workbook on Application Insights (infra/workbook.json: lag, records per sink, data
+// loss, poison, throttling, subscriptions and webhook, per tenant and top-N) and log search alert rules, one per
+// infra/alerts/*.kql file. test/observability.test.ts keeps their metric and event names in step with the code and
+// checks every query with the KQL analyzer.
+resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
+  name: guid(appInsights.id, 'o365-audit-relay-workbook')
+  location: location
+  tags: tags
+  kind: 'shared'
+  properties: {
+    displayName: 'O365 audit relay (${appName})'
+    category: 'workbook'
+    version: 'Notebook/1.0'
+    // Lower case: the portal lists a workbook under its resource only when sourceId matches the id's case-folded form.
+    sourceId: toLower(appInsights.id)
+    serializedData: string(union(loadJsonContent('workbook.json'), {
+      fallbackResourceIds: [
+        appInsights.id
+      ]
+    }))
+  }
+}
+
+var alertsOn = !empty(alertActionGroupId) || !empty(alertEmail)
+var emailActionGroupName = 'ag-${appName}'
+
+resource emailActionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (empty(alertActionGroupId) && !empty(alertEmail)) {
+  name: emailActionGroupName
+  location: 'Global'
+  tags: tags
+  properties: {
+    groupShortName: 'o365relay'
+    enabled: true
+    emailReceivers: [
+      {
+        name: 'relay-operator'
+        emailAddress: alertEmail
+        useCommonAlertSchema: true
+      }
+    ]
+  }
+}
+
+var alertActionGroups = !empty(alertActionGroupId) ? [
+  alertActionGroupId
+] : [
+  resourceId('Microsoft.Insights/actionGroups', emailActionGroupName)
+]
+
+// One alert per tenant (the rule splits by the query's tenantId column), so 1,000 tenants are 1,000 alert states.
+var perTenant = [
+  {
+    name: 'tenantId'
+    operator: 'Include'
+    values: [
+      '*'
+    ]
+  }
+]
+
+// The rules as data: what each measures (its query's column), how it is compared, and how often. Event-like rules
+// (data loss, dead letters) look at one evaluation period at a time and do not resolve by themselves (each loss is
+// worth a look); state-like ones (lag, poison, subscriptions, sign-in, silence, heartbeat) resolve when it clears.
+// Every entry has every field; queryRange is the window except where a rule looks further back than it alerts.
+var alertRules = [
+  {
+    name: 'lag'
+    title: 'lag over ${alertLagMinutes} min'
+    description: 'A tenant\'s content is delivered more than ${alertLagMinutes} minutes after it was created: notifications missing, the queue backed up or the API throttling. See the workbook (Lag, Records and sinks).'
+    severity: 2
+    query: loadTextContent('alerts/lag.kql')
+    measure: 'lagMinutes'
+    aggregation: 'Maximum'
+    operator: 'GreaterThan'
+    threshold: alertLagMinutes
+    split: true
+    frequency: 'PT5M'
+    window: 'PT15M'
+    queryRange: 'PT15M'
+    autoMitigate: true
+  }
+  {
+    name: 'data-loss'
+    title: 'content expired or refused'
+    description: 'Content expired before it was fetched (lost for this API), or the API listed items the relay refused to fetch (ledger state refused, raw items in the dead letter). See docs/deploy.md, Workbook and alerts.'
+    severity: 1
+    query: loadTextContent('alerts/data-loss.kql')
+    measure: 'items'
+    aggregation: 'Total'
+    operator: 'GreaterThan'
+    threshold: alertDataLossItems
+    split: true
+    frequency: 'PT15M'
+    window: 'PT15M'
+    queryRange: 'PT15M'
+    autoMitigate: false
+  }
+  {
+    name: 'poison'
+    title: 'poison messages'
+    description: 'Messages sit in o365-content-poison: content that failed every attempt. Fix the cause (the log names it), then npx o365-relay replay-poison.'
+    severity: 2
+    query: loadTextContent('alerts/poison.kql')
+    measure: 'poisonMessages'
+    aggregation: 'Maximum'
+    operator: 'GreaterThan'
+    threshold: alertPoisonMessages
+    split: false
+    frequency: 'PT5M'
+    window: 'PT15M'
+    queryRange: 'PT15M'
+    autoMitigate: true
+  }
+  {
+    name: 'dead-letters'
+    title: 'dead letters growing'
+    description: 'Records of a tenant went to the o365-dead-letter container: a sink refused them, they were not records, or they belonged to another tenant. The redeliver timer retries sink rejections.'
+    severity: 2
+    query: loadTextContent('alerts/dead-letters.kql')
+    measure: 'records'
+    aggregation: 'Total'
+    operator: 'GreaterThan'
+    threshold: alertDeadLetterRecords
+    split: true
+    frequency: 'PT15M'
+    window: 'PT15M'
+    queryRange: 'PT15M'
+    autoMitigate: false
+  }
+  {
+    name: 'subscription-disabled'
+    title: 'subscription disabled or missing'
+    description: 'A tenant\'s subscription is disabled or missing: the API keeps no content for it and data stops. Restart it (o365-relay doctor; O365_RESTART_DISABLED_SUBSCRIPTIONS) after asking why it was disabled.'
+    severity: 1
+    query: loadTextContent('alerts/subscription-disabled.kql')
+    measure: 'streams'
+    aggregation: 'Maximum'
+    operator: 'GreaterThan'
+    threshold: alertDisabledSubscriptions
+    split: true
+    frequency: 'PT15M'
+    window: 'PT1H'
+    queryRange: 'PT1H'
+    autoMitigate: true
+  }
+  {
+    name: 'sign-in-failing'
+    title: 'sign-in or consent failing'
+    description: 'Signing in to a tenant or calling the API is refused (consent, permission, credentials, federated credential, tenant id). Nothing is collected for that tenant until fixed: o365-relay doctor names the cause.'
+    severity: 1
+    query: loadTextContent('alerts/sign-in-failing.kql')
+    measure: 'failures'
+    aggregation: 'Total'
+    operator: 'GreaterThan'
+    threshold: alertSignInFailures
+    split: true
+    frequency: 'PT15M'
+    window: 'PT1H'
+    queryRange: 'PT1H'
+    autoMitigate: true
+  }
+  {
+    name: 'tenant-silent'
+    title: 'tenant silent for ${alertSilentTenantHours} h'
+    description: 'A tenant that had content in the last two days has had no blob for ${alertSilentTenantHours} hours: check its subscriptions and the heartbeat\'s health (workbook, Subscriptions and webhook). A quiet tenant may simply be quiet.'
+    severity: 3
+    query: loadTextContent('alerts/tenant-silent.kql')
+    measure: 'silentHours'
+    aggregation: 'Maximum'
+    operator: 'GreaterThanOrEqual'
+    threshold: alertSilentTenantHours
+    split: true
+    frequency: 'PT1H'
+    window: 'PT1H'
+    queryRange: 'P2D'
+    autoMitigate: true
+  }
+  {
+    name: 'heartbeat-missing'
+    title: 'heartbeat missing'
+    description: 'No heartbeat for ${alertHeartbeatMissingMinutes} minutes: the app is down, cannot start (settings, Key Vault references, storage) or its timers do not fire. Check the Function App\'s log stream and o365-relay doctor.'
+    severity: 1
+    query: loadTextContent('alerts/heartbeat-missing.kql')
+    measure: 'beats'
+    aggregation: 'Total'
+    operator: 'LessThan'
+    threshold: 1
+    split: false
+    frequency: 'PT5M'
+    window: 'PT${alertHeartbeatMissingMinutes}M'
+    queryRange: 'PT${alertHeartbeatMissingMinutes}M'
+    autoMitigate: true
+  }
+]
+
+resource alerts 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for rule in (alertsOn ? alertRules : []): {
+  name: 'alert-${appName}-${rule.name}'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'O365 relay ${appName}: ${rule.title}'
+    description: rule.description
+    severity: rule.severity
+    enabled: true
+    scopes: [
+      appInsights.id
+    ]
+    evaluationFrequency: rule.frequency
+    windowSize: rule.window
+    overrideQueryTimeRange: rule.queryRange
+    criteria: {
+      allOf: [
+        {
+          query: rule.query
+          timeAggregation: rule.aggregation
+          metricMeasureColumn: rule.measure
+          dimensions: rule.split ? perTenant : []
+          operator: rule.operator
+          threshold: rule.threshold
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: rule.autoMitigate
+    actions: {
+      actionGroups: alertActionGroups
+    }
+  }
+  dependsOn: [
+    emailActionGroup
+  ]
+}]
 
 // ---- secrets ----
 
@@ -666,6 +953,9 @@ output identityClientId string = identity.properties.clientId
 output keyVaultName string = vault.name
 output storageAccountName string = storage.name
 output requestsPerMinutePerInstance int = requestsPerInstance
+@description('The workbook (Application Insights, Workbooks): lag, records per sink, data loss, subscriptions, per tenant.')
+output workbookId string = workbook.id
+output alertRuleCount int = alertsOn ? length(alertRules) : 0
 @description('Elastic Premium only: upload the app package here (az storage blob upload --auth-mode login).')
 output packageBlobUrl string = flex ? '' : '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}/${premiumPackageBlob}'
 // What the app registration needs to trust the identity (docs/deploy.md, Secretless sign-in):

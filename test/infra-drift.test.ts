@@ -31,7 +31,7 @@ const schemaNames = new Set(sections.flatMap((s) => Object.keys(s.shape)));
 const requiredNames = new Set(sections.flatMap((s) => Object.entries(s.shape).filter(([, field]) => !field.safeParse(undefined).success).map(([name]) => name)));
 
 /** Read by the timer triggers themselves (functions/*.ts), not by the schema. */
-const triggerSettings = new Set(['O365_RECONCILE_SCHEDULE', 'O365_KEEPER_SCHEDULE', 'O365_REDELIVER_SCHEDULE']);
+const triggerSettings = new Set(['O365_RECONCILE_SCHEDULE', 'O365_KEEPER_SCHEDULE', 'O365_REDELIVER_SCHEDULE', 'O365_HEARTBEAT_SCHEDULE']);
 /**
  * Read by the Functions host. Small on purpose: add a name only when the host documents it
  * (languageWorkers__node__arguments: "Worker environment variables" in the Node.js developer reference;

@@ -18,7 +18,7 @@ describe('local.settings.example.json', () => {
   it('names every setting of the schema, and the schedules the triggers read', () => {
     const example = JSON.parse(readFileSync(path.join(repoRoot, 'local.settings.example.json'), 'utf8')) as { Values: Record<string, string> };
     const documented = new Set(Object.keys(example.Values));
-    const read = new Set([...settingNames(apiSettingsSection), ...settingNames(relaySettingsSection), 'O365_RECONCILE_SCHEDULE', 'O365_KEEPER_SCHEDULE', 'O365_REDELIVER_SCHEDULE']);
+    const read = new Set([...settingNames(apiSettingsSection), ...settingNames(relaySettingsSection), 'O365_RECONCILE_SCHEDULE', 'O365_KEEPER_SCHEDULE', 'O365_REDELIVER_SCHEDULE', 'O365_HEARTBEAT_SCHEDULE']);
     read.delete('WEBSITE_INSTANCE_ID'); // set by Azure itself
     documented.delete('FUNCTIONS_WORKER_RUNTIME'); // read by the Functions host
     assert.deepEqual([...read].filter((n) => !documented.has(n)), [], 'settings missing from the example');
