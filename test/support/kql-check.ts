@@ -1,6 +1,5 @@
 // Checks KQL against the declared Application Insights tables with Microsoft's own KQL parser and analyzer, npm
-// @kusto/language-service-next (Kusto.Language compiled to JavaScript; offline, no service). It is loaded only
-// if installed: `kqlAnalyzer()` is undefined otherwise and the test that needs it says so and skips.
+// @kusto/language-service-next (Kusto.Language compiled to JavaScript; offline, no service), a pinned dev dependency.
 import { appInsightsTables, type KqlType } from './app-insights-schema';
 
 export interface KqlDiagnostic {
@@ -28,18 +27,12 @@ interface KustoLanguage {
 
 export const kustoPackage = '@kusto/language-service-next';
 
-/** The analyzer, or undefined when the package is not installed. */
-export function kqlAnalyzer(): ((query: string) => KqlDiagnostic[]) | undefined {
-  let language: KustoLanguage;
-  try {
-    // Bridge.NET's runtime first: it defines the globals (Bridge, System) the compiled library extends.
-    require(`${kustoPackage}/bridge.js`);
-    require(kustoPackage);
-    language = (globalThis as unknown as { Kusto: { Language: KustoLanguage } }).Kusto.Language;
-  } catch (err) {
-    if ((err as { code?: string }).code === 'MODULE_NOT_FOUND') return undefined;
-    throw err;
-  }
+/** The analyzer over the declared tables. */
+export function kqlAnalyzer(): (query: string) => KqlDiagnostic[] {
+  // Bridge.NET's runtime first: it defines the globals (Bridge, System) the compiled library extends.
+  require(`${kustoPackage}/bridge.js`);
+  require(kustoPackage);
+  const language = (globalThis as unknown as { Kusto: { Language: KustoLanguage } }).Kusto.Language;
   const S = language.Symbols;
   const types: Record<KqlType, unknown> = {
     string: S.ScalarTypes.String,
