@@ -69,7 +69,7 @@ function checkItem(item: unknown, policy: WebhookPolicy, allowedTenants: Readonl
   if (!guarded.ok || guarded.contentId !== n.contentId) return 'contentUri';
   const named = contentTypeNamedBy(guarded.contentId);
   if (named !== undefined && named !== contentType.data) return 'contentType';
-  return { tenantId, contentType: contentType.data, contentId: guarded.contentId, contentCreated: n.contentCreated, contentExpiration: n.contentExpiration, waits: 0 };
+  return { tenantId, contentType: contentType.data, contentId: guarded.contentId, contentCreated: n.contentCreated, contentExpiration: n.contentExpiration, waits: 0, source: 'webhook' };
 }
 
 /**

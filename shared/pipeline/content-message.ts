@@ -11,6 +11,11 @@ export const ContentMessage = z.object({
   contentExpiration: ApiTime,
   /** How many times a waiting failure has re-enqueued this blob (for the growing delay). */
   waits: z.number().int().nonnegative().default(0),
+  /**
+   * Who put the blob on the queue, for the completeness receipt (`notified` is recorded at claim when it is the
+   * webhook). Optional: messages queued before this field existed, and poison replays, carry none.
+   */
+  source: z.enum(['webhook', 'reconciler', 'replay']).optional(),
 });
 export type ContentMessage = z.infer<typeof ContentMessage>;
 export type ContentMessageInput = z.input<typeof ContentMessage>;

@@ -13,6 +13,17 @@ export interface SinkProgress {
   /** Records (after filtering, in blob order) the sink has accepted; a retry resumes after them. */
   accepted: number;
   done: boolean;
+  /** Of `accepted`, records that went to the dead letter for this sink instead (rejected for good, or near expiry). */
+  deadLettered?: number | undefined;
+}
+
+/** What the worker saw of a blob when it ended its story, for the completeness receipt. */
+export interface BlobTally {
+  /** The sinks that should have the blob, decided at processing time (routing may change later). */
+  targets: string[];
+  /** Records of the blob (own tenant and foreign) and those the filter dropped; absent when never fetched. */
+  records?: number | undefined;
+  filtered?: number | undefined;
 }
 
 export interface ContentEntry extends ContentKey {
@@ -26,6 +37,11 @@ export interface ContentEntry extends ContentKey {
   /** Claims taken so far. */
   attempts: number;
   detail?: string | undefined;
+  /** The reconciler saw it in a listing (the API's own view); absent on rows of older versions. */
+  listed?: boolean | undefined;
+  /** A webhook notification for it reached the worker. */
+  notified?: boolean | undefined;
+  tally?: BlobTally | undefined;
 }
 
 export type ClaimResult =
@@ -58,6 +74,11 @@ export interface StreamStatus {
 export interface Ledger {
   /** Records blobs as enqueued unless known; returns the ones that were not known (insert-if-absent per id). */
   markSeen(messages: readonly ContentMessage[]): Promise<ContentMessage[]>;
+  /**
+   * Flags known blobs as listed by the reconciler, writing only those not flagged yet (ids it does not know are
+   * left alone: markSeen inserts fresh ones already flagged).
+   */
+  markListed(tenantId: string, contentIds: readonly string[]): Promise<number>;
   /** The ids among `contentIds` of one tenant that the ledger knows, in any state. */
   known(tenantId: string, contentIds: readonly string[]): Promise<Set<string>>;
   /**
@@ -73,8 +94,8 @@ export interface Ledger {
   /** Extends the owner's claim; false when the claim was lost. */
   renewClaim(key: ContentKey, owner: string, leaseMs: number, now: number): Promise<boolean>;
   recordProgress(key: ContentKey, owner: string, sink: string, progress: SinkProgress): Promise<void>;
-  /** Ends the blob's story (and the claim). */
-  finish(key: ContentKey, owner: string, state: Exclude<ContentState, 'enqueued'>, detail?: string): Promise<void>;
+  /** Ends the blob's story (and the claim); `tally` is kept for the completeness receipt. */
+  finish(key: ContentKey, owner: string, state: Exclude<ContentState, 'enqueued'>, detail?: string, tally?: BlobTally): Promise<void>;
   /** Gives the claim up so another attempt can take it at once. */
   release(key: ContentKey, owner: string): Promise<void>;
 

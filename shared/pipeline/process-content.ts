@@ -21,7 +21,7 @@ import { StateStoreError } from '../state/store-error';
 import type { Telemetry } from '../telemetry';
 import { badSpans } from './bad-spans';
 import { contentMessageTimes, type ContentMessage } from './content-message';
-import type { Ledger } from './ledger';
+import type { Ledger, SinkProgress } from './ledger';
 import { waitDelay } from './wait-delay';
 
 export interface ContentWorkerDeps {
@@ -79,8 +79,10 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
   if (claim.kind === 'finished') return { kind: 'already-finished', state: claim.entry.state };
   if (claim.kind === 'held') return wait('another worker holds the claim', claim.until - clock.now());
 
+  /** The sinks that should have this blob, as routed now: the receipt judges delivery against them. */
+  const targets = deps.sinksFor(message.tenantId).map((s) => s.name);
   const expired = async (detail: string): Promise<WorkOutcome> => {
-    await ledger.finish(key, deps.owner, 'expired', detail);
+    await ledger.finish(key, deps.owner, 'expired', detail, { targets });
     logger.error('content expired before delivery: data loss', { ...where, detail });
     deps.telemetry.metric('content.expired', 1, stream);
     return { kind: 'expired' };
@@ -111,7 +113,7 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
   // recorded, so a retry re-sends a sink only what it has not accepted and leaves finished sinks alone.
   const deliveries: Delivery[] = [];
   const recordProgress = () =>
-    Promise.all(deliveries.map((d) => ledger.recordProgress(key, deps.owner, d.sink.name, { accepted: d.writer.accepted, done: d.done })));
+    Promise.all(deliveries.map((d) => ledger.recordProgress(key, deps.owner, d.sink.name, progressOf(d, d.writer.accepted, d.done))));
   const spans = badSpans(deps.deadLetter, message);
   try {
     const body = await deps.fetchContent(message.tenantId, message.contentId, { contentExpiration: message.contentExpiration, deadline: deps.deadline });
@@ -119,7 +121,7 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
     const lastChance = message.waits > 0 && expiresAt - clock.now() < deadLetterBeforeExpiryMs;
     for (const sink of pending) {
       const resumeAfter = claim.entry.sinks[sink.name]?.accepted ?? 0;
-      const delivery: Delivery = { sink, writer: idleWriter(resumeAfter), done: false };
+      const delivery: Delivery = { sink, writer: idleWriter(resumeAfter), done: false, resumeAfter, deadLettered: claim.entry.sinks[sink.name]?.deadLettered ?? 0, toDeadLetter: lastChance };
       deliveries.push(delivery);
       try {
         delivery.writer = lastChance
@@ -129,10 +131,11 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
               signal: claimLost.signal,
               // Progress after every accepted batch: a worker killed mid-blob re-sends at most the batch in flight.
               onAccepted: (accepted) =>
-                ledger.recordProgress(key, deps.owner, sink.name, { accepted, done: false })
+                ledger.recordProgress(key, deps.owner, sink.name, progressOf(delivery, accepted, false))
                   .catch((err: unknown) => logger.warn('could not record sink progress', { ...where, sink: sink.name, ...errorFields(err) })),
               rejected: async (records, reason) => {
                 await deps.deadLetter.put(message, reason, records.map((r) => r.raw), sink.name);
+                delivery.deadLettered += records.length;
                 deps.telemetry.metric('records.deadLettered', records.length, { ...stream, sink: sink.name });
               },
             });
@@ -176,12 +179,13 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
     if (failed.length > 0) throw failed.find((d) => !isWaitingFailure(d.error))?.error ?? failed[0]!.error;
     stopRenewing();
     const invalidSpans = spans.kept;
+    const tally = { targets, records: stats.records, filtered: stats.filtered };
     if (invalidSpans > 0) {
       const first = spans.first!;
       const detail = `${invalidSpans} span(s) not records, kept in the dead letter; the first at byte ${first.offset}: ${first.reason.slice(0, 200)}`;
-      await ledger.finish(key, deps.owner, 'delivered-with-problems', detail);
+      await ledger.finish(key, deps.owner, 'delivered-with-problems', detail, tally);
       logger.warn('content blob has spans that are not records: the good records are delivered, those spans kept in the dead letter', { ...where, invalidSpans, firstOffset: first.offset, firstReason: first.reason.slice(0, 200) });
-    } else await ledger.finish(key, deps.owner, 'delivered');
+    } else await ledger.finish(key, deps.owner, 'delivered', undefined, tally);
     reportDelivered(deps.telemetry, stream, {
       stats,
       invalidSpans,
@@ -222,7 +226,19 @@ interface Delivery {
   sink: Sink;
   writer: SinkWriter;
   done: boolean;
+  /** Accepted by earlier attempts. */
+  resumeAfter: number;
+  /** Records of this sink's share in the dead letter (earlier attempts included), for the receipt. */
+  deadLettered: number;
+  /** This attempt writes the sink's share to the dead letter (near expiry). */
+  toDeadLetter: boolean;
   error?: unknown;
+}
+
+/** A sink's progress as the ledger keeps it; near expiry all it accepts this attempt is dead-lettered. */
+function progressOf(d: Delivery, accepted: number, done: boolean): SinkProgress {
+  const deadLettered = d.deadLettered + (d.toDeadLetter ? Math.max(0, accepted - d.resumeAfter) : 0);
+  return { accepted, done, ...(deadLettered > 0 ? { deadLettered } : {}) };
 }
 
 /** Runs one step of a sink's delivery; a failure ends that sink's share and is kept, the others go on. */

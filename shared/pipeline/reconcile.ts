@@ -64,6 +64,7 @@ export async function reconcileStream(tenantId: string, contentType: ContentType
       contentCreated: item.contentCreated,
       contentExpiration: item.contentExpiration,
       waits: 0,
+      source: 'reconciler',
     });
   }
   const messages = [...fresh.values()];
@@ -72,6 +73,8 @@ export async function reconcileStream(tenantId: string, contentType: ContentType
     await deps.ledger.markSeen(messages);
     deps.logger.info('reconciler enqueued content the webhook had not delivered', { tenantId, contentType, count: messages.length });
   }
+  // For the completeness receipt: known blobs are flagged listed once (fresh ones were inserted listed).
+  await deps.ledger.markListed(tenantId, listed.map((i) => i.contentId).filter((id) => known.has(id)));
   deps.telemetry.metric('reconciler.enqueued', messages.length, { tenantId, contentType });
 
   // A refused item under the id of a good one in this listing is that blob's business: the good one is fetched.

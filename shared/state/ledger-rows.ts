@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { ContentType } from '../api/content-types';
 import type { ContentKey, ContentMessage } from '../pipeline/content-message';
 import { parseApiTime } from '../api-time';
-import type { ClaimResult, ContentEntry, ContentState, RefusedEntry } from '../pipeline/ledger';
+import type { BlobTally, ClaimResult, ContentEntry, ContentState, RefusedEntry, SinkProgress } from '../pipeline/ledger';
 import { encodeKey } from './table-keys';
 import { StateStoreError } from './store-error';
 
@@ -26,7 +26,7 @@ export interface TableRow {
 
 /** Int64 columns come back as bigint; a row written by hand may hold a plain number. */
 const epochMs = z.union([z.bigint(), z.number()]).transform(Number);
-const SinkProgress = z.object({ accepted: z.number().int().nonnegative(), done: z.boolean() });
+const SinkProgress = z.object({ accepted: z.number().int().nonnegative(), done: z.boolean(), deadLettered: z.number().int().nonnegative().optional() });
 const SinksJson = z.string().transform((text, ctx) => {
   try {
     return JSON.parse(text) as unknown;
@@ -35,6 +35,21 @@ const SinksJson = z.string().transform((text, ctx) => {
     return z.NEVER;
   }
 }).pipe(z.record(z.string(), SinkProgress));
+
+/** The worker's tally of a finished blob (for the completeness receipt), JSON text like `sinks`. */
+const BlobTally = z.object({
+  targets: z.array(z.string()),
+  records: z.number().int().nonnegative().optional(),
+  filtered: z.number().int().nonnegative().optional(),
+});
+const TallyJson = z.string().transform((text, ctx) => {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'tally is not JSON' });
+    return z.NEVER;
+  }
+}).pipe(BlobTally);
 
 const ContentRow = z.object({
   tenantId: z.string(),
@@ -49,6 +64,10 @@ const ContentRow = z.object({
   sinks: SinksJson,
   attempts: z.number().int().nonnegative(),
   detail: z.string().optional(),
+  // Receipt columns, absent on rows written before them.
+  listed: z.boolean().optional(),
+  notified: z.boolean().optional(),
+  tally: TallyJson.optional(),
 });
 
 const StreamRow = z.object({
@@ -89,6 +108,9 @@ export function contentFromRow(row: unknown): StoredContent {
     sinks: r.sinks,
     attempts: r.attempts,
     ...(r.detail === undefined ? {} : { detail: r.detail }),
+    ...(r.listed === undefined ? {} : { listed: r.listed }),
+    ...(r.notified === undefined ? {} : { notified: r.notified }),
+    ...(r.tally === undefined ? {} : { tally: r.tally }),
   };
   return { entry, createdAt: r.createdAt };
 }
@@ -109,6 +131,9 @@ export function contentToRow({ entry, createdAt }: StoredContent): TableRow {
     sinks: JSON.stringify(entry.sinks),
     attempts: entry.attempts,
     ...(entry.detail === undefined ? {} : { detail: entry.detail }),
+    ...(entry.listed === undefined ? {} : { listed: entry.listed }),
+    ...(entry.notified === undefined ? {} : { notified: entry.notified }),
+    ...(entry.tally === undefined ? {} : { tally: JSON.stringify(entry.tally) }),
   };
 }
 
@@ -128,9 +153,17 @@ export function newContent(message: ContentMessage, now: number): StoredContent 
       claim: null,
       sinks: {},
       attempts: 0,
+      ...sourceFlags(message, {}),
     },
     createdAt: createdAtOf(message.contentCreated, now),
   };
+}
+
+/** What the message's producer tells the receipt: a reconciler message was listed, a webhook one notified. */
+function sourceFlags(message: ContentMessage, entry: Pick<ContentEntry, 'listed' | 'notified'>): Pick<ContentEntry, 'listed' | 'notified'> {
+  const listed = entry.listed === true || message.source === 'reconciler';
+  const notified = entry.notified === true || message.source === 'webhook';
+  return { ...(listed ? { listed } : {}), ...(notified ? { notified } : {}) };
 }
 
 /** The entry of a refused listed item: finished from the start (a claim finds it `finished`, never fetches it). */
@@ -147,6 +180,7 @@ export function refusedContent(refused: RefusedEntry, now: number): StoredConten
       sinks: {},
       attempts: 0,
       detail: refused.reason,
+      listed: true,
     },
     createdAt: createdAtOf(refused.contentCreated, now),
   };
@@ -190,11 +224,16 @@ const isLive = (claim: ContentEntry['claim'], now: number): claim is NonNullable
 export function decideClaim(stored: StoredContent | undefined, message: ContentMessage, owner: string, leaseMs: number, now: number): Decision<ClaimResult> {
   const base = stored ?? newContent(message, now);
   const { entry } = base;
-  if (entry.state !== 'enqueued') return { result: { kind: 'finished', entry } };
+  if (entry.state !== 'enqueued') {
+    // A notification arriving after the reconciler's copy finished the blob: one write, once, for the receipt.
+    if (message.source !== 'webhook' || entry.notified === true) return { result: { kind: 'finished', entry } };
+    const flagged = { ...entry, notified: true };
+    return { result: { kind: 'finished', entry: flagged }, next: { ...base, entry: flagged } };
+  }
   const live = isLive(entry.claim, now);
   if (live && entry.claim?.owner !== owner) return { result: { kind: 'held', until: entry.claim!.until } };
   // The same owner claiming again while its claim lives extends it; it is not a new attempt.
-  const next: ContentEntry = { ...entry, claim: { owner, until: now + leaseMs }, attempts: entry.attempts + (live ? 0 : 1) };
+  const next: ContentEntry = { ...entry, ...sourceFlags(message, entry), claim: { owner, until: now + leaseMs }, attempts: entry.attempts + (live ? 0 : 1) };
   return { result: { kind: 'claimed', entry: next }, next: { ...base, entry: next } };
 }
 
@@ -212,17 +251,17 @@ export function decideRenew(stored: StoredContent | undefined, owner: string, le
   return { result: true, next: { ...stored, entry: { ...stored.entry, claim: { owner, until: now + leaseMs } } } };
 }
 
-export function decideProgress(stored: StoredContent | undefined, key: ContentKey, owner: string, sink: string, progress: { accepted: number; done: boolean }): Decision<void> {
+export function decideProgress(stored: StoredContent | undefined, key: ContentKey, owner: string, sink: string, progress: SinkProgress): Decision<void> {
   const own = ownClaim(stored, key, owner);
   return { result: undefined, next: { ...own, entry: { ...own.entry, sinks: { ...own.entry.sinks, [sink]: { ...progress } } } } };
 }
 
-export function decideFinish(stored: StoredContent | undefined, key: ContentKey, owner: string, state: Exclude<ContentState, 'enqueued'>, detail: string | undefined): Decision<void> {
+export function decideFinish(stored: StoredContent | undefined, key: ContentKey, owner: string, state: Exclude<ContentState, 'enqueued'>, detail: string | undefined, tally?: BlobTally): Decision<void> {
   // Finishing twice (a retried call whose first answer was lost) is not an error.
   if (stored && stored.entry.state !== 'enqueued') return { result: undefined };
   const own = ownClaim(stored, key, owner);
   const { detail: _previous, ...rest } = own.entry;
-  return { result: undefined, next: { ...own, entry: { ...rest, state, claim: null, ...(detail === undefined ? {} : { detail }) } } };
+  return { result: undefined, next: { ...own, entry: { ...rest, state, claim: null, ...(detail === undefined ? {} : { detail }), ...(tally === undefined ? {} : { tally }) } } };
 }
 
 export function decideRelease(stored: StoredContent | undefined, owner: string): Decision<void> {

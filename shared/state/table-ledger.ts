@@ -5,7 +5,7 @@
 import { TableClient } from '@azure/data-tables';
 import type { ContentType } from '../api/content-types';
 import type { ContentKey, ContentMessage } from '../pipeline/content-message';
-import type { ClaimResult, ContentEntry, ContentState, Ledger, RefusedEntry, SinkProgress } from '../pipeline/ledger';
+import type { BlobTally, ClaimResult, ContentEntry, ContentState, Ledger, RefusedEntry, SinkProgress } from '../pipeline/ledger';
 import {
   contentFromRow, contentPartition, contentPartitionPrefix, contentRowKey, contentToRow, decideClaim, decideFinish,
   decideLease, decideProgress, decideRelease, decideRenew, leaseFromRow, leasePartition, leaseToRow, newContent, refusedContent,
@@ -140,18 +140,52 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
     });
   }
 
+  /**
+   * What the last `known` read of each tenant found for the receipt's `listed` flag, so markListed right after it
+   * (the reconciler's order) writes only the rows not flagged yet without reading them again. Ids it lacks (another
+   * run read in between) are read once more; a stale `false` only costs one idempotent Merge.
+   */
+  const listedSeen = new Map<string, Map<string, boolean>>();
+
+  async function markListed(tenantId: string, contentIds: readonly string[]): Promise<number> {
+    const seen = listedSeen.get(tenantId);
+    const unread = contentIds.filter((id) => seen?.get(id) === undefined);
+    const reread = unread.length > 0 ? await readListed(tenantId, unread) : new Map<string, boolean>();
+    const toFlag = contentIds.filter((id) => (seen?.get(id) ?? reread.get(id)) === false);
+    const flagged = await mapLimited(toFlag, concurrency, (contentId) =>
+      call('mark listed', async () => {
+        try {
+          // Merge, unguarded: it only adds a column, and a worker's guarded Replace re-reads it on its 412.
+          await table.updateEntity({ partitionKey: contentPartition(tenantId), rowKey: contentRowKey(contentId), listed: true }, 'Merge', { etag: '*' });
+          seen?.set(contentId, true);
+          return true;
+        } catch (err) {
+          if (isMissingRow(err)) return false; // purged meanwhile
+          throw err;
+        }
+      }));
+    return flagged.filter(Boolean).length;
+  }
+
   async function known(tenantId: string, contentIds: readonly string[]): Promise<Set<string>> {
+    const listed = await readListed(tenantId, contentIds);
+    listedSeen.set(tenantId, listed);
+    return new Set(listed.keys());
+  }
+
+  /** The known ids among `contentIds` with their `listed` flag, a query per 14 ids (one read serves both). */
+  async function readListed(tenantId: string, contentIds: readonly string[]): Promise<Map<string, boolean>> {
     const byKey = new Map(contentIds.map((id) => [contentRowKey(id), id]));
     const keys = [...byKey.keys()];
     const chunks: string[][] = [];
     for (let i = 0; i < keys.length; i += rowKeysPerQuery) chunks.push(keys.slice(i, i + rowKeysPerQuery));
-    const found = new Set<string>();
+    const found = new Map<string, boolean>();
     await mapLimited(chunks, concurrency, (chunk) =>
       call('list known', async () => {
         const filter = `PartitionKey eq ${odataString(contentPartition(tenantId))} and (${chunk.map((k) => `RowKey eq ${odataString(k)}`).join(' or ')})`;
-        for await (const row of table.listEntities({ queryOptions: { filter, select: ['RowKey'] } })) {
+        for await (const row of table.listEntities({ queryOptions: { filter, select: ['RowKey', 'listed'] } })) {
           const id = byKey.get(row.rowKey ?? '');
-          if (id !== undefined) found.add(id);
+          if (id !== undefined) found.set(id, row['listed'] === true);
         }
       }));
     return found;
@@ -184,6 +218,7 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
     ensureTable,
     markSeen,
     markRefused,
+    markListed,
     countRefused,
     known,
     get: async (key: ContentKey): Promise<ContentEntry | undefined> =>
@@ -194,8 +229,8 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
       mutateContent('renew claim', key, (current) => decideRenew(current, owner, leaseMs, now)),
     recordProgress: (key: ContentKey, owner: string, sink: string, progress: SinkProgress) =>
       mutateContent('record progress', key, (current) => decideProgress(current, key, owner, sink, progress)),
-    finish: (key: ContentKey, owner: string, state: Exclude<ContentState, 'enqueued'>, detail?: string) =>
-      mutateContent('finish', key, (current) => decideFinish(current, key, owner, state, detail)),
+    finish: (key: ContentKey, owner: string, state: Exclude<ContentState, 'enqueued'>, detail?: string, tally?: BlobTally) =>
+      mutateContent('finish', key, (current) => decideFinish(current, key, owner, state, detail, tally)),
     release: (key: ContentKey, owner: string) =>
       mutateContent('release', key, (current) => decideRelease(current, owner)),
 
