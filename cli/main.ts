@@ -6,6 +6,7 @@ import { decodeUsage, runDecode } from './decode';
 import { doctorUsage, runDoctor } from './doctor';
 import { redeliverUsage, runRedeliver } from './redeliver';
 import { replayPoisonUsage, runReplayPoison } from './replay-poison';
+import { reportUsage, runReport } from './report';
 import { runSubscriptions, subscriptionsUsage } from './subscriptions';
 import { UsageError } from './usage-error';
 
@@ -25,6 +26,7 @@ const commands: Readonly<Record<string, Command>> = {
   'replay-poison': { summary: firstLine(replayPoisonUsage), run: runReplayPoison },
   redeliver: { summary: firstLine(redeliverUsage), run: runRedeliver },
   doctor: { summary: firstLine(doctorUsage), run: runDoctor },
+  report: { summary: firstLine(reportUsage), run: (argv) => runReport(argv) },
 };
 
 function usage(): string {
