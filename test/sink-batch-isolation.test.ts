@@ -176,8 +176,8 @@ describe('the content worker: the dead letter holds only the bad events', () => 
       assert.equal(outcome.kind, 'delivered');
       const entry = await ledger.get({ tenantId: tenant, contentId: message.contentId });
       assert.equal(entry?.state, 'delivered');
-      assert.deepEqual(entry?.sinks.hec, { accepted: 90, done: true });
-      assert.deepEqual(entry?.sinks.json, { accepted: 90, done: true });
+      assert.deepEqual(entry?.sinks.hec, { accepted: 90, done: true, deadLettered: 3 });
+      assert.deepEqual(entry?.sinks.json, { accepted: 90, done: true, deadLettered: 3 });
       const good = raw.map((r) => String(r.Id)).filter((id) => !bad.has(id));
       assert.deepEqual(hec.indexed.map((e) => eventId(e)), good);
       assert.deepEqual(json.accepted.map((e) => eventId(e)), good);
