@@ -128,7 +128,7 @@ export function createSharedLimiter(options: SharedLimiterOptions): SharedLimite
             if (deadline !== undefined && held.validAt >= deadline) {
               throw apiError('ABORTED', { tenantId: key, detail: `the request budget for ${key} has no room before the deadline`, retryAfterMs: held.validAt - now });
             }
-            await within(clock.sleep(held.validAt - now, signal), key, signal, deadline, () => held.validAt);
+            await within(clock.sleep(held.validAt - now), key, signal, deadline, () => held.validAt);
             continue;
           }
           if (held && held.count > 0) drop(lane); // expired unspent
