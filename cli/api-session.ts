@@ -6,6 +6,10 @@ import { createClientFromSettings } from '../shared/api/from-settings';
 import type { ManagementClient } from '../shared/api/client';
 import { loadSettings, type ApiSettings } from '../shared/config';
 import { createLogger, type Logger } from '../shared/log';
+import { systemClock } from '../shared/api/clock';
+import { createSharedLimiter } from '../shared/api/shared-limiter';
+import { createStorageAccount } from '../shared/state/storage-account';
+import { createTableBudgetStore, defaultBudgetTable, perMinuteFromSettings } from '../shared/state/table-budget';
 import { UsageError } from './usage-error';
 
 export interface ApiSession {
@@ -19,7 +23,8 @@ export interface ApiSession {
 }
 
 export function openApiSession(): ApiSession {
-  const settings = loadSettings().api;
+  const all = loadSettings();
+  const settings = all.api;
   const base = createLogger({ level: process.env.O365_LOG_LEVEL === 'debug' ? 'debug' : 'warn', secrets: secretsOf(settings) });
   let throttled = 0;
   const logger: Logger = {
@@ -29,7 +34,14 @@ export function openApiSession(): ApiSession {
       base.warn(message, fields);
     },
   };
-  const client = createClientFromSettings(settings, { logger });
+  // With the relay's storage configured, the CLI spends from the same per-tenant budget as the deployment.
+  const storage = all.relay.storage;
+  const limiter = storage === undefined ? undefined : createSharedLimiter({
+    store: createTableBudgetStore(createStorageAccount(storage).table(defaultBudgetTable)),
+    perMinuteOf: perMinuteFromSettings(all),
+    clock: systemClock,
+  });
+  const client = createClientFromSettings(settings, { logger, ...(limiter ? { limiter } : {}) });
   const abort = new AbortController();
   const onInterrupt = () => abort.abort(new Error('interrupted'));
   process.once('SIGINT', onInterrupt);

@@ -25,11 +25,14 @@ import { auditLogVerdict } from './doctor-verdicts';
 import { exitCodeOf, formatReport, type CheckResult } from './doctor-report';
 import { requiredRoles, rolesOfToken } from './doctor-roles';
 import { parseCommandLine } from './command-line';
+import { chosenTenants } from './api-session';
 
-export const doctorUsage = `usage: o365-relay doctor [--send-test-event]
+export const doctorUsage = `usage: o365-relay doctor [--tenant ID ...] [--send-test-event]
   Checks settings, sign-in and permissions, the audit log, subscriptions, the webhook, storage and each sink,
-  and prints pass/fail with a fix per check. Exit code 0 only when every check passes. Sinks get a connection
-  check only; --send-test-event also delivers one synthetic record to each sink.`;
+  and prints pass/fail with a fix per check. Exit code 0 only when every check passes. --tenant checks the
+  sign-in, audit log and subscriptions of the named tenants only (repeatable or comma-separated; default all
+  tenants of O365_TENANT_ID). Sinks get a connection check only; --send-test-event also delivers one synthetic
+  record to each sink.`;
 
 /** Network checks give up after this long: the doctor answers quickly or says what does not answer. */
 const checkTimeoutMs = 5_000;
@@ -40,7 +43,7 @@ export async function runDoctor(argv: string[]): Promise<number> {
     process.stdout.write(doctorUsage + '\n');
     return 0;
   }
-  const { results, secrets } = await diagnose({ sendTestEvent: values['send-test-event'] === true });
+  const { results, secrets } = await diagnose({ sendTestEvent: values['send-test-event'] === true, tenants: values.tenant });
   process.stdout.write(redact(formatReport(results), secrets));
   return exitCodeOf(results);
 }
@@ -51,7 +54,7 @@ interface Diagnosis {
   secrets: string[];
 }
 
-async function diagnose(options: { sendTestEvent: boolean }): Promise<Diagnosis> {
+async function diagnose(options: { sendTestEvent: boolean; tenants: readonly string[] }): Promise<Diagnosis> {
   const results: CheckResult[] = [];
   let settings: Settings;
   try {
@@ -64,6 +67,8 @@ async function diagnose(options: { sendTestEvent: boolean }): Promise<Diagnosis>
     return { results, secrets: [] };
   }
   const secrets = secretsOf(settings);
+  // An unknown --tenant is a usage error, found before any check runs.
+  const chosen = new Set(chosenTenants(options.tenants, settings.api.tenantIds));
   const ca = settings.api.caFile === undefined ? undefined : readFileSync(settings.api.caFile, 'utf8');
   const http = createHttpTransport({ ca });
   const tokens = createTokenSource(settings.api.credential, settings.api.endpoints, { agent: http.agent, clock: systemClock });
@@ -77,7 +82,7 @@ async function diagnose(options: { sendTestEvent: boolean }): Promise<Diagnosis>
     logger: createLogger({ level: 'error', secrets }),
   });
   try {
-    for (const tenant of tenantStreams(settings)) {
+    for (const tenant of tenantStreams(settings).filter((t) => chosen.has(t.tenantId))) {
       const signedIn = await checkSignIn(tenant, tokens, results);
       const listed = signedIn ? await checkAuditLog(tenant, client, results) : undefined;
       if (!signedIn) results.push({ name: `audit log ${tenant.tenantId}`, status: 'skip', detail: 'no token' });
@@ -357,5 +362,8 @@ function secretsOf(settings: Settings): string[] {
 }
 
 function parseCommand(argv: string[]) {
-  return parseCommandLine({ args: argv, options: { 'send-test-event': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }).values;
+  return parseCommandLine({
+    args: argv,
+    options: { 'send-test-event': { type: 'boolean' }, tenant: { type: 'string', multiple: true, default: [] }, help: { type: 'boolean', short: 'h' } },
+  }).values;
 }

@@ -1,33 +1,40 @@
-// HTTP trigger GET /api/health (function key): probes the subscriptions, the ledger's stream instants, the
-// queues and the dead letter, then lets the pure assessHealth decide. 200 for ok/degraded, 503 for failing, so a
-// plain availability test alerts on failing. The subscription list is cached for a minute per tenant: health
-// probes must not spend the API's request budget (`?refresh=true` skips it once, e.g. after fixing a subscription).
+// HTTP trigger GET /api/health (function key): reads the subscriptions as the keeper last stored them, the
+// ledger's stream instants, the queues and the dead letter, then lets the pure assessHealth decide. 200 for
+// ok/degraded, 503 for failing, so a plain availability test alerts on failing. Health never spends the tenants'
+// API budget by itself: `?refresh=true` asks the API once per tenant (e.g. after fixing a subscription) and stores
+// what it answers, as the keeper would.
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import type { Subscription } from '../shared/api/schemas';
 import { errorFields } from '../shared/log';
 import { assessHealth, type StreamProbe, type SubscriptionView } from '../shared/pipeline/health';
+import { snapshotOf, viewOfSnapshot, type SubscriptionSnapshot } from '../shared/pipeline/subscription-state';
 import { relayServices, type RelayServices } from '../shared/services';
 
-const subscriptionTtlMs = 60_000;
 /** Counting stops here: past it the number only says "a lot". */
 const deadLetterCountCap = 10_000;
 const refusedCountCap = 1_000;
 
-const subscriptionCache = new Map<string, { at: number; list: Promise<Subscription[]> }>();
+const errorName = (err: unknown): string => (err instanceof Error ? (err as { code?: string }).code ?? err.name : 'error');
 
-function subscriptionsOf(s: RelayServices, tenantId: string, refresh: boolean): Promise<Subscription[]> {
-  const cached = subscriptionCache.get(tenantId);
-  if (!refresh && cached && Date.now() - cached.at < subscriptionTtlMs) return cached.list;
-  const list = s.client.tenant(tenantId).listSubscriptions({ deadline: Date.now() + 20_000 });
-  subscriptionCache.set(tenantId, { at: Date.now(), list });
-  list.catch(() => subscriptionCache.delete(tenantId)); // a failure is not cached
-  return list;
+/** Each tenant's subscriptions: stored by the keeper, or (refresh) listed now and stored; an error stands for the tenant. */
+async function subscriptionStates(s: RelayServices, refresh: boolean): Promise<Map<string, SubscriptionSnapshot | Error>> {
+  if (!refresh) return s.ledger.subscriptionSnapshots();
+  const states = new Map<string, SubscriptionSnapshot | Error>();
+  await Promise.all(s.tenants.map(async ({ tenantId }) => {
+    try {
+      const snapshot = snapshotOf(tenantId, await s.client.tenant(tenantId).listSubscriptions({ deadline: Date.now() + 20_000 }), new Date());
+      states.set(tenantId, snapshot);
+      await s.ledger.setSubscriptionSnapshot(snapshot).catch((err: unknown) => s.logger.warn('could not store the refreshed subscription state', { tenantId, ...errorFields(err) }));
+    } catch (err) {
+      states.set(tenantId, err instanceof Error ? err : new Error(String(err)));
+    }
+  }));
+  return states;
 }
 
-function viewOf(list: Subscription[], contentType: string): SubscriptionView {
-  const sub = list.find((x) => x.contentType === contentType);
-  if (!sub) return { kind: 'missing' };
-  return { kind: 'listed', status: sub.status ?? null, webhookStatus: sub.webhook?.status ?? null, webhookAddress: sub.webhook?.address ?? null };
+function viewOf(state: SubscriptionSnapshot | Error | undefined, contentType: string, unreadable: string | undefined): SubscriptionView {
+  if (unreadable !== undefined) return { kind: 'unknown', error: unreadable };
+  if (state instanceof Error) return { kind: 'unknown', error: errorName(state) };
+  return viewOfSnapshot(state, contentType);
 }
 
 async function countDeadLetters(s: RelayServices): Promise<number> {
@@ -46,13 +53,15 @@ export async function health(request: HttpRequest, context: InvocationContext): 
     return undefined;
   };
   await s.ready().catch(failed('storage'));
+  let unreadable: string | undefined;
+  const states = await subscriptionStates(s, refresh).catch((err: unknown) => {
+    unreadable = `stored subscription state unreadable (${errorName(err)})`;
+    return failed('stored subscription state')(err);
+  });
   const [streams, depth, deadLetterCount] = await Promise.all([
     Promise.all(s.tenants.flatMap(({ tenantId, contentTypes }) => contentTypes.map(async (contentType): Promise<StreamProbe> => {
-      const [subscription, stream, refused] = await Promise.all([
-        subscriptionsOf(s, tenantId, refresh).then(
-          (list) => viewOf(list, contentType),
-          (err: unknown): SubscriptionView => ({ kind: 'unknown', error: err instanceof Error ? (err as { code?: string }).code ?? err.name : 'error' }),
-        ),
+      const subscription = viewOf(states?.get(tenantId), contentType, unreadable);
+      const [stream, refused] = await Promise.all([
         s.ledger.getStream(tenantId, contentType).catch(failed(`ledger row of ${tenantId}/${contentType}`)),
         s.ledger.countRefused(tenantId, contentType, refusedCountCap).catch(failed(`refused items of ${tenantId}/${contentType}`)),
       ]);

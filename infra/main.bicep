@@ -89,24 +89,19 @@ param webhookAuthId string = ''
 
 // ---- scale, request budget and memory ----
 
-// The API throttles per tenant at about 2,000 requests/min (management-api.md §7). Each instance of the app has
-// its OWN limiter (shared/api/limiter.ts, per process, per tenant), so the instances that can call the API at the
-// same time, times the per-instance budget, must stay under that limit:
-//   callers   = maximumInstanceCount (contentWorker scales out to it; per-function scaling gives it its own
-//               instances) + 2 (the reconciler and the subscription keeper timers, one instance each at worst;
-//               redeliver makes no API calls, the webhook none either, and the health function at most one
-//               subscription list per tenant per minute per HTTP instance, since it caches; the headroom covers it)
-//   perInstance = floor(tenantRequestBudgetPerMinute / callers), written to O365_REQUESTS_PER_MINUTE below
-//   callers x perInstance <= tenantRequestBudgetPerMinute (default 1,800) < 2,000
-// e.g. the defaults: 4 + 2 = 6 callers x 300/min = 1,800/min. The app's own default (600/min) would allow
-// 6 x 600 = 3,600/min with these instances, which is why the template always sets the budget.
-// The remaining ~200/min is headroom for the o365-relay CLI (doctor, backfill) and other tools on the tenant.
+// The API throttles per tenant at about 2,000 requests/min (management-api.md §7). The app's limiter is SHARED:
+// one token bucket per tenant in Table storage (table relaybudget, shared/state/table-budget.ts) that every
+// instance and caller (reconciler, content workers, subscription keeper, health refresh, the o365-relay CLI with
+// the same storage) takes from, so the budget is set per tenant and never divided by the instance count:
+//   O365_REQUESTS_PER_MINUTE = tenantRequestBudgetPerMinute (default 1,800) < 2,000
+// The bucket keeps every 60 s window within it, however many instances run; the remaining ~200/min is headroom
+// for other tools on the tenant. O365_TENANTS entries may set their own requestsPerMinute (extraAppSettings).
 @description('Most instances the app may scale out to (Flex: per-function scaling, the content worker scales up to this; Elastic Premium: the most elastic workers of the plan).')
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 4
 
-@description('Requests per minute per tenant that ALL instances together may send (the API allows about 2,000).')
+@description('Requests per minute per tenant that ALL instances and callers together may send (one shared bucket per tenant; the API allows about 2,000).')
 @minValue(60)
 @maxValue(2000)
 param tenantRequestBudgetPerMinute int = 1800
@@ -252,8 +247,6 @@ var premiumPackageBlob = 'relay.zip'
 var clientSecretName = 'o365-client-secret'
 var webhookAuthIdName = 'o365-webhook-auth-id'
 var storageConnectionName = 'storage-connection'
-var apiCallers = maximumInstanceCount + 2
-var requestsPerInstance = max(1, tenantRequestBudgetPerMinute / apiCallers)
 // The managed identity's token for a federated credential: the audience Entra expects in this cloud (US Government
 // Entra, where GCC High and DoD app registrations live, has its own), issued by the identity's tenant.
 var federatedAudience = contains([
@@ -867,7 +860,7 @@ var relaySettings = {
   O365_CLOUD: o365Cloud
   O365_CONTENT_TYPES: contentTypes
   O365_PUBLISHER_ID: publisherId
-  O365_REQUESTS_PER_MINUTE: string(requestsPerInstance)
+  O365_REQUESTS_PER_MINUTE: string(tenantRequestBudgetPerMinute)
   O365_WEBHOOK_URL: 'https://${defaultHostName}/api/notifications'
   O365_WEBHOOK_AUTH_ID: webhookAuthIdRef
   O365_BLOB_CONTAINER: blobContainer
@@ -952,7 +945,7 @@ output principalId string = identity.properties.principalId
 output identityClientId string = identity.properties.clientId
 output keyVaultName string = vault.name
 output storageAccountName string = storage.name
-output requestsPerMinutePerInstance int = requestsPerInstance
+output requestsPerMinutePerTenant int = tenantRequestBudgetPerMinute
 @description('The workbook (Application Insights, Workbooks): lag, records per sink, data loss, subscriptions, per tenant.')
 output workbookId string = workbook.id
 output alertRuleCount int = alertsOn ? length(alertRules) : 0

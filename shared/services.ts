@@ -21,6 +21,9 @@ import type { Sink } from './sinks/sink';
 import { createContentQueue, type ContentQueue } from './state/content-queue';
 import { createStorageAccount } from './state/storage-account';
 import { createTableLedger, defaultLedgerTable } from './state/table-ledger';
+import { createTableBudgetStore, defaultBudgetTable, perMinuteFromSettings } from './state/table-budget';
+import { createSharedLimiter } from './api/shared-limiter';
+import { systemClock } from './api/clock';
 import { noTelemetry, type Telemetry } from './telemetry';
 import { appInsightsTelemetry } from './telemetry/app-insights';
 
@@ -125,7 +128,12 @@ export function relayServices(): RelayServices {
     filter: compileFilter(settings.relay.filter),
     tenants: tenantStreams(settings),
     telemetry,
-    client: createClientFromSettings(settings.api, { logger, telemetry }),
+    // One budget per tenant for every instance and caller: a bucket in Table storage, taken from in blocks.
+    client: createClientFromSettings(settings.api, {
+      logger,
+      telemetry,
+      limiter: createSharedLimiter({ store: createTableBudgetStore(storage.table(defaultBudgetTable)), perMinuteOf: perMinuteFromSettings(settings), clock: systemClock }),
+    }),
     instanceId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
     ready: () =>
       (ready ??= Promise.all([queue.ensure(), deadLetter.ensure()]).then(

@@ -18,7 +18,7 @@ import type { Clock } from '../shared/api/clock';
 import { createTokenSource, type CredentialSettings, type TokenSource } from '../shared/api/credentials';
 import { ApiConfigurationError, ContentExpiredError, ManagementApiError } from '../shared/api/errors';
 import { createHttpTransport, type HttpTransport } from '../shared/api/http';
-import { createRequestLimiter } from '../shared/api/limiter';
+import { createRequestLimiter, type RequestLimiter } from '../shared/api/limiter';
 import { ensureSubscription } from '../shared/api/subscriptions';
 import { createClientFromSettings } from '../shared/api/from-settings';
 import { parseSettings } from '../shared/config';
@@ -66,6 +66,7 @@ function makeClient(options: {
   ca?: string;
   logLines?: string[];
   responseTimeoutMs?: number;
+  limiter?: RequestLimiter;
 } = {}): TestClient {
   const sleeps: number[] = [];
   const clock: Clock = {
@@ -89,7 +90,7 @@ function makeClient(options: {
     random: () => 0.5,
     ...(options.responseTimeoutMs ? { responseTimeoutMs: options.responseTimeoutMs } : {}),
     retryPolicy: { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 1000, maxRetryAfterMs: 10_000 },
-    limiter: createRequestLimiter({ perMinute: options.requestsPerMinute ?? 2000, burst: options.limiterBurst ?? 1000, clock }),
+    limiter: options.limiter ?? createRequestLimiter({ perMinute: options.requestsPerMinute ?? 2000, burst: options.limiterBurst ?? 1000, clock }),
     ...(options.logLines ? { logger: createLogger({ write: (l) => options.logLines!.push(l), level: 'debug' }) } : {}),
   });
   return { client, http, sleeps, close: () => http.close() };
@@ -525,6 +526,40 @@ describe('throttling and budget', () => {
       await client.tenant(tenantB).listSubscriptions();
       assert.equal(sleeps.length, 3, 'another tenant has its own budget');
     } finally {
+      close();
+    }
+  });
+});
+
+describe('throttles reach the limiter (the shared budget pauses the tenant for everyone)', () => {
+  it('tells the limiter of each AF429 / 429 answer with its Retry-After, once per answer; a failing limiter never fails the call', async () => {
+    const throttled: Array<[string, number | undefined]> = [];
+    let refuse = false;
+    const limiter: RequestLimiter = {
+      acquire: async () => undefined,
+      throttled: async (key, retryAfterMs) => {
+        throttled.push([key, retryAfterMs]);
+        if (refuse) throw new Error('budget store down');
+      },
+    };
+    const logLines: string[] = [];
+    const { client, close } = makeClient({ limiter, logLines });
+    try {
+      await client.tenant(tenantA).listSubscriptions();
+      sim.faults.throttle = { remaining: 2, status: 429, retryAfterSeconds: 2 };
+      await client.tenant(tenantA).listSubscriptions();
+      assert.deepEqual(throttled, [[tenantA, 2000], [tenantA, 2000]]);
+      sim.faults.throttle = { remaining: 1, status: 403 };
+      refuse = true;
+      await client.tenant(tenantA).listSubscriptions();
+      assert.deepEqual(throttled[2], [tenantA, undefined], 'AF429 on 403 counts too');
+      assert.ok(logLines.some((l) => l.includes('could not record the throttle')), 'the limiter failure is logged');
+      sim.faults.serverErrors = { remaining: 1, status: 503 };
+      await client.tenant(tenantA).listSubscriptions();
+      assert.equal(throttled.length, 3, 'a 5xx is not a throttle');
+    } finally {
+      sim.faults.throttle = { remaining: 0, status: 403 };
+      sim.faults.serverErrors = { remaining: 0, status: 500 };
       close();
     }
   });

@@ -218,6 +218,25 @@ describe('o365-relay doctor', () => {
     });
   });
 
+  it('--tenant checks only the tenants named; the default is every tenant; an unknown one is a usage error', async () => {
+    const both = { O365_TENANT_ID: `${tenantId},${unsubscribedTenant}` };
+    const one = await run(['doctor', '--tenant', tenantId.toUpperCase()], both);
+    assert.equal(one.code, 0, one.stdout + one.stderr);
+    assert.match(one.stdout, new RegExp(`^pass\\s+subscriptions ${tenantId}`, 'm'));
+    assert.doesNotMatch(one.stdout, new RegExp(unsubscribedTenant), 'the other tenant is not checked');
+    const all = await run(['doctor'], both);
+    assert.equal(all.code, 1);
+    assert.match(all.stdout, new RegExp(`^pass\\s+subscriptions ${tenantId}`, 'm'));
+    assert.match(all.stdout, new RegExp(`^fail\\s+subscriptions ${unsubscribedTenant}`, 'm'));
+    const other = await run(['doctor', '--tenant', tenantId, '--tenant', unsubscribedTenant], both);
+    assert.equal(other.code, 1);
+    assert.match(other.stdout, new RegExp(`^fail\\s+subscriptions ${unsubscribedTenant}`, 'm'));
+    const unknown = await run(['doctor', '--tenant', noPermissionTenant], both);
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, new RegExp(`--tenant ${noPermissionTenant}: not one of the tenants in O365_TENANT_ID`));
+    assert.equal(unknown.stdout, '', 'no check ran');
+  });
+
   it('a missing subscription fails the subscriptions line with the start command as fix', async () => {
     const r = await run(['doctor'], { O365_TENANT_ID: unsubscribedTenant });
     assert.equal(r.code, 1);

@@ -137,7 +137,7 @@ describe('settings', () => {
 
   it('JSON settings: text that is not JSON, a wrong shape and inline secrets are each named with the setting', () => {
     const bad = problems({ ...base, O365_TENANTS: '[{', O365_FILTER: '{"exclude": 3}', O365_SINKS: '{}' });
-    assert.equal(bad.get('O365_TENANTS'), 'must be JSON: [{"tenantId": "...", "contentTypes": [...], "authIdSetting": "SETTING_NAME"}]');
+    assert.equal(bad.get('O365_TENANTS'), 'must be JSON: [{"tenantId": "...", "contentTypes": [...], "authIdSetting": "SETTING_NAME", "requestsPerMinute": 1800}]');
     assert.match(bad.get('O365_FILTER') ?? '', /^exclude: /);
     assert.match(bad.get('O365_SINKS') ?? '', /^\(sinks\): /);
     assert.equal(problems({ ...base, O365_FILTER: 'x' }).get('O365_FILTER'), 'must be JSON, e.g. {"exclude": {"operations": ["FileAccessed"]}}');

@@ -1,7 +1,7 @@
 // Health: the pure assessment (thresholds and subscription states as data), the ledger's stream instants on
-// Azurite, and GET /api/health on the local stack (keeper ran, content delivered -> ok with the right fields;
-// a poison message -> degraded, with the subscription list served from the one-minute cache; a disabled
-// subscription -> failing once the list is refreshed).
+// Azurite, and GET /api/health on the local stack (keeper ran, content delivered -> ok with the right fields and
+// no API call: the subscriptions come from the keeper's stored state; a poison message -> degraded; a disabled
+// subscription -> failing once refreshed from the API, and stored).
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,6 +9,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { contentTypes, type ContentType } from '../shared/api/content-types';
 import { createLogger } from '../shared/log';
 import { assessHealth, defaultThresholds, type HealthProbe, type HealthReport, type StreamProbe } from '../shared/pipeline/health';
+import { snapshotOf, viewOfSnapshot } from '../shared/pipeline/subscription-state';
 import { contentQueueName } from '../shared/state/content-queue';
 import { createTableLedger } from '../shared/state/table-ledger';
 import { startAzurite } from '../dev/azurite';
@@ -52,6 +53,7 @@ describe('assessHealth (pure)', () => {
       status: 'ok',
       reasons: [],
       subscription: { status: 'enabled', webhookStatus: 'enabled' },
+      subscriptionCheckedAt: null,
       lastNotification: minutes(2).toISOString(),
       lastReconcile: minutes(5).toISOString(),
       cursor: minutes(5).toISOString(),
@@ -95,6 +97,21 @@ describe('assessHealth (pure)', () => {
     assert.deepEqual(report.reasons, [`${tenant}/Audit.Exchange: 3 listed item(s) refused, not fetched (ledger state refused; raw items in the dead letter)`]);
     assert.deepEqual(report.streams.map((s) => [s.status, s.refused]), [['degraded', 3], ['ok', 0]]);
     assert.equal(assessHealth(probe({ streams: [{ ...healthyStream('Audit.Exchange'), refused: 1_000_000 }] })).status, 'degraded');
+  });
+
+  it('reads the keeper\'s stored state: its age is shown, degraded once three keeper runs were missed; a tenant never stored is unknown', () => {
+    const stored = (checkedMinutesAgo: number): StreamProbe => ({
+      ...healthyStream('Audit.Exchange'),
+      subscription: viewOfSnapshot(snapshotOf(tenant, [{ contentType: 'Audit.Exchange', status: 'enabled', webhook: { status: 'enabled', address: 'https://relay.example/api/notifications', authId: null, expiration: null } } as never], minutes(checkedMinutesAgo)), 'Audit.Exchange'),
+    });
+    const fresh = assessHealth(probe({ streams: [stored(50)] }));
+    assert.deepEqual([fresh.status, fresh.streams[0]!.subscription, fresh.streams[0]!.subscriptionCheckedAt], ['ok', { status: 'enabled', webhookStatus: 'enabled' }, minutes(50).toISOString()]);
+    const stale = assessHealth(probe({ streams: [stored(200)] }));
+    assert.deepEqual([stale.status, stale.reasons], ['degraded', [`${tenant}/Audit.Exchange: subscription state last checked 200 min ago`]]);
+    const otherType = viewOfSnapshot(snapshotOf(tenant, [], minutes(5)), 'DLP.All');
+    assert.equal(assessHealth(probe({ streams: [{ ...healthyStream('DLP.All'), subscription: otherType }] })).reasons[0], `${tenant}/DLP.All: no subscription`);
+    const never = assessHealth(probe({ streams: [{ ...healthyStream('DLP.All'), subscription: viewOfSnapshot(undefined, 'DLP.All') }] }));
+    assert.deepEqual([never.status, never.reasons], ['degraded', [`${tenant}/DLP.All: subscription list unavailable: not yet checked by the subscription keeper`]]);
   });
 
   it('degrades when a probe failed or a stream was never looked at', () => {
@@ -143,16 +160,17 @@ describe('health end to end (local stack)', () => {
     assert.deepEqual(body.streams.map((s) => s.contentType).sort(), [...contentTypes].sort());
     for (const s of body.streams) {
       assert.deepEqual(s.subscription, { status: 'enabled', webhookStatus: 'enabled' }, s.contentType);
+      assert.ok(s.subscriptionCheckedAt !== null && Date.parse(s.subscriptionCheckedAt) <= Date.parse(body.checkedAt), 'the keeper\'s stored state, with when it was read');
       assert.equal(s.status, 'ok');
       assert.ok(s.reconcileLagMs !== null && s.reconcileLagMs < 60_000, `${s.contentType}: lag from the keeper's start`);
     }
     const exchange = body.streams.find((s) => s.contentType === 'Audit.Exchange')!;
     assert.ok(exchange.lastNotification !== null && Date.parse(exchange.lastNotification) <= Date.parse(body.checkedAt));
     assert.equal(body.streams.find((s) => s.contentType === 'DLP.All')!.lastNotification, null);
-    assert.equal(listCalls() - before, 1, 'one subscription list for the one tenant');
+    assert.equal(listCalls() - before, 0, 'health read the stored state: no subscription list');
   });
 
-  it('degrades with the reason once a message sits in the poison queue, without listing subscriptions again', async () => {
+  it('degrades with the reason once a message sits in the poison queue, without listing subscriptions', async () => {
     const poison = new QueueClient(stack.azurite.connectionString, `${contentQueueName}-poison`);
     await poison.createIfNotExists();
     await poison.sendMessage(Buffer.from('{"not":"content"}').toString('base64'));
@@ -162,17 +180,22 @@ describe('health end to end (local stack)', () => {
     assert.equal(body.status, 'degraded');
     assert.deepEqual(body.reasons, ['1 poison message(s): content that failed every attempt']);
     assert.equal(body.queue.poison, 1);
-    assert.equal(listCalls(), before, 'the subscription list came from the cache');
+    assert.equal(listCalls(), before, 'the subscriptions came from the stored state');
   });
 
   it('fails with 503 naming the stream once a subscription is disabled (seen on refresh)', async () => {
     stack.simulator.disableSubscription(stack.tenantId, 'Audit.General');
-    assert.equal((await getHealth()).body.status, 'degraded', 'still the cached list');
+    assert.equal((await getHealth()).body.status, 'degraded', 'still the stored state');
+    const before = listCalls();
     const { status, body } = await getHealth('?refresh=true');
+    assert.equal(listCalls() - before, 1, 'refresh: one list for the one tenant');
     assert.equal(status, 503);
     assert.equal(body.status, 'failing');
     assert.deepEqual(body.reasons, [`${stack.tenantId}/Audit.General: subscription disabled`, '1 poison message(s): content that failed every attempt']);
     assert.equal(body.streams.find((s) => s.contentType === 'Audit.General')!.subscription?.status, 'disabled');
+    // What the refresh saw is stored: the next plain probe says the same without asking.
+    const again = await getHealth();
+    assert.deepEqual([again.status, again.body.status, listCalls() - before], [503, 'failing', 1]);
   });
   it('names a stream whose listing had a foreign item once the reconciler ran; the good blob beside it is delivered', async () => {
     const contentType = 'Audit.SharePoint';

@@ -94,7 +94,7 @@ const resolvedInAzure: Record<string, string> = {
   O365_FEDERATED_IDENTITY_CLIENT_ID: '33333333-3333-3333-3333-333333333333', // the user-assigned identity's clientId
   O365_WEBHOOK_AUTH_ID: 'webhook-auth-id-from-key-vault-0123456789',
   O365_WEBHOOK_URL: 'https://o365relay-test.azurewebsites.us/api/notifications',
-  O365_REQUESTS_PER_MINUTE: '300',
+  O365_REQUESTS_PER_MINUTE: '1800', // param tenantRequestBudgetPerMinute
   // The account's primaryEndpoints, here as Azure Government gives them (the reason the template uses them).
   AzureWebJobsStorage__blobServiceUri: 'https://o365relaytest.blob.core.usgovcloudapi.net/',
   AzureWebJobsStorage__queueServiceUri: 'https://o365relaytest.queue.core.usgovcloudapi.net/',
@@ -200,18 +200,22 @@ describe('infra/main.bicep app settings', () => {
     assert.throws(() => parseSettings(withoutIdentity), 'without the identity (and without a secret) there is no way to sign in');
   });
 
-  it('keeps instances x per-instance request budget under the API limit of about 2,000/min per tenant', () => {
-    const maxInstances = intParam('maximumInstanceCount');
+  it('sets one request budget per tenant, shared by every instance (never divided by the instance count), under the API limit', () => {
     const budget = intParam('tenantRequestBudgetPerMinute');
     const budgetMax = /@maxValue\((\d+)\)\s*\nparam tenantRequestBudgetPerMinute /.exec(bicep)?.[1];
     assert.ok(budgetMax !== undefined && Number(budgetMax) <= 2000, 'the budget parameter cannot exceed 2,000/min');
-    assert.match(bicep, /^var apiCallers = maximumInstanceCount \+ 2$/m);
-    assert.match(bicep, /^var requestsPerInstance = max\(1, tenantRequestBudgetPerMinute \/ apiCallers\)$/m);
-    assert.equal(settings.get('O365_REQUESTS_PER_MINUTE'), 'string(requestsPerInstance)');
-    const perInstance = Math.max(1, Math.floor(budget / (maxInstances + 2)));
-    assert.ok((maxInstances + 2) * perInstance <= budget && budget < 2000, `${maxInstances + 2} callers x ${perInstance}/min`);
-    // The app's own default would not hold at this scale, which is why the template must set the budget.
-    assert.ok((maxInstances + 2) * 600 > 2000);
+    assert.ok(budget < 2000);
+    // The limiter is a per-tenant bucket in Table storage that every instance takes from: the template hands it the
+    // tenant's budget as it is. Dividing by maximumInstanceCount again would waste most of it when few instances run.
+    assert.equal(settings.get('O365_REQUESTS_PER_MINUTE'), 'string(tenantRequestBudgetPerMinute)');
+    assert.doesNotMatch(bicep, /tenantRequestBudgetPerMinute\s*\/\s*|maximumInstanceCount\s*\+\s*2/, 'no per-instance division left');
+    assert.match(bicep, /^output requestsPerMinutePerTenant int = tenantRequestBudgetPerMinute$/m);
+    // The app reads the same number as the per-tenant default of its shared bucket.
+    const parsed = parseSettings({ ...environmentOf(federatedPath), WEBSITE_INSTANCE_ID: 'instance-0', O365_REQUESTS_PER_MINUTE: String(budget) });
+    assert.equal(parsed.api.requestsPerMinute, budget);
+    const guide = readFileSync(path.join(repoRoot, 'docs', 'deploy.md'), 'utf8');
+    assert.equal(/^\| `tenantRequestBudgetPerMinute` \| (\d+) \|/m.exec(guide)?.[1], String(budget), 'docs/deploy.md parameter table: the budget default');
+    assert.doesNotMatch(guide, /maximumInstanceCount \+ 2/, 'the guide no longer describes the per-instance division');
   });
 
   it('caps the Node worker heap from the one workerHeapMB parameter, and the deploy guide states its default', () => {

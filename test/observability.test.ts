@@ -211,6 +211,7 @@ const stream = (contentType: StreamHealth['contentType'], status: StreamHealth['
   reconcileLagMs: 0,
   notificationAgeMs: null,
   refused: null,
+  subscriptionCheckedAt: null,
   ...changes,
 });
 const report = (streams: StreamHealth[], changes: Partial<HealthReport> = {}): HealthReport => ({
@@ -283,6 +284,9 @@ describe('heartbeat timer on the local stack', () => {
   it('beats and reports a disabled subscription as failing, naming only that stream', async () => {
     await stack.host.fireTimer('subscriptionKeeper');
     stack.simulator.disableSubscription(stack.tenantId, 'Audit.General');
+    // Health reads the subscription state the keeper stores: its next pass sees the disabled one.
+    await stack.host.fireTimer('subscriptionKeeper');
+    await stack.host.idle({ timeoutMs: 30_000 });
     await beat();
     assert.equal(telemetry.total('heartbeat'), 1);
     assert.equal(telemetry.total('health.status', { status: 'failing' }), 2);

@@ -318,3 +318,89 @@ describe('table ledger failures', () => {
       err instanceof StateStoreError && err.code === 'STATE_REJECTED' && !err.message.includes('s3cr3t'));
   });
 });
+
+describe('purge by tenant and day, and the keeper\'s subscription state (Azurite)', () => {
+  /** A table client that notes each storage request the ledger makes (method, and the filter of a query). */
+  function countingLedger(clock: () => number) {
+    const tableName = `ledger${++tables}`;
+    const raw = TableClient.fromConnectionString(azurite.connectionString, tableName, { allowInsecureConnection: true });
+    const calls: Array<{ method: string; filter?: string | undefined; actions?: number }> = [];
+    const tableClient = new Proxy(raw, {
+      get(target, name, receiver) {
+        const value: unknown = Reflect.get(target, name, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          const method = String(name);
+          const filter = method === 'listEntities' ? (args[0] as { queryOptions?: { filter?: string } } | undefined)?.queryOptions?.filter : undefined;
+          const actions = method === 'submitTransaction' ? (args[0] as unknown[]).length : undefined;
+          calls.push({ method, filter, ...(actions === undefined ? {} : { actions }) });
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    return { ledger: createTableLedger({ tableClient, clock }), calls };
+  }
+  const at = (day: string, n: number) => `${day}T${String(Math.floor(n / 60) % 24).padStart(2, '0')}:${String(n % 60).padStart(2, '0')}:00.000Z`;
+
+  it('deletes a tenant\'s day in transactions of at most 100, at most maxRows per call, never reading content rows by time', async () => {
+    const { ledger, calls } = countingLedger(() => Date.parse('2024-11-25T00:00:00Z'));
+    const oldA = Array.from({ length: 250 }, (_, i) => message(realId(1000 + i), { contentCreated: at('2024-11-10', i) }));
+    const oldB = Array.from({ length: 30 }, (_, i) => message(realId(2000 + i), { tenantId: otherTenant, contentCreated: at('2024-11-11', i) }));
+    const recent = Array.from({ length: 40 }, (_, i) => message(realId(3000 + i), { contentCreated: at('2024-11-20', i) }));
+    // The cut's own day: before the cut goes, after it stays.
+    const cutDay = [message(realId(4000), { contentCreated: '2024-11-18T05:00:00Z' }), message(realId(4001), { contentCreated: '2024-11-18T07:00:00Z' })];
+    await ledger.markSeen([...oldA, ...recent, cutDay[0]!, cutDay[1]!]);
+    await ledger.markSeen(oldB);
+    const writes = calls.filter((c) => c.method === 'submitTransaction');
+    assert.ok(writes.every((c) => (c.actions ?? 0) <= 100), 'index rows go in transactions of at most 100');
+
+    calls.length = 0;
+    const cut = new Date('2024-11-18T06:00:00Z');
+    assert.equal(await ledger.purge(cut, { maxRows: 120 }), 120, 'bounded per call');
+    assert.equal(await ledger.purge(cut, { maxRows: 1_000 }), 250 + 30 + 1 - 120);
+    assert.equal(await ledger.purge(cut), 0);
+    const queries = calls.filter((c) => c.method === 'listEntities');
+    assert.ok(queries.length > 0 && queries.every((c) => c.filter?.startsWith("PartitionKey ge 'expiry:' and PartitionKey lt 'expiry:2024-11-18;'")), 'only the purge index, up to the cut\'s day');
+    const deletes = calls.filter((c) => c.method === 'submitTransaction');
+    assert.ok(deletes.every((c) => (c.actions ?? 0) <= 100));
+    // Per page of ≤ 100 index rows: one content and one index transaction, one more per extra partition a page spans
+    // (four pages: the maxRows cut adds one; three more partitions: tenant B's day and the cut's day).
+    assert.ok(deletes.length <= 2 * (Math.ceil(281 / 100) + 1) + 3, `${deletes.length} transactions for 281 rows`);
+    assert.equal(calls.filter((c) => c.method === 'deleteEntity').length, 0, 'no row-by-row deletes');
+
+    const allIds = [...oldA, ...recent, ...cutDay].map((m) => m.contentId);
+    assert.deepEqual(await ledger.known(tenantId, allIds), new Set([...recent, cutDay[1]!].map((m) => m.contentId)));
+    assert.deepEqual(await ledger.known(otherTenant, oldB.map((m) => m.contentId)), new Set());
+  });
+
+  it('an id seen again with another contentCreated keeps the stored row\'s day (never purged early); a claim-created row is indexed', async () => {
+    const { ledger } = countingLedger(() => Date.parse('2024-11-25T00:00:00Z'));
+    const first = message(realId(5000), { contentCreated: '2024-11-20T10:00:00Z' });
+    await ledger.markSeen([first]);
+    assert.deepEqual(await ledger.markSeen([{ ...first, contentCreated: '2024-11-05T10:00:00Z' }]), []);
+    assert.deepEqual(await ledger.markRefused([{ ...keyOf(first), contentType: 'Audit.Exchange', contentCreated: '2024-11-06T10:00:00Z', contentExpiration: '', reason: 'x' }]), []);
+    assert.equal(await ledger.purge(new Date('2024-11-15T00:00:00Z')), 0);
+    assert.equal((await ledger.get(keyOf(first)))?.state, 'enqueued');
+    const claimed = message(realId(5001), { contentCreated: '2024-11-05T10:00:00Z' });
+    assert.equal((await ledger.claim(claimed, 'w', 1_000, 0)).kind, 'claimed');
+    assert.equal(await ledger.purge(new Date('2024-11-15T00:00:00Z')), 1);
+    assert.equal(await ledger.get(keyOf(claimed)), undefined);
+    assert.equal(await ledger.purge(new Date('2024-11-21T00:00:00Z')), 1, 'purged on its own day');
+  });
+
+  it('stores each tenant\'s subscription state whole and reads every tenant\'s in one query; an odd row is reported, not misread', async () => {
+    const { ledger, calls } = countingLedger(Date.now);
+    assert.deepEqual(await ledger.subscriptionSnapshots(), new Map());
+    const checkedAt = new Date('2024-11-25T10:00:00.000Z');
+    const a = { tenantId, checkedAt, streams: { 'Audit.Exchange': { status: 'enabled', webhookStatus: 'enabled', webhookAddress: 'https://relay.example/api/notifications' } } };
+    await ledger.setSubscriptionSnapshot(a);
+    await ledger.setSubscriptionSnapshot({ tenantId: otherTenant, checkedAt, streams: {} });
+    const later = { ...a, checkedAt: new Date('2024-11-25T11:00:00.000Z'), streams: { 'DLP.All': { status: 'disabled', webhookStatus: null, webhookAddress: null } } };
+    await ledger.setSubscriptionSnapshot(later);
+    calls.length = 0;
+    const stored = await ledger.subscriptionSnapshots();
+    assert.deepEqual(stored.get(tenantId), later, 'replaced whole, not merged');
+    assert.deepEqual(stored.get(otherTenant)?.streams, {});
+    assert.equal(calls.filter((c) => c.method === 'listEntities').length, 1);
+  });
+});

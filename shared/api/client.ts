@@ -172,7 +172,9 @@ export function createManagementClient(options: ManagementClientOptions): Manage
           idleTimeoutMs,
         });
         if (answer.status >= 200 && answer.status < 300) return accept(answer);
-        throw await errorOf(answer, context);
+        const error = await errorOf(answer, context);
+        if (error.status === 429 || error.code === 'AF429') await reportThrottle(op.tenantId, error.retryAfterMs);
+        throw error;
       },
       {
         policy: retryPolicy,
@@ -188,6 +190,15 @@ export function createManagementClient(options: ManagementClientOptions): Manage
         },
       },
     );
+  }
+
+  /** A throttle backs the tenant off for every caller sharing the limiter; the limiter's own trouble is only logged. */
+  async function reportThrottle(tenantId: string, retryAfterMs: number | undefined): Promise<void> {
+    try {
+      await limiter.throttled?.(tenantId, retryAfterMs);
+    } catch (err) {
+      log?.warn('could not record the throttle in the shared request budget', { tenantId, error: err instanceof Error ? err.message : String(err) });
+    }
   }
 
   async function errorOf(answer: HttpAnswer, context: Record<string, string | undefined>): Promise<ManagementApiError> {

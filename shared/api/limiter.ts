@@ -6,6 +6,11 @@ import { apiError } from './errors.js';
 export interface RequestLimiter {
   /** Waits until `key` may send one more request; refuses when that would be after `deadline`. */
   acquire(key: string, options?: { signal?: AbortSignal | undefined; deadline?: number | undefined }): Promise<void>;
+  /**
+   * The API throttled `key` (AF429 / HTTP 429): a shared limiter pauses it for every instance and caller. The
+   * client calls it before its own retry backs off; a failure here is the limiter's to report, never the call's.
+   */
+  throttled?(key: string, retryAfterMs: number | undefined): Promise<void>;
 }
 
 export interface LimiterOptions {

@@ -17,6 +17,8 @@ export interface EnsureOptions extends CallOptions {
   webhook?: WebhookSpec | undefined;
   restartDisabled: boolean;
   logger?: Logger | undefined;
+  /** The tenant's subscriptions as just listed (one list for all its content types); listed here when absent. */
+  listed?: readonly Subscription[] | undefined;
 }
 
 function webhookNeedsUpdate(current: Subscription, wanted: WebhookSpec | undefined): boolean {
@@ -30,8 +32,8 @@ function webhookNeedsUpdate(current: Subscription, wanted: WebhookSpec | undefin
 }
 
 export async function ensureSubscription(feed: TenantFeed, contentType: ContentType, options: EnsureOptions): Promise<EnsureOutcome> {
-  const { webhook, restartDisabled, logger, ...call } = options;
-  const current = (await feed.listSubscriptions(call)).find((s) => s.contentType === contentType);
+  const { webhook, restartDisabled, logger, listed, ...call } = options;
+  const current = (listed ?? (await feed.listSubscriptions(call))).find((s) => s.contentType === contentType);
   const start = async () => {
     const result = await feed.startSubscription(contentType, webhook, call);
     return result.outcome === 'started' ? result.subscription : null;

@@ -5,10 +5,13 @@ import type { ContentType } from '../api/content-types';
 
 export type HealthLevel = 'ok' | 'degraded' | 'failing';
 
-/** What the API's subscription list says about one stream; `unknown` when the list could not be read. */
+/**
+ * What the API's subscription list says about one stream; `unknown` when the list could not be read. `checkedAt`:
+ * when the list was read, if it was stored (the keeper's state) rather than asked for now.
+ */
 export type SubscriptionView =
-  | { kind: 'listed'; status: string | null; webhookStatus: string | null; webhookAddress: string | null }
-  | { kind: 'missing' }
+  | { kind: 'listed'; status: string | null; webhookStatus: string | null; webhookAddress: string | null; checkedAt?: Date | undefined }
+  | { kind: 'missing'; checkedAt?: Date | undefined }
   | { kind: 'unknown'; error: string };
 
 export interface StreamProbe {
@@ -47,6 +50,8 @@ export interface HealthThresholds {
   deadLetterCount: Band;
   /** Refused listed items of one stream: content the relay will not fetch without a person looking. */
   refusedItems: Band;
+  /** now − when the stored subscription state was read from the API (the keeper runs hourly). */
+  subscriptionStateAgeMs: Band;
 }
 
 export const defaultThresholds: HealthThresholds = {
@@ -59,6 +64,8 @@ export const defaultThresholds: HealthThresholds = {
   deadLetterCount: { degraded: 1, failing: 10_000 },
   // Each one is kept (ledger, dead letter) and costs only itself: worth a look, never failing by itself.
   refusedItems: { degraded: 1, failing: Number.POSITIVE_INFINITY },
+  // Three missed keeper runs: what health says about the subscriptions may no longer be true.
+  subscriptionStateAgeMs: { degraded: 3 * 60 * 60_000, failing: Number.POSITIVE_INFINITY },
 };
 
 /** What each subscription state means for the stream (a disabled subscription lists no content: data stops). */
@@ -77,6 +84,8 @@ export interface StreamHealth {
   status: HealthLevel;
   reasons: string[];
   subscription: { status: string | null; webhookStatus: string | null } | null;
+  /** When the subscription state shown was read from the API (null: asked for now, or not known). */
+  subscriptionCheckedAt: string | null;
   lastNotification: string | null;
   lastReconcile: string | null;
   cursor: string | null;
@@ -121,6 +130,12 @@ function streamHealth(s: StreamProbe, probe: HealthProbe, thresholds: HealthThre
       else if (sub.webhookStatus.toLowerCase() === 'disabled') findings.push({ level: subscriptionLevels['webhook-disabled'], reason: 'webhook disabled by the API' });
     }
   }
+  const checkedAt = sub.kind === 'unknown' ? undefined : sub.checkedAt;
+  if (checkedAt !== undefined) {
+    const age = Math.max(0, probe.now.getTime() - checkedAt.getTime());
+    const level = bandLevel(age, thresholds.subscriptionStateAgeMs);
+    if (level !== 'ok') findings.push({ level, reason: `subscription state last checked ${Math.round(age / 60_000)} min ago` });
+  }
   const sign = s.cursor ?? s.lastStart;
   const reconcileLagMs = sign ? Math.max(0, probe.now.getTime() - sign.getTime()) : null;
   if (reconcileLagMs === null) findings.push({ level: 'degraded', reason: 'never reconciled nor subscribed' });
@@ -138,6 +153,7 @@ function streamHealth(s: StreamProbe, probe: HealthProbe, thresholds: HealthThre
     status: worst(findings.map((f) => f.level)),
     reasons: findings.map((f) => f.reason),
     subscription: sub.kind === 'listed' ? { status: sub.status, webhookStatus: sub.webhookStatus } : null,
+    subscriptionCheckedAt: iso(checkedAt),
     lastNotification: iso(s.lastNotification),
     lastReconcile: iso(s.cursor),
     cursor: iso(s.cursor),

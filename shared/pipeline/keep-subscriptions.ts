@@ -12,6 +12,8 @@ import { ensureSubscription, type EnsureOutcome } from '../api/subscriptions';
 import { errorFields, type Logger } from '../log';
 import { noTelemetry, type Telemetry } from '../telemetry';
 import type { Ledger } from './ledger';
+import type { Subscription } from '../api/schemas';
+import { snapshotOf, storedSubscriptionOf, type SubscriptionSnapshot } from './subscription-state';
 import type { WarmUp } from './warm-webhook';
 
 export interface KeeperDeps {
@@ -60,6 +62,10 @@ export async function keepSubscriptions(deps: KeeperDeps): Promise<KeeperResult[
   try {
     let warmUp: WarmUp | undefined;
     for (const { tenantId, contentTypes } of deps.tenants) {
+      // One list per tenant, stored for health (which then never asks the API), updated by what starts answer.
+      const seen = tenantSubscriptions(deps, tenantId);
+      // Listed every pass, even when every start is skipped (15-minute rule), so what health reads is this pass's.
+      await seen.list().catch((err: unknown) => deps.logger.warn('could not list the subscriptions', { tenantId, ...errorFields(err) }));
       for (const contentType of contentTypes) {
         const lastStart = await deps.ledger.getLastStart(tenantId, contentType);
         if (lastStart && deps.now().getTime() - lastStart.getTime() < START_SPACING_MS) {
@@ -75,7 +81,9 @@ export async function keepSubscriptions(deps: KeeperDeps): Promise<KeeperResult[
             webhook: deps.webhook,
             restartDisabled: deps.restartDisabled,
             logger: deps.logger,
+            listed: await seen.list(),
           });
+          if (outcome.changed) seen.started(contentType, outcome.subscription);
           if (outcome.changed) {
             await deps.ledger.setLastStart(tenantId, contentType, deps.now());
             telemetry.event('subscription.changed', { tenantId, contentType, outcome: outcome.state });
@@ -89,9 +97,39 @@ export async function keepSubscriptions(deps: KeeperDeps): Promise<KeeperResult[
           telemetry.event('subscription.failed', { tenantId, contentType, code: String((err as { code?: unknown }).code ?? 'unknown') });
         }
       }
+      await seen.store();
     }
   } finally {
     await deps.ledger.releaseLease(lease, deps.owner);
   }
   return results;
+}
+
+/**
+ * The tenant's subscription list for one keeper pass: listed at most once (only when a content type is checked),
+ * changed by what starts answered, and stored when the pass ends (a failed store is logged: health then shows the
+ * previous state with its age).
+ */
+function tenantSubscriptions(deps: KeeperDeps, tenantId: string) {
+  let listing: Promise<Subscription[]> | undefined;
+  let snapshot: SubscriptionSnapshot | undefined;
+  return {
+    list: (): Promise<Subscription[]> =>
+      (listing ??= deps.feed(tenantId).listSubscriptions().then((list) => {
+        snapshot = snapshotOf(tenantId, list, deps.now());
+        return list;
+      })),
+    started(contentType: ContentType, subscription: Subscription | null): void {
+      // A start that answered no subscription (already enabled) leaves the listed state as it was.
+      if (snapshot && subscription) snapshot.streams[contentType] = storedSubscriptionOf(subscription);
+    },
+    async store(): Promise<void> {
+      if (!snapshot) return;
+      try {
+        await deps.ledger.setSubscriptionSnapshot(snapshot);
+      } catch (err) {
+        deps.logger.warn('could not store the subscription state for health', { tenantId, ...errorFields(err) });
+      }
+    },
+  };
 }

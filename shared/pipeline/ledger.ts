@@ -2,6 +2,7 @@
 // free of storage SDKs. The implementation (Azure Table storage, ETag-guarded) lives in shared/state/.
 import type { ContentType } from '../api/content-types';
 import type { ContentKey, ContentMessage } from './content-message';
+import type { SubscriptionSnapshot } from './subscription-state';
 
 /**
  * `delivered-with-problems`: the good records went through; some spans of the blob were not records (kept in the
@@ -112,6 +113,21 @@ export interface Ledger {
   acquireLease(name: string, owner: string, leaseMs: number, now: number): Promise<boolean>;
   releaseLease(name: string, owner: string): Promise<void>;
 
-  /** Removes content entries older than `before` (the API forgets content after 7 days). */
-  purge(before: Date): Promise<number>;
+  /**
+   * Removes content entries older than `before` (the API forgets content after 7 days), a tenant's day at a time in
+   * batches of at most 100, and at most `maxRows` per call (the rest at the next call); returns how many went.
+   */
+  purge(before: Date, options?: PurgeOptions): Promise<number>;
+
+  // ---- subscription state as the keeper last saw it (health reads it instead of asking the API) ----
+
+  /** Replaces the tenant's stored subscription state. */
+  setSubscriptionSnapshot(snapshot: SubscriptionSnapshot): Promise<void>;
+  /** Every tenant's stored subscription state, by tenant id. */
+  subscriptionSnapshots(): Promise<Map<string, SubscriptionSnapshot>>;
+}
+
+export interface PurgeOptions {
+  /** Most entries one call deletes. Default 50,000 (about 1,500 storage requests). */
+  maxRows?: number | undefined;
 }

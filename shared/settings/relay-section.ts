@@ -15,6 +15,13 @@ const TenantOptions = z.strictObject({
   contentTypes: z.array(ContentType).min(1).optional(),
   /** The NAME of the setting (or Key Vault reference setting) that holds this tenant's webhook authId. */
   authIdSetting: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'authIdSetting must be a setting name' }).optional(),
+  /** This tenant's API budget per minute, for every instance and caller together (default O365_REQUESTS_PER_MINUTE). */
+  requestsPerMinute: z
+    .number({ error: 'requestsPerMinute must be a whole number from 1 to 2000' })
+    .int({ error: 'requestsPerMinute must be a whole number from 1 to 2000' })
+    .min(1, { error: 'requestsPerMinute must be a whole number from 1 to 2000' })
+    .max(2000, { error: 'requestsPerMinute must be at most 2000 (the API throttles a tenant at about 2,000 requests per minute)' })
+    .optional(),
 });
 
 const minAuthIdLength = 16;
@@ -100,7 +107,7 @@ export const relaySettingsSection = z
 
     const tenants: Array<z.infer<typeof TenantOptions> & { authId?: string }> = [];
     const tenantList = jsonSetting('O365_TENANTS', s.O365_TENANTS, z.array(TenantOptions), {
-      example: ': [{"tenantId": "...", "contentTypes": [...], "authIdSetting": "SETTING_NAME"}]',
+      example: ': [{"tenantId": "...", "contentTypes": [...], "authIdSetting": "SETTING_NAME", "requestsPerMinute": 1800}]',
       refuse: (parsed) =>
         Array.isArray(parsed) && parsed.some((t) => t && typeof t === 'object' && ['authId', 'clientSecret', 'secret', 'password'].some((k) => k in t))
           ? 'must not hold secrets inline: name the setting that holds them (authIdSetting)'

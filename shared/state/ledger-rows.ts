@@ -3,12 +3,15 @@
 //   content:{tenant}  / {contentId}    one per content blob: state, claim, per-sink progress (JSON text)
 //   stream:{tenant}   / {contentType}  the reconciler's cursor, the last subscription start and notification
 //   lease             / {name}         named leases (e.g. the subscription keeper's)
+//   expiry:{day}:{tenant} / {contentId} the purge index: one per content row, under the day purge counts from
+//   subscriptions     / {tenant}       the subscriptions as the keeper last listed them (for health)
 // Keys are encoded (table-keys.ts); raw ids are kept in their own columns. Epoch-ms instants are Int64 (bigint).
 import { z } from 'zod';
 import { ContentType } from '../api/content-types';
 import type { ContentKey, ContentMessage } from '../pipeline/content-message';
 import { parseApiTime } from '../api-time';
 import type { BlobTally, ClaimResult, ContentEntry, ContentState, RefusedEntry, SinkProgress } from '../pipeline/ledger';
+import { SubscriptionSnapshot } from '../pipeline/subscription-state';
 import { encodeKey } from './table-keys';
 import { StateStoreError } from './store-error';
 
@@ -273,3 +276,53 @@ export function decideLease(current: LeaseState | undefined, owner: string, leas
   if (current && current.owner !== '' && current.owner !== owner && current.until > now) return { result: false };
   return { result: true, next: { owner, until: now + leaseMs } };
 }
+
+// ---- purge index: a content row's tenant and day, so purge takes a day of one tenant in batches, never scanning
+// the content partitions by time. Written before the content row (an index row without its content is harmless;
+// the reverse would never be purged). ----
+
+export const expiryPartitionPrefix = 'expiry:';
+/** The UTC day of an instant, as the index keys it (sorts as it reads). */
+export const dayOf = (at: Date): string => at.toISOString().slice(0, 10);
+export const expiryPartition = (day: string, tenantId: string): string => `${expiryPartitionPrefix}${day}:${encodeKey(tenantId)}`;
+
+export function expiryRow({ entry, createdAt }: StoredContent): TableRow {
+  return { partitionKey: expiryPartition(dayOf(createdAt), entry.tenantId), rowKey: contentRowKey(entry.contentId), tenantId: entry.tenantId, createdAt };
+}
+
+const ExpiryRow = z.object({ partitionKey: z.string(), rowKey: z.string(), tenantId: z.string() });
+/** An index row as purge needs it: its own key and the content row it stands for. */
+export function expiryFromRow(row: unknown): { index: { pk: string; rk: string }; content: { pk: string; rk: string } } {
+  const r = parseRow(ExpiryRow, 'purge index', row);
+  return { index: { pk: r.partitionKey, rk: r.rowKey }, content: { pk: contentPartition(r.tenantId), rk: r.rowKey } };
+}
+
+// ---- the keeper's subscription state, one row per tenant in one partition (health reads them all at once) ----
+
+export const subscriptionPartition = 'subscriptions';
+
+const SubscriptionRow = z.object({
+  tenantId: z.string(),
+  checkedAt: z.date(),
+  streams: z.string().transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'streams is not JSON' });
+      return z.NEVER;
+    }
+  }),
+});
+
+export function subscriptionSnapshotFromRow(row: unknown): SubscriptionSnapshot {
+  const r = parseRow(SubscriptionRow, 'subscription state', row);
+  return parseRow(SubscriptionSnapshot, 'subscription state', r);
+}
+
+export const subscriptionSnapshotToRow = (snapshot: SubscriptionSnapshot): TableRow => ({
+  partitionKey: subscriptionPartition,
+  rowKey: encodeKey(snapshot.tenantId),
+  tenantId: snapshot.tenantId,
+  checkedAt: snapshot.checkedAt,
+  streams: JSON.stringify(snapshot.streams),
+});

@@ -5,11 +5,13 @@
 import { TableClient } from '@azure/data-tables';
 import type { ContentType } from '../api/content-types';
 import type { ContentKey, ContentMessage } from '../pipeline/content-message';
-import type { BlobTally, ClaimResult, ContentEntry, ContentState, Ledger, RefusedEntry, SinkProgress } from '../pipeline/ledger';
+import type { BlobTally, ClaimResult, ContentEntry, ContentState, Ledger, PurgeOptions, RefusedEntry, SinkProgress } from '../pipeline/ledger';
+import type { SubscriptionSnapshot } from '../pipeline/subscription-state';
 import {
-  contentFromRow, contentPartition, contentPartitionPrefix, contentRowKey, contentToRow, decideClaim, decideFinish,
+  contentFromRow, contentPartition, contentRowKey, contentToRow, decideClaim, decideFinish,
   decideLease, decideProgress, decideRelease, decideRenew, leaseFromRow, leasePartition, leaseToRow, newContent, refusedContent,
   streamFromRow, streamPartition, streamToRow, type StoredContent, type StreamState, type TableRow,
+  dayOf, expiryFromRow, expiryPartitionPrefix, expiryRow, subscriptionPartition, subscriptionSnapshotFromRow, subscriptionSnapshotToRow,
 } from './ledger-rows';
 import { isMissingRow, isMissingTable, StateStoreError, storeFailure, toStateStoreError } from './store-error';
 import { encodeKey, odataString } from './table-keys';
@@ -33,6 +35,9 @@ export interface TableLedger extends Ledger {
 
 /** Rounds of read-decide-write before giving up with STATE_CONTENTION (retryable). */
 const maxRounds = 10;
+/** Table storage takes at most 100 operations in one transaction (entity group), all in one partition. */
+const purgeBatch = 100;
+const defaultPurgeRows = 50_000;
 /** Table storage allows at most 15 comparisons in one filter: the PartitionKey and 14 RowKeys. */
 const rowKeysPerQuery = 14;
 
@@ -80,11 +85,14 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
     operation: string, pk: string, rk: string,
     parse: (row: unknown) => S, toRow: (value: S) => TableRow,
     decide: (current: S | undefined) => { result: T; next?: S | undefined },
+    /** Runs before a row is created (not replaced): the purge index goes in first. */
+    beforeCreate?: (next: S) => Promise<void>,
   ): Promise<T> {
     for (let round = 0; round < maxRounds; round++) {
       const current = await read(operation, pk, rk, parse);
       const { result, next } = decide(current?.value);
       if (next === undefined) return result;
+      if (!current && beforeCreate) await beforeCreate(next);
       const row = toRow(next);
       const lostRace = await call(operation, async () => {
         try {
@@ -104,7 +112,8 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
   }
 
   const mutateContent = <T>(operation: string, key: ContentKey, decide: (current: StoredContent | undefined) => { result: T; next?: StoredContent | undefined }) =>
-    mutate(operation, contentPartition(key.tenantId), contentRowKey(key.contentId), contentFromRow, contentToRow, decide);
+    mutate(operation, contentPartition(key.tenantId), contentRowKey(key.contentId), contentFromRow, contentToRow, decide,
+      (next) => indexForPurge([next]));
 
   const mutateStream = (operation: string, tenantId: string, contentType: ContentType, change: (s: StreamState) => StreamState) =>
     mutate(operation, streamPartition(tenantId), encodeKey(contentType), streamFromRow, (s) => streamToRow(tenantId, contentType, s),
@@ -115,17 +124,41 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
 
   /** Inserts each row unless its key exists; returns the items whose row was new. */
   async function insertAbsent<T>(operation: string, items: readonly T[], toStored: (item: T) => StoredContent): Promise<T[]> {
-    const fresh = await mapLimited(items, concurrency, (item) =>
+    const stored = items.map(toStored);
+    await indexForPurge(stored);
+    const fresh = await mapLimited(stored, concurrency, (row) =>
       call(operation, async () => {
         try {
-          await table.createEntity(contentToRow(toStored(item)));
+          await table.createEntity(contentToRow(row));
           return true;
         } catch (err) {
           if (storeFailure(err).status === 409) return false; // known already: insert-if-absent
           throw err;
         }
       }));
+    await mapLimited(stored.filter((_, i) => !fresh[i]), concurrency, reindexKnown);
     return items.filter((_, i) => fresh[i]);
+  }
+
+  /**
+   * An item that was known already got an index row for its own day; if the stored row counts from another day
+   * (a different contentCreated for the same id), that index row would purge it early: index the stored row's day
+   * instead. Rare (callers ask `known` first), and it also indexes rows written before the index existed.
+   */
+  async function reindexKnown(ours: StoredContent): Promise<void> {
+    let existing: Stored<StoredContent> | undefined;
+    try {
+      existing = await read('check purge index', contentPartition(ours.entry.tenantId), contentRowKey(ours.entry.contentId), contentFromRow);
+    } catch (err) {
+      if (err instanceof StateStoreError && err.code === 'STATE_CORRUPT') return; // an odd row costs only itself
+      throw err;
+    }
+    if (!existing) return; // purged meanwhile: our index row stands for nothing, which purge skips
+    const mine = expiryRow(ours);
+    const theirs = expiryRow(existing.value);
+    if (mine.partitionKey === theirs.partitionKey) return;
+    await call('index for purge', () => table.upsertEntity(theirs, 'Replace'));
+    await deleteBatch([{ pk: mine.partitionKey, rk: mine.rowKey }]);
   }
 
   const markSeen = (messages: readonly ContentMessage[]) => insertAbsent('mark seen', messages, (m) => newContent(m, clock()));
@@ -191,28 +224,85 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
     return found;
   }
 
-  async function purge(before: Date): Promise<number> {
-    const filter = `PartitionKey ge ${odataString(contentPartitionPrefix)} and PartitionKey lt ${odataString(nextPrefix(contentPartitionPrefix))}` +
-      ` and createdAt lt datetime'${before.toISOString()}'`;
-    const doomed = await call('list purge', async () => {
-      const rows: Array<{ pk: string; rk: string }> = [];
-      for await (const row of table.listEntities({ queryOptions: { filter, select: ['PartitionKey', 'RowKey'] } })) {
-        rows.push({ pk: row.partitionKey ?? '', rk: row.rowKey ?? '' });
+  // ---- purge by tenant and day (the index rows of ledger-rows.ts), in batches of at most 100 ----
+
+  /** Upserts the index rows of `stored` content, one transaction per tenant-day of up to 100 (idempotent). */
+  async function indexForPurge(stored: readonly StoredContent[]): Promise<void> {
+    const batches = inBatches(stored.map(expiryRow), (row) => row.partitionKey);
+    await mapLimited(batches, concurrency, (rows) =>
+      call('index for purge', () => table.submitTransaction(rows.map((row) => ['upsert', row, 'Replace'] as const))));
+  }
+
+  /** Deletes rows of one partition in one transaction; if one is gone already (a concurrent purge), one by one. */
+  async function deleteBatch(keys: ReadonlyArray<{ pk: string; rk: string }>): Promise<number> {
+    if (keys.length === 0) return 0;
+    const together = await call('purge', async () => {
+      try {
+        await table.submitTransaction(keys.map(({ pk, rk }) => ['delete', { partitionKey: pk, rowKey: rk }] as const));
+        return true;
+      } catch (err) {
+        if (isMissingRow(err)) return false;
+        throw err;
       }
-      return rows;
     });
-    const deleted = await mapLimited(doomed, concurrency, ({ pk, rk }) =>
+    if (together) return keys.length;
+    const one = await mapLimited(keys, concurrency, ({ pk, rk }) =>
       call('purge', async () => {
         try {
           await table.deleteEntity(pk, rk);
           return true;
         } catch (err) {
-          if (isMissingRow(err)) return false; // purged concurrently
+          if (isMissingRow(err)) return false;
           throw err;
         }
       }));
-    return deleted.filter(Boolean).length;
+    return one.filter(Boolean).length;
   }
+
+  async function purge(before: Date, options: PurgeOptions = {}): Promise<number> {
+    const maxRows = options.maxRows ?? defaultPurgeRows;
+    // Only index partitions up to the cut's day are read: whole earlier days, and the cut's own day by createdAt.
+    const filter = `PartitionKey ge ${odataString(expiryPartitionPrefix)} and PartitionKey lt ${odataString(nextPrefix(`${expiryPartitionPrefix}${dayOf(before)}:`))}` +
+      ` and createdAt lt datetime'${before.toISOString()}'`;
+    let deleted = 0;
+    let taken = 0; // index rows handled, the bound (some may stand for content already gone)
+    while (taken < maxRows) {
+      const page = await call('list purge', async () => {
+        const rows: ReturnType<typeof expiryFromRow>[] = [];
+        const pages = table.listEntities({ queryOptions: { filter, select: ['PartitionKey', 'RowKey', 'tenantId'] } }).byPage({ maxPageSize: purgeBatch });
+        for await (const got of pages) {
+          for (const row of got) rows.push(expiryFromRow(row));
+          if (rows.length > 0) break; // an empty page with a continuation: read on
+        }
+        return rows.slice(0, Math.min(purgeBatch, maxRows - taken));
+      });
+      if (page.length === 0) break;
+      taken += page.length;
+      // Content first: a crash between leaves index rows whose content is gone, which the next purge skips.
+      for (const keys of inBatches(page.map((r) => r.content), (k) => k.pk)) deleted += await deleteBatch(keys);
+      for (const keys of inBatches(page.map((r) => r.index), (k) => k.pk)) await deleteBatch(keys);
+    }
+    return deleted;
+  }
+
+  // ---- the keeper's subscription state (one row per tenant) ----
+
+  const setSubscriptionSnapshot = (snapshot: SubscriptionSnapshot): Promise<void> =>
+    // The newest look wins: a snapshot is whole, never merged, so a plain upsert is right.
+    call('store subscription state', async () => {
+      await table.upsertEntity(subscriptionSnapshotToRow(snapshot), 'Replace');
+    });
+
+  const subscriptionSnapshots = (): Promise<Map<string, SubscriptionSnapshot>> =>
+    call('read subscription state', async () => {
+      const found = new Map<string, SubscriptionSnapshot>();
+      const filter = `PartitionKey eq ${odataString(subscriptionPartition)}`;
+      for await (const row of table.listEntities({ queryOptions: { filter } })) {
+        const snapshot = subscriptionSnapshotFromRow(row);
+        found.set(snapshot.tenantId, snapshot);
+      }
+      return found;
+    });
 
   return {
     ensureTable,
@@ -251,6 +341,8 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
         (current) => ({ result: undefined, next: current?.owner === owner ? { owner: '', until: 0 } : undefined })),
 
     purge,
+    setSubscriptionSnapshot,
+    subscriptionSnapshots,
   };
 }
 
@@ -267,6 +359,22 @@ function tableClientFrom(connectionString: string, tableName: string): TableClie
 
 /** The smallest string greater than every string starting with `prefix` (for a PartitionKey range). */
 const nextPrefix = (prefix: string): string => prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+
+/** Groups `items` by `key` (e.g. the partition) into runs of at most `purgeBatch`, the most one transaction takes. */
+function inBatches<T extends { rowKey: string } | { rk: string }>(items: readonly T[], key: (item: T) => string): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    groups.set(k, [...(groups.get(k) ?? []), item]);
+  }
+  const batches: T[][] = [];
+  for (const group of groups.values()) {
+    // One transaction must not name the same row twice (a duplicate in one markSeen call).
+    const unique = [...new Map(group.map((item) => ['rowKey' in item ? item.rowKey : item.rk, item])).values()];
+    for (let i = 0; i < unique.length; i += purgeBatch) batches.push(unique.slice(i, i + purgeBatch));
+  }
+  return batches;
+}
 
 /** `run` over `items` with at most `limit` in flight; results in input order. */
 async function mapLimited<T, R>(items: readonly T[], limit: number, run: (item: T) => Promise<R>): Promise<R[]> {
