@@ -54,48 +54,29 @@ class Reader {
 }
 
 /**
- * "…" with "" and backtick escapes, and \" for a quote: the audit logger writes inner quotes that way
- * (`-ContentMatchQuery "subject:\"x\" AND …"`), which PowerShell itself would not; undefined when unterminated.
+ * A quoted string, the reader on its opening quote; undefined when unterminated. Both quotes double to escape
+ * themselves ('' and ""). Double quotes also take backtick escapes and \" for a quote: the audit logger writes inner
+ * quotes that way (`-ContentMatchQuery "subject:\"x\" AND …"`), which PowerShell itself would not.
  */
-function doubleQuoted(r: Reader, raw: boolean): string | undefined {
+function quoted(r: Reader, raw: boolean): string | undefined {
   const start = r.i;
+  const quote = r.code();
+  const escapes = quote === DQ;
   r.i++; // opening quote
   let out = '';
   while (!r.done) {
     const c = r.code();
-    if (c === BACKTICK) {
+    if (escapes && c === BACKTICK) {
       if (r.i + 1 >= r.text.length) return undefined;
       const next = r.text[r.i + 1]!;
       out += backtickEscapes[next] ?? next;
       r.i += 2;
-    } else if (c === 0x5c && r.code(1) === DQ) {
+    } else if (escapes && c === 0x5c && r.code(1) === DQ) {
       out += '"';
       r.i += 2;
-    } else if (c === DQ) {
-      if (r.code(1) === DQ) {
-        out += '"';
-        r.i += 2;
-      } else {
-        r.i++;
-        return raw ? r.text.slice(start, r.i) : out;
-      }
-    } else {
-      out += r.text[r.i]!;
-      r.i++;
-    }
-  }
-  return undefined;
-}
-
-/** '…' with '' for a quote; undefined when unterminated. */
-function singleQuoted(r: Reader, raw: boolean): string | undefined {
-  const start = r.i;
-  r.i++;
-  let out = '';
-  while (!r.done) {
-    if (r.code() === SQ) {
-      if (r.code(1) === SQ) {
-        out += "'";
+    } else if (c === quote) {
+      if (r.code(1) === quote) {
+        out += r.text[r.i]!;
         r.i += 2;
       } else {
         r.i++;
@@ -124,9 +105,9 @@ function group(r: Reader): string | undefined {
       if (closers.pop() !== c) return undefined;
       r.i++;
     } else if (c === DQ) {
-      if (doubleQuoted(r, true) === undefined) return undefined;
+      if (quoted(r, true) === undefined) return undefined;
     } else if (c === SQ) {
-      if (singleQuoted(r, true) === undefined) return undefined;
+      if (quoted(r, true) === undefined) return undefined;
     } else if (c === BACKTICK) {
       r.i += 2;
     } else r.i++;
@@ -144,8 +125,7 @@ function bare(r: Reader): string | undefined {
 
 function element(r: Reader): string | undefined {
   const c = r.code();
-  if (c === DQ) return doubleQuoted(r, false);
-  if (c === SQ) return singleQuoted(r, false);
+  if (c === DQ || c === SQ) return quoted(r, false);
   if (openers[c] !== undefined || (c === 0x40 && openers[r.code(1)] !== undefined)) return group(r);
   return bare(r);
 }
