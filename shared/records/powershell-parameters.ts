@@ -104,9 +104,7 @@ function group(r: Reader): string | undefined {
     } else if (c === 0x29 || c === 0x7d || c === 0x5d) {
       if (closers.pop() !== c) return undefined;
       r.i++;
-    } else if (c === DQ) {
-      if (quoted(r, true) === undefined) return undefined;
-    } else if (c === SQ) {
+    } else if (c === DQ || c === SQ) {
       if (quoted(r, true) === undefined) return undefined;
     } else if (c === BACKTICK) {
       r.i += 2;
