@@ -2,6 +2,8 @@
 import './notifications';
 import './contentWorker';
 import './reconciler';
+import './reconcileStream';
 import './subscriptionKeeper';
+import './keepTenant';
 import './redeliver';
 import './health';

@@ -2,6 +2,7 @@
 // free of storage SDKs. The implementation (Azure Table storage, ETag-guarded) lives in shared/state/.
 import type { ContentType } from '../api/content-types';
 import type { ContentKey, ContentMessage } from './content-message';
+import type { PlanState } from './reconcile-plan';
 
 /**
  * `delivered-with-problems`: the good records went through; some spans of the blob were not records (kept in the
@@ -53,6 +54,9 @@ export interface StreamStatus {
   cursor?: Date | undefined;
   lastStart?: Date | undefined;
   lastNotification?: Date | undefined;
+  /** Fan-out reconcile (reconcile-plan.ts): when the last plan was opened, and when the last plan finished. */
+  plannedAt?: Date | undefined;
+  lastReconciled?: Date | undefined;
 }
 
 export interface Ledger {
@@ -93,4 +97,15 @@ export interface Ledger {
 
   /** Removes content entries older than `before` (the API forgets content after 7 days). */
   purge(before: Date): Promise<number>;
+
+  // Fan-out reconcile plans, one per stream, in the stream's row (reconcile-plan.ts decides, the ETag guards).
+  /** Opens plan `planId` for the stream unless a live plan holds it; true when opened. */
+  openPlan(tenantId: string, contentType: ContentType, planId: string, now: Date): Promise<boolean>;
+  /** The stream's plan, if one was ever opened. */
+  getPlan(tenantId: string, contentType: ContentType): Promise<PlanState | undefined>;
+  /**
+   * Moves plan `planId` past `step` and stores `cursor` in the same write; `done` finishes the plan (and sets
+   * lastReconciled). False, writing nothing, when `step` is not the plan's current one (a duplicate message).
+   */
+  advancePlan(tenantId: string, contentType: ContentType, planId: string, step: number, cursor: Date, done: boolean, now: Date): Promise<boolean>;
 }

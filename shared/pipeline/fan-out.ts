@@ -1,0 +1,57 @@
+// What the timers do now: plan, never work. The reconciler's timer opens a plan per stream in the ledger (only
+// where the previous plan finished or expired: backpressure) and sends one message per opened plan; the keeper's
+// timer sends one message per tenant. Queue-triggered functions do the work, so every instance shares it.
+import type { ContentType } from '../api/content-types';
+import { errorFields, type Logger } from '../log';
+import type { Ledger } from './ledger';
+import { newPlanId, type KeepMessage, type ReconcileMessage } from './reconcile-plan';
+
+export interface PlanDeps {
+  ledger: Ledger;
+  tenants: ReadonlyArray<{ tenantId: string; contentTypes: readonly ContentType[] }>;
+  enqueue(messages: readonly ReconcileMessage[]): Promise<void>;
+  now: () => Date;
+  logger: Logger;
+  /** Plans opened at once (one ETag-guarded write each). Default 16. */
+  concurrency?: number;
+}
+
+export interface PlanReport {
+  planned: number;
+  /** Streams whose previous plan is still running: not planned again this time. */
+  busy: Array<{ tenantId: string; contentType: ContentType }>;
+  /** Streams whose plan could not be opened (a storage error): tried again at the next run. */
+  failed: number;
+}
+
+export async function planReconcile(deps: PlanDeps): Promise<PlanReport> {
+  const now = deps.now();
+  const until = now.toISOString();
+  const streams = deps.tenants.flatMap(({ tenantId, contentTypes }) => contentTypes.map((contentType) => ({ tenantId, contentType })));
+  const messages: ReconcileMessage[] = [];
+  const busy: PlanReport['busy'] = [];
+  let failed = 0;
+  let next = 0;
+  const lane = async () => {
+    while (next < streams.length) {
+      const stream = streams[next++]!;
+      const planId = newPlanId();
+      try {
+        if (await deps.ledger.openPlan(stream.tenantId, stream.contentType, planId, now)) messages.push({ ...stream, planId, step: 0, until });
+        else busy.push(stream);
+      } catch (err) {
+        // One stream's ledger trouble must not stop the others' plans.
+        failed++;
+        deps.logger.error('stream not planned', { ...stream, ...errorFields(err) });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(deps.concurrency ?? 16, streams.length) }, lane));
+  // A plan opened but never sent expires after planLeaseMs and is planned again then.
+  await deps.enqueue(messages);
+  return { planned: messages.length, busy, failed };
+}
+
+export function keepMessages(tenants: ReadonlyArray<{ tenantId: string }>): KeepMessage[] {
+  return tenants.map(({ tenantId }) => ({ tenantId }));
+}
