@@ -26,7 +26,9 @@ export interface PlanReport {
 
 export async function planReconcile(deps: PlanDeps): Promise<PlanReport> {
   const now = deps.now();
-  const until = now.toISOString();
+  // A whole second, as the API lists (rounded up, as the client rounds a window's end, so content created in this
+  // second is listed): a 24 h lookback from it is exactly one window, not one and a sliver.
+  const until = new Date(Math.ceil(now.getTime() / 1000) * 1000).toISOString();
   const streams = deps.tenants.flatMap(({ tenantId, contentTypes }) => contentTypes.map((contentType) => ({ tenantId, contentType })));
   const messages: ReconcileMessage[] = [];
   const busy: PlanReport['busy'] = [];
