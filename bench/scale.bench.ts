@@ -50,6 +50,8 @@ const tenantIdOf = (i: number) => `${(0x10000000 + i).toString(16)}-0000-4000-80
 /** Storage requests through one host's proxy: all of them, and queue messages sent / completed per queue. */
 interface Counts {
   requests: number;
+  /** Requests per service (blob, queue, table). */
+  byService: Map<string, number>;
   sent: Map<string, number>;
   completed: Map<string, number>;
 }
@@ -57,10 +59,11 @@ const add = (map: Map<string, number>, key: string) => map.set(key, (map.get(key
 const sum = (map: Map<string, number>) => [...map.values()].reduce((a, b) => a + b, 0);
 
 /** A pass-through HTTP proxy to one Azurite service that counts what goes through. */
-async function countingProxy(target: string, counts: Counts): Promise<{ url: string; server: Server }> {
+async function countingProxy(service: string, target: string, counts: Counts): Promise<{ url: string; server: Server }> {
   const to = new URL(target);
   const server = createServer((req, res) => {
     counts.requests++;
+    add(counts.byService, service);
     const [, , queue, messages, id] = (req.url ?? '').split('?')[0]!.split('/');
     if (messages === 'messages' && queue) {
       if (req.method === 'POST') add(counts.sent, queue);
@@ -78,7 +81,7 @@ async function countingProxy(target: string, counts: Counts): Promise<{ url: str
 }
 
 async function proxiedConnection(azurite: RunningAzurite, counts: Counts): Promise<{ connectionString: string; servers: Server[] }> {
-  const [blob, queue, table] = await Promise.all([azurite.blobUrl!, azurite.queueUrl!, azurite.tableUrl!].map((u) => countingProxy(new URL(u).origin, counts)));
+  const [blob, queue, table] = await Promise.all(([['blob', azurite.blobUrl!], ['queue', azurite.queueUrl!], ['table', azurite.tableUrl!]] as const).map(([service, u]) => countingProxy(service, new URL(u).origin, counts)));
   return {
     connectionString: `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_ACCOUNT_KEY};BlobEndpoint=${blob!.url};QueueEndpoint=${queue!.url};TableEndpoint=${table!.url};`,
     servers: [blob!.server, queue!.server, table!.server],
@@ -122,7 +125,7 @@ async function main(): Promise<void> {
     sim.faults.delayMs = latencyMs;
 
     // H hosts, each through its own counting proxy; the reconciler fires once, 20 s from now (all hosts up by then).
-    const counts: Counts[] = Array.from({ length: hostCount }, () => ({ requests: 0, sent: new Map(), completed: new Map() }));
+    const counts: Counts[] = Array.from({ length: hostCount }, () => ({ requests: 0, byService: new Map<string, number>(), sent: new Map<string, number>(), completed: new Map<string, number>() }));
     const fireAt = new Date(Math.ceil((Date.now() + 20_000) / 1000) * 1000);
     const outputs: string[][] = [];
     for (let h = 0; h < hostCount; h++) {
@@ -157,7 +160,7 @@ async function main(): Promise<void> {
       if (children.some((c) => c.exitCode !== null)) throw new Error(`a host exited:\n${outputs.map((o) => o.join('').slice(-3000)).join('\n')}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    const atFire = counts.map((c) => ({ requests: c.requests, sent: sum(c.sent) }));
+    const atFire = counts.map((c) => ({ requests: c.requests, sent: sum(c.sent), byService: new Map(c.byService) }));
     const journalAtFire = sim.journal.length;
     let blobs = 0;
     for (;;) {
@@ -169,6 +172,7 @@ async function main(): Promise<void> {
     const cycleSeconds = (Date.now() - fireAt.getTime()) / 1000;
     const storageOps = counts.reduce((a, c, i) => a + c.requests - atFire[i]!.requests, 0);
     const messagesSent = counts.reduce((a, c, i) => a + sum(c.sent) - atFire[i]!.sent, 0);
+    const perService = (service: string) => counts.reduce((a, c, i) => a + (c.byService.get(service) ?? 0) - (atFire[i]!.byService.get(service) ?? 0), 0);
 
     // Busiest minute of API requests of any one tenant (sliding 60 s), during the cycle.
     const byTenant = new Map<string, number[]>();
@@ -217,6 +221,8 @@ async function main(): Promise<void> {
       blobsDelivered: blobs,
       busiestTenantMinuteRequests: busiestTenantMinute,
       storageOpsPerBlob: Number((storageOps / blobs).toFixed(1)),
+      // Of which: queue includes the hosts' empty polls (3 queues × H hosts, every 0.1-0.5 s), a fixed cost, not per blob.
+      storageOpsPerBlobByService: Object.fromEntries(['blob', 'queue', 'table'].map((service) => [service, Number((perService(service) / blobs).toFixed(1))])),
       queueMessagesPerBlob: Number((messagesSent / blobs).toFixed(2)),
       perHost,
       baseline: {
