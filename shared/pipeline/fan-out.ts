@@ -30,7 +30,7 @@ export async function planReconcile(deps: PlanDeps): Promise<PlanReport> {
   // second is listed): a 24 h lookback from it is exactly one window, not one and a sliver.
   const until = new Date(Math.ceil(now.getTime() / 1000) * 1000).toISOString();
   const streams = deps.tenants.flatMap(({ tenantId, contentTypes }) => contentTypes.map((contentType) => ({ tenantId, contentType })));
-  const messages: ReconcileMessage[] = [];
+  let planned = 0;
   const busy: PlanReport['busy'] = [];
   let failed = 0;
   let next = 0;
@@ -39,19 +39,24 @@ export async function planReconcile(deps: PlanDeps): Promise<PlanReport> {
       const stream = streams[next++]!;
       const planId = newPlanId();
       try {
-        if (await deps.ledger.openPlan(stream.tenantId, stream.contentType, planId, now)) messages.push({ ...stream, planId, step: 0, until });
-        else busy.push(stream);
+        if (!(await deps.ledger.openPlan(stream.tenantId, stream.contentType, planId, now))) {
+          busy.push(stream);
+          continue;
+        }
+        // Sent at once, so other instances start while this one still plans (5,000 streams take a while).
+        // A plan opened but never sent expires after planLeaseMs and is planned again then.
+        const message: ReconcileMessage = { ...stream, planId, step: 0, until };
+        await deps.enqueue([message]);
+        planned++;
       } catch (err) {
-        // One stream's ledger trouble must not stop the others' plans.
+        // One stream's ledger or queue trouble must not stop the others' plans.
         failed++;
         deps.logger.error('stream not planned', { ...stream, ...errorFields(err) });
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(deps.concurrency ?? 16, streams.length) }, lane));
-  // A plan opened but never sent expires after planLeaseMs and is planned again then.
-  await deps.enqueue(messages);
-  return { planned: messages.length, busy, failed };
+  return { planned, busy, failed };
 }
 
 export function keepMessages(tenants: ReadonlyArray<{ tenantId: string }>): KeepMessage[] {
