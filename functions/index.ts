@@ -2,7 +2,9 @@
 import './notifications';
 import './contentWorker';
 import './reconciler';
+import './reconcileStream';
 import './subscriptionKeeper';
+import './keepTenant';
 import './redeliver';
 import './health';
 import './heartbeat';

@@ -1,34 +1,25 @@
-// Timer trigger: lists what the API has for every tenant and content type and enqueues what the ledger has not
-// seen, so a missed or disabled webhook costs at most one interval.
+// Timer trigger: plans, never lists. Opens a plan per stream (tenant × content type) whose previous plan finished
+// or expired and sends one o365-reconcile message per plan; functions/reconcileStream lists, on any instance, so
+// a missed or disabled webhook costs at most one interval however many tenants there are.
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { errorFields } from '../shared/log';
-import { reconcileStream } from '../shared/pipeline/reconcile';
+import { planReconcile } from '../shared/pipeline/fan-out';
 import { relayServices } from '../shared/services';
 
 export async function reconciler(_timer: Timer, context: InvocationContext): Promise<void> {
   const s = relayServices();
   await s.ready();
-  for (const { tenantId, contentTypes } of s.tenants) {
-    for (const contentType of contentTypes) {
-      try {
-        const report = await reconcileStream(tenantId, contentType, {
-          ledger: s.ledger,
-          listContent: (t, ct, range) => s.client.tenant(t).listContentRange(ct, range),
-          enqueue: (messages) => s.queue.enqueue(messages),
-          deadLetter: s.deadLetter,
-          now: () => new Date(),
-          overlapMs: s.settings.relay.reconcileOverlapMs,
-          initialLookbackMs: s.settings.relay.initialLookbackMs,
-          logger: s.logger,
-          telemetry: s.telemetry,
-        });
-        s.logger.info('stream reconciled', { invocationId: context.invocationId, ...report });
-      } catch (err) {
-        // One stream's failure (a disabled subscription, throttling) must not stop the others; its cursor stays.
-        s.logger.error('stream not reconciled', { invocationId: context.invocationId, tenantId, contentType, ...errorFields(err) });
-      }
-    }
-  }
+  const report = await planReconcile({
+    ledger: s.ledger,
+    tenants: s.tenants,
+    enqueue: (messages) => s.reconcileQueue.enqueue(messages),
+    now: () => new Date(),
+    logger: s.logger,
+  });
+  s.telemetry.metric('reconciler.planned', report.planned);
+  s.telemetry.metric('reconciler.busy', report.busy.length);
+  // A busy stream is one whose last plan is still listing (a big backlog, throttling): worth a line, not an error.
+  if (report.busy.length > 0) s.logger.info('streams still reconciling: not planned again', { invocationId: context.invocationId, count: report.busy.length, first: report.busy.slice(0, 5) });
+  s.logger.info('reconcile planned', { invocationId: context.invocationId, planned: report.planned, busy: report.busy.length, failed: report.failed });
 }
 
 app.timer('reconciler', { schedule: process.env.O365_RECONCILE_SCHEDULE ?? '0 */10 * * * *', runOnStartup: false, handler: reconciler });

@@ -19,6 +19,8 @@ import { secretSettingNames } from './sinks/sink-secrets';
 import type { DeadLetterStore } from './sinks/dead-letter';
 import type { Sink } from './sinks/sink';
 import { createContentQueue, type ContentQueue } from './state/content-queue';
+import { createKeepQueue, createReconcileQueue, type MessageQueue } from './state/plan-queues';
+import type { KeepMessage, ReconcileMessage } from './pipeline/reconcile-plan';
 import { createStorageAccount } from './state/storage-account';
 import { createTableLedger, defaultLedgerTable } from './state/table-ledger';
 import { createTableBudgetStore, defaultBudgetTable, perMinuteFromSettings } from './state/table-budget';
@@ -45,6 +47,9 @@ export interface RelayServices extends WebhookContext {
   client: ManagementClient;
   ledger: Ledger;
   queue: ContentQueue;
+  /** The fan-out queues: one message per stream to reconcile, one per tenant whose subscriptions to keep. */
+  reconcileQueue: MessageQueue<ReconcileMessage>;
+  keepQueue: MessageQueue<KeepMessage>;
   deadLetter: DeadLetterStore;
   sinksFor(tenantId: string): readonly Sink[];
   sinkNamed(name: string): Sink | undefined;
@@ -115,6 +120,8 @@ export function relayServices(): RelayServices {
   const deadLetter = createBlobDeadLetter(storage.blobService.getContainerClient(deadLetterContainerName));
   const ledger = createTableLedger({ tableClient: storage.table(defaultLedgerTable) });
   const queue = createContentQueue(storage.queue);
+  const reconcileQueue = createReconcileQueue(storage.queue);
+  const keepQueue = createKeepQueue(storage.queue);
   let ready: Promise<void> | undefined;
   services = {
     settings,
@@ -122,6 +129,8 @@ export function relayServices(): RelayServices {
     logger,
     ledger,
     queue,
+    reconcileQueue,
+    keepQueue,
     deadLetter,
     sinksFor: (tenantId) => sinksForTenant(sinks, tenantId),
     sinkNamed: (name) => sinks.find((s) => s.name === name),
@@ -136,7 +145,7 @@ export function relayServices(): RelayServices {
     }),
     instanceId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
     ready: () =>
-      (ready ??= Promise.all([queue.ensure(), deadLetter.ensure()]).then(
+      (ready ??= Promise.all([queue.ensure(), reconcileQueue.ensure(), keepQueue.ensure(), deadLetter.ensure()]).then(
         () => undefined,
         (err: unknown) => {
           ready = undefined; // try again on the next invocation

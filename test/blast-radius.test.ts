@@ -103,6 +103,7 @@ before(async () => {
   ledger = createTableLedger({ connectionString: stack.azurite.connectionString });
   deadLetters = BlobServiceClient.fromConnectionString(stack.azurite.connectionString).getContainerClient(deadLetterContainerName);
   await stack.host.fireTimer('subscriptionKeeper');
+  await stack.host.idle({ timeoutMs: 30_000 }); // the timer plans one o365-keep message per tenant
 });
 
 after(async () => {

@@ -81,6 +81,7 @@ after(async () => {
 describe('the relay end to end (dev host running the bundle)', () => {
   it('subscribes through the subscription keeper, with the validation handshake against the host', async () => {
     await stack.host.fireTimer('subscriptionKeeper');
+    await stack.host.idle({ timeoutMs: 30_000 }); // the timer plans one o365-keep message per tenant
     const subscriptions = stack.simulator.subscriptions(stack.tenantId);
     assert.deepEqual(subscriptions.map((s) => s.contentType).sort(), [...contentTypes].sort());
     for (const s of subscriptions) {

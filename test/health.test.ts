@@ -146,6 +146,7 @@ describe('health end to end (local stack)', () => {
 
   it('reports ok with subscriptions, last notification and counts after the keeper ran and content was delivered', async () => {
     await stack.host.fireTimer('subscriptionKeeper');
+    await stack.host.idle({ timeoutMs: 30_000 }); // the timer plans one o365-keep message per tenant
     const records = [...generateRecords(5, { seed: 3 })].map((r) => ({ ...r, OrganizationId: stack.tenantId }));
     await stack.simulator.publish(stack.tenantId, 'Audit.Exchange', records);
     await stack.simulator.flushNotifications();

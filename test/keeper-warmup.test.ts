@@ -178,6 +178,7 @@ describe('behind an inbound restriction (local host allows only 127.0.0.2, the s
   it('the keeper starts every subscription: its own warm-up gets 403, the API\'s handshake from 127.0.0.2 passes', async () => {
     const before = refusals().length;
     await stack.host.fireTimer('subscriptionKeeper');
+    await stack.host.idle({ timeoutMs: 30_000 }); // the timer plans one o365-keep message per tenant
     // The app's warm-up reached the front end and was refused once (no retries on 403).
     const warmUps = refusals().slice(before);
     assert.deepEqual(warmUps.map((e) => [e.fields.source, e.fields.path]), [['127.0.0.1', '/api/notifications']]);

@@ -1,6 +1,7 @@
 // The dev host: loads the app's real @azure/functions registrations through the `@azure/functions-core` shim and
 // runs them against Azurite: HTTP triggers on a loopback port, queue triggers with the storage extension's
 // semantics, timer triggers on their NCRONTAB schedules, queue/blob outputs, host.json `functionTimeout`.
+import path from 'node:path';
 import { createLogger, type Logger, type LogLevel } from '../../shared/log';
 import { hooks, installCoreModule, programmingModel, registrations, setSystemLog, type Registration } from './core-module';
 import type { RpcInvocationResponse, RpcLogLevel } from './core-contract';
@@ -12,6 +13,7 @@ import { loadApp, locateApp } from './app-loader';
 import { writeOutputs } from './output-bindings';
 import { DEFAULT_MESSAGE_LEASE_MS, poisonQueueName, QueueListener } from './queue-listener';
 import { StorageConnections } from './storage-connections';
+import { blobTimerLock, defaultHostId } from './timer-lock';
 import { TimerTrigger } from './timer-trigger';
 
 export interface StartHostOptions {
@@ -113,6 +115,15 @@ async function startWithSettings(options: StartHostOptions, settings: HostSettin
     for (const l of listeners) if (l.connection === connection && l.listener.queueName === queueName) l.listener.notify();
   }
 
+  // Hosts sharing a storage account (AzureWebJobsStorage) fire each timer occurrence once, as in Azure.
+  const hostId = process.env.AzureFunctionsWebHost__hostid ?? defaultHostId(path.basename(app.root));
+  const timerLock = (name: string) => {
+    try {
+      return blobTimerLock(connections.blobService('Storage'), hostId, name, logger);
+    } catch {
+      return undefined; // no storage connection: a lone host, no lock
+    }
+  };
   const timers = new Map<string, TimerTrigger>();
   const httpFunctions: HttpFunction[] = [];
   for (const { definition } of byName.values()) {
@@ -141,6 +152,7 @@ async function startWithSettings(options: StartHostOptions, settings: HostSettin
       timers.set(name, new TimerTrigger({
         functionName: name, triggerBindingName: trigger.bindingName, schedule: trigger.schedule, runOnStartup: trigger.runOnStartup,
         run: async (req) => { await run(name, req, {}); }, logger,
+        lock: timerLock(name),
       }));
     }
   }

@@ -1,5 +1,5 @@
 // A timer trigger: fires at each occurrence of its schedule (UTC), once at start with `runOnStartup`, and on
-// demand (`fire`, for tests and the dev CLI). The handler gets the Timer object the host sends
+// demand (`fire`, for tests and the dev CLI). With a `lock`, a scheduled occurrence fires on one host only. The handler gets the Timer object the host sends
 // (`{ Schedule, ScheduleStatus, IsPastDue }`, camelCased by @azure/functions). No schedule monitor: a missed
 // occurrence is not replayed, so `isPastDue` is always false here.
 import type { Logger } from '../../shared/log';
@@ -16,6 +16,8 @@ export interface TimerTriggerOptions {
   schedule: string;
   runOnStartup: boolean;
   run(request: InvocationRequest): Promise<void>;
+  /** The singleton lock (timer-lock.ts): a scheduled occurrence fires only where it answers true. */
+  lock?: { claim(): Promise<boolean> } | undefined;
   logger: Logger;
 }
 
@@ -62,6 +64,15 @@ export class TimerTrigger {
     this.fire().catch((err: unknown) => this.#o.logger.debug('timer invocation failed', { function: this.#o.functionName, ...errorFields(err) }));
   }
 
+  /** A scheduled occurrence: fired by the one host that holds the timer's lock (manual `fire` ignores the lock). */
+  #fireScheduled(): void {
+    const lock = this.#o.lock;
+    if (!lock) return this.#fireLogged();
+    lock.claim().then((held) => {
+      if (held && !this.#stopped) this.#fireLogged();
+    }, (err: unknown) => this.#o.logger.warn('timer lock failed', { function: this.#o.functionName, ...errorFields(err) }));
+  }
+
   #arm(after?: Date): void {
     if (this.#stopped) return;
     const now = Date.now();
@@ -73,7 +84,7 @@ export class TimerTrigger {
     }
     const wait = next.getTime() - now;
     this.#timer = setTimeout(() => {
-      if (wait <= MAX_TIMEOUT_MS) this.#fireLogged();
+      if (wait <= MAX_TIMEOUT_MS) this.#fireScheduled();
       this.#arm(wait <= MAX_TIMEOUT_MS ? next : undefined);
     }, Math.min(wait, MAX_TIMEOUT_MS));
     this.#timer.unref();

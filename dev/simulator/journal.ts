@@ -1,6 +1,9 @@
 // Every request the simulator receives (and every webhook call it makes), with secrets replaced by
 // "[redacted]", so tests can assert headers and counts without secrets ever being stored.
-import { redact } from '../../shared/log.js';
+import { secretForms } from '../../shared/log.js';
+
+/** secretForms keeps spellings of at least 4 characters: the index key. */
+const prefixLength = 4;
 
 export interface JournalEntry {
   time: string;
@@ -40,10 +43,23 @@ function redactFields(value: unknown): unknown {
 export class Journal {
   readonly entries: JournalEntry[] = [];
   private readonly secrets = new Set<string>();
+  /**
+   * Every spelling of every secret (secretForms), by its first characters: one pass over an entry finds them all,
+   * so recording costs the entry's length, not the number of secrets (thousands of tokens with many tenants).
+   */
+  private readonly formsByPrefix = new Map<string, string[]>();
 
   /** Values to scrub wherever they appear (issued tokens, app secrets, authIds). */
   addSecret(value: string | undefined): void {
-    if (value && value.length >= 4) this.secrets.add(value);
+    if (!value || value.length < 4 || this.secrets.has(value)) return;
+    this.secrets.add(value);
+    for (const form of secretForms(value)) {
+      const key = form.slice(0, prefixLength);
+      const forms = this.formsByPrefix.get(key) ?? [];
+      if (!forms.includes(form)) forms.push(form);
+      forms.sort((a, b) => b.length - a.length); // the longest spelling wins at a position
+      this.formsByPrefix.set(key, forms);
+    }
   }
 
   /** The values scrubbed so far (for a test's secret scan over everything else). */
@@ -54,7 +70,24 @@ export class Journal {
   record(entry: JournalEntry): void {
     const byName = redactFields(entry) as JournalEntry;
     // A second pass catches a secret that arrived under an unexpected name (e.g. in a query string).
-    this.entries.push(JSON.parse(redact(JSON.stringify(byName), [...this.secrets])) as JournalEntry);
+    this.entries.push(JSON.parse(this.scrub(JSON.stringify(byName))) as JournalEntry);
+  }
+
+  /** `redact` (shared/log.ts) in one pass: each position is checked against the spellings starting like it. */
+  private scrub(text: string): string {
+    let out = '';
+    let from = 0;
+    for (let i = 0; i + prefixLength <= text.length;) {
+      const hit = this.formsByPrefix.get(text.slice(i, i + prefixLength))?.find((form) => text.startsWith(form, i));
+      if (hit === undefined) {
+        i++;
+        continue;
+      }
+      out += text.slice(from, i) + '[redacted]';
+      i += hit.length;
+      from = i;
+    }
+    return out + text.slice(from);
   }
 }
 

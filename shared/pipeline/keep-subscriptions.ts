@@ -26,6 +26,8 @@ export interface KeeperDeps {
   warmWebhook(): Promise<WarmUp>;
   now: () => Date;
   owner: string;
+  /** The ledger lease held while keeping; one per tenant when the keeper fans out (default: one for all). */
+  lease?: string;
   logger: Logger;
   /** A `subscription.changed` event for every start, restart or webhook update; `subscription.failed` for errors. */
   telemetry?: Telemetry;
@@ -54,7 +56,7 @@ function reportWarmUp(warmUp: WarmUp, logger: Logger, telemetry: Telemetry): voi
 export async function keepSubscriptions(deps: KeeperDeps): Promise<KeeperResult[]> {
   const results: KeeperResult[] = [];
   const telemetry = deps.telemetry ?? noTelemetry;
-  const lease = 'subscription-keeper';
+  const lease = deps.lease ?? 'subscription-keeper';
   if (!(await deps.ledger.acquireLease(lease, deps.owner, leaseMs, deps.now().getTime()))) {
     deps.logger.info('another instance is keeping the subscriptions');
     return results;

@@ -3,6 +3,7 @@
 import type { ContentType } from '../api/content-types';
 import type { ContentKey, ContentMessage } from './content-message';
 import type { SubscriptionSnapshot } from './subscription-state';
+import type { PlanState } from './reconcile-plan';
 
 /**
  * `delivered-with-problems`: the good records went through; some spans of the blob were not records (kept in the
@@ -70,6 +71,9 @@ export interface StreamStatus {
   cursor?: Date | undefined;
   lastStart?: Date | undefined;
   lastNotification?: Date | undefined;
+  /** Fan-out reconcile (reconcile-plan.ts): when the last plan was opened, and when the last plan finished. */
+  plannedAt?: Date | undefined;
+  lastReconciled?: Date | undefined;
 }
 
 export interface Ledger {
@@ -125,6 +129,17 @@ export interface Ledger {
   setSubscriptionSnapshot(snapshot: SubscriptionSnapshot): Promise<void>;
   /** Every tenant's stored subscription state, by tenant id. */
   subscriptionSnapshots(): Promise<Map<string, SubscriptionSnapshot>>;
+
+  // Fan-out reconcile plans, one per stream, in the stream's row (reconcile-plan.ts decides, the ETag guards).
+  /** Opens plan `planId` for the stream unless a live plan holds it; true when opened. */
+  openPlan(tenantId: string, contentType: ContentType, planId: string, now: Date): Promise<boolean>;
+  /** The stream's plan, if one was ever opened. */
+  getPlan(tenantId: string, contentType: ContentType): Promise<PlanState | undefined>;
+  /**
+   * Moves plan `planId` past `step` and stores `cursor` in the same write; `done` finishes the plan (and sets
+   * lastReconciled). False, writing nothing, when `step` is not the plan's current one (a duplicate message).
+   */
+  advancePlan(tenantId: string, contentType: ContentType, planId: string, step: number, cursor: Date, done: boolean, now: Date): Promise<boolean>;
 }
 
 export interface PurgeOptions {

@@ -1,16 +1,21 @@
 // The reconciler's job for one stream (tenant + content type): list what the API has from the stored cursor
 // minus an overlap up to now, enqueue every blob the ledger has not seen, and only then advance the cursor.
 // Notifications are best-effort; this listing is the guarantee that a missed one costs minutes, not data.
+// `reconcileStream` walks the whole range at once (the CLI, the serial baseline); `reconcileStep` is one window of
+// a fan-out plan (functions/reconcileStream.ts), so instances share the streams.
 // An odd listed item costs only itself: it is recorded once as `refused` in the ledger, its raw item kept in the
 // dead letter, counted and logged; the good items around it are enqueued and the cursor advances all the same.
+import { parseApiTime } from '../api-time';
 import type { ContentType } from '../api/content-types';
 import type { Listed, RefusedItem } from '../api/listed-item';
 import type { ContentItem } from '../api/schemas';
+import { planWindows } from '../api/windows';
 import type { Logger } from '../log';
 import { relayOwnEntries, type DeadLetter } from '../sinks/dead-letter';
 import type { Telemetry } from '../telemetry';
 import type { ContentMessage } from './content-message';
 import type { Ledger, RefusedEntry } from './ledger';
+import { isCurrentStep, type ReconcileMessage } from './reconcile-plan';
 import { refusedEntry, storableRaw } from './refused-listing';
 
 export interface ReconcileDeps {
@@ -42,7 +47,49 @@ export interface ReconcileReport {
 export async function reconcileStream(tenantId: string, contentType: ContentType, deps: ReconcileDeps): Promise<ReconcileReport> {
   const until = deps.now();
   const cursor = (await deps.ledger.getCursor(tenantId, contentType)) ?? new Date(until.getTime() - deps.initialLookbackMs);
-  const since = new Date(cursor.getTime() - deps.overlapMs);
+  const report = await reconcileRange(tenantId, contentType, new Date(cursor.getTime() - deps.overlapMs), until, deps);
+  await deps.ledger.setCursor(tenantId, contentType, until);
+  return report;
+}
+
+export interface StepDeps extends ReconcileDeps {
+  /** Sends the plan's next step (the rest of its range) as a new message. */
+  enqueueStep(message: ReconcileMessage): Promise<void>;
+}
+
+export type StepReport =
+  | (ReconcileReport & { outcome: 'listed'; step: number; done: boolean })
+  /** Not the plan's current step (a duplicate, or a plan replaced after it expired): nothing listed, nothing sent. */
+  | { tenantId: string; contentType: ContentType; outcome: 'stale'; step: number };
+
+/**
+ * One step of a fan-out plan (reconcile-plan.ts): lists ONE window from the cursor (minus the overlap) towards the
+ * plan's `until`, enqueues what the ledger has not seen, then moves the plan and the cursor on in one guarded
+ * write; only the message that moved the plan sends the next step, so a message handled twice lists the same
+ * window again (known blobs are not enqueued again) and sends nothing.
+ */
+export async function reconcileStep(message: ReconcileMessage, deps: StepDeps): Promise<StepReport> {
+  const { tenantId, contentType, planId, step } = message;
+  if (!isCurrentStep(await deps.ledger.getPlan(tenantId, contentType), message)) return { tenantId, contentType, outcome: 'stale', step };
+  const now = deps.now();
+  const until = new Date(Math.min(parseApiTime(message.until) ?? now.getTime(), Math.ceil(now.getTime() / 1000) * 1000));
+  // The overlap re-lists behind a stored cursor; a stream's first plan starts at the lookback itself, so a 24 h
+  // lookback is one window (one message), not two.
+  const cursor = await deps.ledger.getCursor(tenantId, contentType);
+  const since = cursor === undefined ? new Date(until.getTime() - deps.initialLookbackMs) : new Date(cursor.getTime() - deps.overlapMs);
+  const [first, ...rest] = planWindows(since, until, now).windows;
+  const done = rest.length === 0;
+  const end = done ? until : first!.end;
+  const report = first === undefined
+    ? { tenantId, contentType, since: until, until, listed: 0, enqueued: 0, refused: 0 }
+    : await reconcileRange(tenantId, contentType, first.start, end, deps);
+  const moved = await deps.ledger.advancePlan(tenantId, contentType, planId, step, end, done, deps.now());
+  if (moved && !done) await deps.enqueueStep({ ...message, step: step + 1 });
+  return { ...report, outcome: 'listed', step, done };
+}
+
+/** Lists `[since, until)`, enqueues what the ledger has not seen and records refused items; the cursor is the caller's. */
+async function reconcileRange(tenantId: string, contentType: ContentType, since: Date, until: Date, deps: ReconcileDeps): Promise<ReconcileReport> {
   const listed: ContentItem[] = [];
   const refused = new Map<string, { entry: RefusedEntry; item: RefusedItem }>();
   for await (const entry of deps.listContent(tenantId, contentType, { since, until })) {
@@ -80,7 +127,6 @@ export async function reconcileStream(tenantId: string, contentType: ContentType
   // A refused item under the id of a good one in this listing is that blob's business: the good one is fetched.
   const newlyRefused = [...refused.values()].filter(({ entry }) => !known.has(entry.contentId) && !fresh.has(entry.contentId));
   const recorded = await recordRefused(newlyRefused, deps);
-  await deps.ledger.setCursor(tenantId, contentType, until);
   return { tenantId, contentType, since, until, listed: listed.length + refused.size, enqueued: messages.length, refused: recorded };
 }
 

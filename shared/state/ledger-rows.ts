@@ -12,6 +12,7 @@ import type { ContentKey, ContentMessage } from '../pipeline/content-message';
 import { parseApiTime } from '../api-time';
 import type { BlobTally, ClaimResult, ContentEntry, ContentState, RefusedEntry, SinkProgress } from '../pipeline/ledger';
 import { SubscriptionSnapshot } from '../pipeline/subscription-state';
+import type { PlanState } from '../pipeline/reconcile-plan';
 import { encodeKey } from './table-keys';
 import { StateStoreError } from './store-error';
 
@@ -77,8 +78,34 @@ const StreamRow = z.object({
   cursor: z.date().optional(),
   lastStart: z.date().optional(),
   lastNotification: z.date().optional(),
+  // Fan-out reconcile plan (reconcile-plan.ts); absent on streams never planned.
+  planId: z.string().optional(),
+  planStep: z.number().int().nonnegative().optional(),
+  plannedAt: z.date().optional(),
+  planTouchedAt: z.date().optional(),
+  planFinishedAt: z.date().optional(),
+  lastReconciled: z.date().optional(),
 });
 export type StreamState = z.infer<typeof StreamRow>;
+
+/** The plan a stream row holds, if any. */
+export function planFromStream(s: StreamState): PlanState | undefined {
+  if (s.planId === undefined || s.planStep === undefined || s.plannedAt === undefined || s.planTouchedAt === undefined) return undefined;
+  return { planId: s.planId, step: s.planStep, plannedAt: s.plannedAt, touchedAt: s.planTouchedAt, ...(s.planFinishedAt ? { finishedAt: s.planFinishedAt } : {}) };
+}
+
+/** The stream row with `plan` in it; a finished plan also sets lastReconciled. */
+export function streamWithPlan(s: StreamState, plan: PlanState): StreamState {
+  const { planFinishedAt: _previous, ...rest } = s;
+  return {
+    ...rest,
+    planId: plan.planId,
+    planStep: plan.step,
+    plannedAt: plan.plannedAt,
+    planTouchedAt: plan.touchedAt,
+    ...(plan.finishedAt ? { planFinishedAt: plan.finishedAt, lastReconciled: plan.finishedAt } : {}),
+  };
+}
 
 const LeaseRow = z.object({ owner: z.string(), until: epochMs });
 export type LeaseState = z.infer<typeof LeaseRow>;
@@ -200,6 +227,12 @@ export function streamToRow(tenantId: string, contentType: ContentType, state: S
     ...(state.cursor ? { cursor: state.cursor } : {}),
     ...(state.lastStart ? { lastStart: state.lastStart } : {}),
     ...(state.lastNotification ? { lastNotification: state.lastNotification } : {}),
+    ...(state.planId !== undefined ? { planId: state.planId } : {}),
+    ...(state.planStep !== undefined ? { planStep: state.planStep } : {}),
+    ...(state.plannedAt ? { plannedAt: state.plannedAt } : {}),
+    ...(state.planTouchedAt ? { planTouchedAt: state.planTouchedAt } : {}),
+    ...(state.planFinishedAt ? { planFinishedAt: state.planFinishedAt } : {}),
+    ...(state.lastReconciled ? { lastReconciled: state.lastReconciled } : {}),
   };
 }
 

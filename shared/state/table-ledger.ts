@@ -10,9 +10,10 @@ import type { SubscriptionSnapshot } from '../pipeline/subscription-state';
 import {
   contentFromRow, contentPartition, contentRowKey, contentToRow, decideClaim, decideFinish,
   decideLease, decideProgress, decideRelease, decideRenew, leaseFromRow, leasePartition, leaseToRow, newContent, refusedContent,
-  streamFromRow, streamPartition, streamToRow, type StoredContent, type StreamState, type TableRow,
+  planFromStream, streamFromRow, streamPartition, streamToRow, streamWithPlan, type StoredContent, type StreamState, type TableRow,
   dayOf, expiryFromRow, expiryPartitionPrefix, expiryRow, subscriptionPartition, subscriptionSnapshotFromRow, subscriptionSnapshotToRow,
 } from './ledger-rows';
+import { decideAdvancePlan, decideOpenPlan } from '../pipeline/reconcile-plan';
 import { isMissingRow, isMissingTable, StateStoreError, storeFailure, toStateStoreError } from './store-error';
 import { encodeKey, odataString } from './table-keys';
 
@@ -118,6 +119,14 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
   const mutateStream = (operation: string, tenantId: string, contentType: ContentType, change: (s: StreamState) => StreamState) =>
     mutate(operation, streamPartition(tenantId), encodeKey(contentType), streamFromRow, (s) => streamToRow(tenantId, contentType, s),
       (current) => ({ result: undefined, next: change(current ?? {}) }));
+
+  /** A stream-row change that may decide to write nothing; the result says whether it wrote. */
+  const mutateStreamIf = (operation: string, tenantId: string, contentType: ContentType, change: (s: StreamState) => StreamState | undefined) =>
+    mutate(operation, streamPartition(tenantId), encodeKey(contentType), streamFromRow, (s) => streamToRow(tenantId, contentType, s),
+      (current) => {
+        const next = change(current ?? {});
+        return { result: next !== undefined, next };
+      });
 
   const readStream = async (tenantId: string, contentType: ContentType) =>
     (await read('read stream', streamPartition(tenantId), encodeKey(contentType), streamFromRow))?.value;
@@ -343,6 +352,22 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
     purge,
     setSubscriptionSnapshot,
     subscriptionSnapshots,
+
+    // Fan-out reconcile plans (reconcile-plan.ts), kept in the stream row beside the cursor.
+    openPlan: (tenantId, contentType, planId, now) =>
+      mutateStreamIf('open plan', tenantId, contentType, (s) => {
+        const plan = decideOpenPlan(planFromStream(s), planId, now);
+        return plan && streamWithPlan(s, plan);
+      }),
+    getPlan: async (tenantId, contentType) => {
+      const s = await readStream(tenantId, contentType);
+      return s && planFromStream(s);
+    },
+    advancePlan: (tenantId, contentType, planId, step, cursor, done, now) =>
+      mutateStreamIf('advance plan', tenantId, contentType, (s) => {
+        const plan = decideAdvancePlan(planFromStream(s), planId, step, done, now);
+        return plan && { ...streamWithPlan(s, plan), cursor };
+      }),
   };
 }
 
