@@ -434,6 +434,7 @@ async function e2eChild(): Promise<void> {
   const bigRecords = Number(process.env.BENCH_E2E_RECORDS ?? 10_000);
   try {
     await stack.host.fireTimer('subscriptionKeeper');
+    await stack.host.idle({ timeoutMs: 60_000 }); // keepTenant starts the subscriptions from the timer's plan
     const format = stack.settings.O365_BLOB_FORMAT === 'json' ? 'json' : 'line';
     const records = (n: number) => [...generateRecords(n, { seed: ++sequence })].map((r) => ({ ...r, Id: randomUUID(), OrganizationId: stack.tenantId }));
 

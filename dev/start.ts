@@ -53,6 +53,7 @@ for anything refused, dead-lettered, expired or poisoned. Ctrl-C stops.`);
   }, 500);
 
   await stack.host.fireTimer('subscriptionKeeper');
+  await stack.host.idle({ timeoutMs: 60_000 }); // the timer plans; keepTenant (a queue function) starts the subscriptions
   const fixtures = path.join(repoRoot, '..', 'shared', 'fixtures', 'content');
   const files = (await readdir(fixtures).catch(() => [] as string[])).filter((f) => f.endsWith('.json'));
   for (const contentType of contentTypes) {

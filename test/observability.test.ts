@@ -282,7 +282,9 @@ describe('heartbeat timer on the local stack', () => {
   };
 
   it('beats and reports a disabled subscription as failing, naming only that stream', async () => {
+    // The keeper's timer plans; keepTenant, a queue function, keeps each tenant.
     await stack.host.fireTimer('subscriptionKeeper');
+    await stack.host.idle({ timeoutMs: 30_000 });
     stack.simulator.disableSubscription(stack.tenantId, 'Audit.General');
     // Health reads the subscription state the keeper stores: its next pass sees the disabled one.
     await stack.host.fireTimer('subscriptionKeeper');

@@ -71,7 +71,9 @@ before(async () => {
     logger: createLogger({ level: 'error' }),
   });
   ledger = createTableLedger({ connectionString: stack.azurite.connectionString });
+  // The keeper's timer plans; keepTenant (a queue function) starts the subscriptions.
   await stack.host.fireTimer('subscriptionKeeper');
+  await stack.host.idle({ timeoutMs: 30_000 });
 });
 
 after(async () => {
