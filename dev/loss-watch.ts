@@ -6,6 +6,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { deadLetterContainerName } from '../shared/sinks/blob-dead-letter';
 import { contentQueueName } from '../shared/state/content-queue';
+import { keepQueueName, reconcileQueueName } from '../shared/state/plan-queues';
 import { defaultLedgerTable } from '../shared/state/table-ledger';
 
 /** Ledger states that mean some or all of a blob did not reach its sinks. */
@@ -19,7 +20,8 @@ export interface LossWatch {
 export function watchLoss(connectionString: string, print: (line: string) => void): LossWatch {
   const options = { allowInsecureConnection: true };
   const deadLetters = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(deadLetterContainerName);
-  const poison = QueueServiceClient.fromConnectionString(connectionString).getQueueClient(`${contentQueueName}-poison`);
+  const queues = QueueServiceClient.fromConnectionString(connectionString);
+  const poisonQueues = [contentQueueName, reconcileQueueName, keepQueueName].map((name) => queues.getQueueClient(`${name}-poison`));
   const ledger = TableClient.fromConnectionString(connectionString, defaultLedgerTable, options);
   const seen = new Set<string>();
   const once = (key: string, line: () => string) => {
@@ -50,10 +52,12 @@ export function watchLoss(connectionString: string, print: (line: string) => voi
   }
 
   async function pollPoison(): Promise<void> {
-    if (!(await poison.exists())) return;
-    const { peekedMessageItems } = await poison.peekMessages({ numberOfMessages: 32 });
-    for (const message of peekedMessageItems) {
-      once(`poison|${message.messageId}`, () => `[poisoned] ${describeMessage(message.messageText)}: needs a person; npx o365-relay replay-poison puts it back`);
+    for (const poison of poisonQueues) {
+      if (!(await poison.exists())) continue;
+      const { peekedMessageItems } = await poison.peekMessages({ numberOfMessages: 32 });
+      for (const message of peekedMessageItems) {
+        once(`${poison.name}|${message.messageId}`, () => `[poisoned] ${describeMessage(message.messageText)} in ${poison.name}: needs a person; npx o365-relay replay-poison puts content messages back`);
+      }
     }
   }
 
@@ -69,12 +73,13 @@ function ignoreMissingTable(err: unknown): void {
   if ((err as { statusCode?: unknown }).statusCode !== 404) throw err;
 }
 
-/** A content message names its blob; anything else is shown as what it is. */
+/** A content message names its blob, a plan message its stream; anything else is shown as what it is. */
 function describeMessage(text: string): string {
   try {
-    const message = JSON.parse(Buffer.from(text, 'base64').toString('utf8')) as { contentType?: unknown; contentId?: unknown };
-    return `content message ${String(message.contentType)} ${String(message.contentId)}`;
+    const message = JSON.parse(Buffer.from(text, 'base64').toString('utf8')) as { tenantId?: unknown; contentType?: unknown; contentId?: unknown };
+    if (message.contentId !== undefined) return `content message ${String(message.contentType)} ${String(message.contentId)}`;
+    return `message for ${String(message.tenantId)} ${String(message.contentType ?? '')}`.trimEnd();
   } catch {
-    return 'a queue message that is not a content message';
+    return 'a queue message that is not JSON';
   }
 }
