@@ -41,6 +41,20 @@ const probe = (changes: Partial<HealthProbe> = {}): HealthProbe => ({
 });
 
 describe('assessHealth (pure)', () => {
+  it('names a stream whose reconcile plan missed two intervals, and only that one', () => {
+    const late = { ...healthyStream('Audit.Exchange'), lastReconciled: minutes(25), plannedAt: minutes(24) };
+    const stuck = { ...healthyStream('Audit.General'), plannedAt: minutes(21) }; // opened, never finished
+    const fine = { ...healthyStream('DLP.All'), lastReconciled: minutes(9), plannedAt: minutes(1) };
+    const fresh = { ...healthyStream('Audit.SharePoint'), plannedAt: minutes(3) }; // first plan, just opened
+    const report = assessHealth(probe({ streams: [late, stuck, fine, fresh] }));
+    const byType = new Map(report.streams.map((s) => [s.contentType, s]));
+    assert.match(byType.get('Audit.Exchange')!.reasons.join(), /missed two reconcile intervals \(last plan finished 2026-11-25T11:35:00\.000Z\)/);
+    assert.match(byType.get('Audit.General')!.reasons.join(), /missed two reconcile intervals \(first plan opened, never finished/);
+    assert.equal(byType.get('DLP.All')!.status, 'ok');
+    assert.equal(byType.get('Audit.SharePoint')!.status, 'ok');
+    assert.equal(report.status, 'degraded');
+  });
+
   it('is ok with every field when all is well', () => {
     const report = assessHealth(probe());
     assert.equal(report.status, 'ok');

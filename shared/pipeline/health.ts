@@ -2,6 +2,7 @@
 // dead-letter counts) in, a status (ok / degraded / failing) with every reason out. Thresholds and the meaning
 // of each subscription state are data, so an operator's view of "bad" is changed in one table.
 import type { ContentType } from '../api/content-types';
+import { overdueStreams } from './reconcile-plan';
 
 export type HealthLevel = 'ok' | 'degraded' | 'failing';
 
@@ -23,6 +24,9 @@ export interface StreamProbe {
   lastNotification?: Date | undefined;
   /** Listed items the reconciler refused and the ledger still keeps (7 days); undefined when not probed. */
   refused?: number | undefined;
+  /** When the stream's last reconcile plan finished, and when its last plan was opened (fan-out). */
+  lastReconciled?: Date | undefined;
+  plannedAt?: Date | undefined;
 }
 
 export interface HealthProbe {
@@ -52,6 +56,8 @@ export interface HealthThresholds {
   refusedItems: Band;
   /** now − when the stored subscription state was read from the API (the keeper runs hourly). */
   subscriptionStateAgeMs: Band;
+  /** The reconcile timer's interval (O365_RECONCILE_SCHEDULE): a stream whose plan missed two of them is named. */
+  reconcileIntervalMs: number;
 }
 
 export const defaultThresholds: HealthThresholds = {
@@ -66,6 +72,8 @@ export const defaultThresholds: HealthThresholds = {
   refusedItems: { degraded: 1, failing: Number.POSITIVE_INFINITY },
   // Three missed keeper runs: what health says about the subscriptions may no longer be true.
   subscriptionStateAgeMs: { degraded: 3 * 60 * 60_000, failing: Number.POSITIVE_INFINITY },
+  // The default schedule (every 10 minutes); functions/health.ts derives nothing from NCRONTAB, so keep them in step.
+  reconcileIntervalMs: 10 * 60_000,
 };
 
 /** What each subscription state means for the stream (a disabled subscription lists no content: data stops). */
@@ -142,6 +150,10 @@ function streamHealth(s: StreamProbe, probe: HealthProbe, thresholds: HealthThre
   else {
     const level = bandLevel(reconcileLagMs, thresholds.reconcileLagMs);
     if (level !== 'ok') findings.push({ level, reason: `not reconciled for ${Math.round(reconcileLagMs / 60_000)} min` });
+  }
+  if (overdueStreams([s], probe.now, thresholds.reconcileIntervalMs).length > 0) {
+    const since = s.lastReconciled ?? s.plannedAt;
+    findings.push({ level: 'degraded', reason: `missed two reconcile intervals (${s.lastReconciled ? 'last plan finished' : 'first plan opened, never finished'} ${since!.toISOString()})` });
   }
   if (s.refused !== undefined) {
     const level = bandLevel(s.refused, thresholds.refusedItems);
