@@ -118,7 +118,7 @@ export function relayWebhookContext(): WebhookContextInternal {
     const telemetry = appInsightsTelemetry(process.env, (err) => logger.warn('Application Insights did not start; telemetry is off', errorFields(err))) ?? noTelemetry;
     const policy = webhookPolicy(settings);
     const registry = settings.relay.storage === undefined ? undefined : createTenantRegistry(createStorageAccount(settings.relay.storage).table(defaultTenantTable));
-    const view = registry && tenantViewOf(registry, logger, telemetry);
+    const view = registry && tenantViewOf(registry, settings.relay.tenantCacheMs, logger, telemetry);
     const resolver = createSecretResolver({ setting: (name) => settingValue(name) });
     webhookContext = { settings, policy, logger, telemetry, currentPolicy: view === undefined ? () => Promise.resolve(policy) : policyFollowing(settings, policy, view, resolver, logger), registry, view };
   }
@@ -127,10 +127,16 @@ export function relayWebhookContext(): WebhookContextInternal {
 
 type WebhookContextInternal = WebhookContext & { registry?: TenantRegistry | undefined; view?: TenantView | undefined };
 
-function tenantViewOf(registry: TenantRegistry, logger: Logger, telemetry: Telemetry): TenantView {
+function tenantViewOf(registry: TenantRegistry, ttlMs: number, logger: Logger, telemetry: Telemetry): TenantView {
+  const reported = new Set<string>();
   return createTenantView({
     registry,
-    onOdd: (odd) => {
+    ttlMs,
+    onOdd: (rows) => {
+      // Read again every TTL: each odd row is counted and logged once per process, not once per read.
+      const odd = rows.filter((r) => !reported.has(`${r.rowKey}\n${r.problem}`));
+      if (odd.length === 0) return;
+      for (const r of odd) reported.add(`${r.rowKey}\n${r.problem}`);
       telemetry.metric('tenants.oddRows', odd.length);
       logger.error('tenant registry rows not valid: ignored until fixed', { table: registry.table, rows: odd });
     },
@@ -197,7 +203,7 @@ export function relayServices(): RelayServices {
   const reconcileQueue = createReconcileQueue(storage.queue);
   const keepQueue = createKeepQueue(storage.queue);
   const registry = context.registry ?? createTenantRegistry(storage.table(defaultTenantTable));
-  const view = context.view ?? tenantViewOf(registry, logger, telemetry);
+  const view = context.view ?? tenantViewOf(registry, settings.relay.tenantCacheMs, logger, telemetry);
   let ready: Promise<void> | undefined;
   services = {
     settings,
