@@ -53,8 +53,13 @@ export async function runTenants(argv: string[]): Promise<number> {
   const registry = registryOf(settings);
   switch (action) {
     case 'list':
-      for (const r of (await registry.list()).records) io.out(`${r.tenantId} ${r.state} ${r.contentTypes.join(',')} ${JSON.stringify(r.displayName)}\n`);
-      return 0;
+    {
+      const { records, odd } = await registry.list();
+      for (const r of records) io.out(`${r.tenantId} ${r.state} ${r.contentTypes.join(',')} ${JSON.stringify(r.displayName)}\n`);
+      // A row the app ignores (hand-edited, half written) is shown, not hidden: the others are listed as usual.
+      for (const o of odd) io.err(`${o.rowKey}: not a valid row, ignored by the app (${o.problem})\n`);
+      return odd.length > 0 ? 2 : 0;
+    }
     case 'show': {
       const record = await registry.get(needTenant());
       if (record === undefined) return refuse(`tenant ${tenantId} is not in table ${registry.table}`);

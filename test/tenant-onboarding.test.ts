@@ -105,6 +105,8 @@ describe('tenants onboarded, paused, resumed and removed while the app runs', ()
     assert.match(r.stdout, /7c9e6679-7425-40de-944b-e07fc1f90ae7 active/);
     assert.equal((await registry.get(newTenant))?.state, 'active');
     const listed = await run(['tenants', 'list']);
+    assert.equal(listed.code, 2, 'the odd row is reported');
+    assert.match(listed.stderr, /0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6: not a valid row, ignored by the app/);
     assert.match(listed.stdout, /7c9e6679-7425-40de-944b-e07fc1f90ae7 active Audit.General "Fabrikam"/);
 
     await viewTtl();

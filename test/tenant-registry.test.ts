@@ -102,7 +102,11 @@ describe('the cached tenant view', () => {
       onStale: (err) => stale.push(err),
       onOdd: (o) => odd.push(...o),
     });
-    await assert.rejects(createTenantView({ registry: { list: () => Promise.reject(new Error('down')) } }).records(), /down/);
+    let downReads = 0;
+    const down = createTenantView({ registry: { list: () => (downReads++, Promise.reject(new Error('down'))) }, now: () => now });
+    await assert.rejects(down.records(), /down/);
+    await assert.rejects(down.records(), /down/);
+    assert.equal(downReads, 1, 'a table that never answered is tried once per TTL, not per lookup');
     const lookups = await Promise.all(Array.from({ length: 50 }, () => view.records()));
     assert.equal(reads, 1);
     assert.ok(lookups.every((l) => l.length === 1 && l[0]!.tenantId === t1));

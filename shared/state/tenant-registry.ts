@@ -143,6 +143,8 @@ export function createTenantView(options: {
   const now = options.now ?? Date.now;
   let last: { records: readonly TenantRecord[]; at: number } | undefined;
   let inflight: Promise<readonly TenantRecord[]> | undefined;
+  /** A first read that failed: the same error for one TTL, so a table outage costs one read per TTL, not one per call. */
+  let failed: { err: unknown; at: number } | undefined;
   const refresh = () =>
     (inflight ??= options.registry
       .list()
@@ -152,7 +154,10 @@ export function createTenantView(options: {
         return records;
       })
       .catch((err: unknown) => {
-        if (last === undefined) throw err;
+        if (last === undefined) {
+          failed = { err, at: now() };
+          throw err;
+        }
         options.onStale?.(err);
         last = { records: last.records, at: now() }; // try again after one TTL, not on every call
         return last.records;
@@ -161,7 +166,11 @@ export function createTenantView(options: {
         inflight = undefined;
       }));
   return {
-    records: async () => (last !== undefined && now() - last.at < ttlMs ? last.records : refresh()),
+    records: async () => {
+      if (last !== undefined && now() - last.at < ttlMs) return last.records;
+      if (last === undefined && failed !== undefined && now() - failed.at < ttlMs) throw failed.err;
+      return refresh();
+    },
     peek: () => last?.records ?? [],
   };
 }
