@@ -2,6 +2,8 @@
 // then handed to the pure pipeline. Nothing here touches the network until a trigger calls `ready()`.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
+import { createHttpTransport } from './api/http';
 import type { ManagementClient } from './api/client';
 import type { ContentType } from './api/content-types';
 import { credentialSecrets } from './api/credentials';
@@ -119,7 +121,15 @@ export function relayWebhookContext(): WebhookContextInternal {
     const policy = webhookPolicy(settings);
     const registry = settings.relay.storage === undefined ? undefined : createTenantRegistry(createStorageAccount(settings.relay.storage).table(defaultTenantTable));
     const view = registry && tenantViewOf(registry, settings.relay.tenantCacheMs, logger, telemetry);
-    const resolver = createSecretResolver({ setting: (name) => settingValue(name) });
+    const storage = settings.relay.storage;
+    // Key Vault references are read with the app's identity: the user-assigned one storage uses, else the default chain.
+    const resolver = createSecretResolver({
+      setting: (name) => settingValue(name),
+      keyVault: () => ({
+        credential: storage?.kind === 'identity' && storage.clientId ? new ManagedIdentityCredential({ clientId: storage.clientId }) : new DefaultAzureCredential(),
+        http: createHttpTransport({ failure: (kind, detail) => new Error(`Key Vault: ${kind}: ${detail}`) }),
+      }),
+    });
     webhookContext = { settings, policy, logger, telemetry, currentPolicy: view === undefined ? () => Promise.resolve(policy) : policyFollowing(settings, policy, view, resolver, logger), registry, view };
   }
   return webhookContext;

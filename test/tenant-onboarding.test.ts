@@ -20,6 +20,8 @@ import { expectedSinkBlobName, sinkRecordIds } from './support/relay-observation
 const newTenant = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
 const oddTenant = '0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6';
 const clientSecret = randomBytes(24).toString('base64url');
+/** The new tenant's own webhook authId, bound through its row by reference (the setting's name). */
+const tenantAuthId = randomBytes(24).toString('base64url');
 const cli = path.join(repoRoot, 'dist', 'cli', 'main.js');
 
 let stack: LocalStack;
@@ -49,11 +51,11 @@ const publish = (tenantId: string, count: number) =>
   stack.simulator.publish(tenantId, 'Audit.General', [...generateRecords(count, { seed: seed++ })].map((r) => ({ ...r, OrganizationId: tenantId })));
 const delivered = (tenantId: string, content: PublishedContent) => sinkRecordIds(stack.blobs, expectedSinkBlobName(tenantId, content));
 /** The webhook's answer to one notification item, as the API would send it. */
-async function notify(content: PublishedContent, tenantId: string): Promise<{ accepted?: number; rejected?: Record<string, number> }> {
+async function notify(content: PublishedContent, tenantId: string, authId = stack.settings.O365_WEBHOOK_AUTH_ID!): Promise<{ accepted?: number; rejected?: Record<string, number> }> {
   const item = { tenantId, clientId: demoClientId, contentType: content.contentType, contentId: content.contentId, contentUri: content.contentUri, contentCreated: content.contentCreated, contentExpiration: content.contentExpiration };
   const answer = await fetch(`${stack.host.url}/api/notifications`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'Webhook-AuthID': stack.settings.O365_WEBHOOK_AUTH_ID! },
+    headers: { 'Content-Type': 'application/json', 'Webhook-AuthID': authId },
     body: JSON.stringify([item]),
   });
   assert.equal(answer.status, 200);
@@ -66,7 +68,7 @@ before(async () => {
   stack = await startLocalStack({
     port: 0,
     hostJsonPath: path.join(repoRoot, 'test', 'support', 'relay-e2e-host.json'),
-    overrides: { O365_CLIENT_SECRET: clientSecret, O365_CONTENT_TYPES: 'Audit.General', O365_BLOB_FORMAT: 'json', O365_RECONCILE_SCHEDULE: '0 0 0 1 1 *', O365_TENANT_CACHE_SECONDS: '1', O365_LOG_LEVEL: 'error' },
+    overrides: { O365_CLIENT_SECRET: clientSecret, O365_CONTENT_TYPES: 'Audit.General', O365_BLOB_FORMAT: 'json', O365_RECONCILE_SCHEDULE: '0 0 0 1 1 *', O365_TENANT_CACHE_SECONDS: '1', O365_LOG_LEVEL: 'error', TENANT_B_AUTH_ID: tenantAuthId },
     simulator: { tenants: [{ tenantId: demoTenantId, apps }, { tenantId: newTenant, apps }], random: seededRandom(11), notifyRetryDelaysMs: [200, 400] },
     logger: createLogger({ level: 'error' }),
   });
@@ -98,7 +100,7 @@ describe('tenants onboarded, paused, resumed and removed while the app runs', ()
     await tables.createTable();
     await tables.createEntity({ partitionKey: 'tenant', rowKey: oddTenant, state: 'half-onboarded', contentTypes: '[not json' });
 
-    const r = await run(['tenants', 'add', '--tenant', newTenant, '--name', 'Fabrikam', '--content-type', 'Audit.General']);
+    const r = await run(['tenants', 'add', '--tenant', newTenant, '--name', 'Fabrikam', '--content-type', 'Audit.General', '--auth-id-ref', 'TENANT_B_AUTH_ID']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /pass\s+sign-in 7c9e6679/);
     assert.match(r.stdout, /pass\s+audit log 7c9e6679/);
@@ -116,6 +118,11 @@ describe('tenants onboarded, paused, resumed and removed while the app runs', ()
     const content = await publish(newTenant, 5);
     await settle();
     assert.equal((await delivered(newTenant, content))?.length, 5, 'the new tenant\'s records reached the sink');
+    // Its own authId, read through the reference at run time: good for its notifications only.
+    assert.deepEqual(await notify(content, newTenant, tenantAuthId), { accepted: 1, rejected: {} });
+    const other = await publish(demoTenantId, 1);
+    assert.deepEqual(await notify(other, demoTenantId, tenantAuthId), { accepted: 0, rejected: { 'authId-tenant': 1 } });
+    assert.ok(!(await run(['tenants', 'show', '--tenant', newTenant])).stdout.includes(tenantAuthId), 'show prints the reference, never the authId');
   });
 
   it('pause: its notifications are refused as tenant and its streams are not planned; resume lets the same content through', async () => {

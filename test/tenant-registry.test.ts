@@ -129,6 +129,7 @@ describe('secret references resolved at run time', () => {
   let origin: string;
   const requests: Array<{ url: string; auth: string | undefined }> = [];
   let secretValue = 'first-authid-value-0123456789';
+  const scopes: string[] = [];
   before(async () => {
     pki = await createServerPki();
     // A fake Key Vault: GET /secrets/{name}?api-version=7.4 with a bearer token -> {"value": ...}.
@@ -158,7 +159,7 @@ describe('secret references resolved at run time', () => {
         if (name !== 'TENANT_A_AUTH_ID') throw new Error(`${name} is not set`);
         return 'setting-authid-value-0123456789';
       },
-      keyVault: { credential: { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3_600_000 }) }, http: toFake },
+      keyVault: () => ({ credential: { getToken: async (scope: string | string[]) => (scopes.push(String(scope)), { token, expiresOnTimestamp: Date.now() + 3_600_000 }) }, http: toFake }),
       ttlMs,
       now: () => clock.now,
     });
@@ -172,6 +173,7 @@ describe('secret references resolved at run time', () => {
     assert.equal(await r.resolve(uri), 'first-authid-value-0123456789');
     assert.equal(requests.at(-1)?.url, '/secrets/tenant-authid?api-version=7.4');
     assert.equal(requests.at(-1)?.auth, 'Bearer kv-token');
+    assert.equal(scopes.at(-1), 'https://vault.azure.net/.default', 'a token for Key Vault, not for the API');
     secretValue = 'rotated-authid-value-0123456789';
     assert.equal(await r.resolve(uri), 'first-authid-value-0123456789', 'cached within the TTL');
     clock.now = 60_000;

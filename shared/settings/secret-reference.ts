@@ -13,8 +13,9 @@ export interface SecretResolver {
 
 export interface SecretResolverDeps {
   setting(name: string): string;
-  /** For Key Vault URIs: the app's identity and the one HTTP client. Absent: Key Vault references are refused. */
-  keyVault?: { credential: TokenCredential; http: HttpTransport; scope?: string };
+  /** For Key Vault URIs: the app's identity and the one HTTP client, built at the first Key Vault reference (not at
+   * start-up: most deployments have none). Absent: Key Vault references are refused. */
+  keyVault?: () => { credential: TokenCredential; http: HttpTransport; scope?: string };
   /** Key Vault answers are kept this long (default 5 min): a rotated secret is picked up without a restart. */
   ttlMs?: number;
   now?: () => number;
@@ -26,13 +27,15 @@ export function createSecretResolver(deps: SecretResolverDeps): SecretResolver {
   const cache = new Map<string, { value: string; until: number }>();
   const now = deps.now ?? Date.now;
   const ttlMs = deps.ttlMs ?? 5 * 60_000;
+  let keyVault: ReturnType<NonNullable<SecretResolverDeps['keyVault']>> | undefined;
 
   async function fromKeyVault(uri: string): Promise<string> {
-    const kv = deps.keyVault;
+    const kv = (keyVault ??= deps.keyVault?.());
     if (kv === undefined) throw new Error(`secret reference ${uri}: Key Vault references need the app's identity (not configured here)`);
     const cached = cache.get(uri);
     if (cached && cached.until > now()) return cached.value;
-    const token = await kv.credential.getToken(kv.scope ?? 'https://vault.azure.net/.default');
+    // The vault's own cloud: vault.azure.net, or vault.usgovcloudapi.net for GCC High and DoD.
+    const token = await kv.credential.getToken(kv.scope ?? `https://${new URL(uri).hostname.split('.').slice(1).join('.')}/.default`);
     if (token === null) throw new Error(`secret reference ${uri}: no token for Key Vault`);
     const url = new URL(uri);
     url.searchParams.set('api-version', '7.4');
