@@ -118,6 +118,8 @@ describe('tenants onboarded, paused, resumed and removed while the app runs', ()
     const content = await publish(newTenant, 5);
     await settle();
     assert.equal((await delivered(newTenant, content))?.length, 5, 'the new tenant\'s records reached the sink');
+    const health = (await (await fetch(`${stack.host.url}/api/health`)).json()) as { streams: Array<{ tenantId: string; contentType: string }> };
+    assert.deepEqual(health.streams.map((s) => s.tenantId).sort(), [demoTenantId, newTenant].sort(), 'health reports the onboarded tenant too');
     // Its own authId, read through the reference at run time: good for its notifications only.
     assert.deepEqual(await notify(content, newTenant, tenantAuthId), { accepted: 1, rejected: {} });
     const other = await publish(demoTenantId, 1);
@@ -137,6 +139,8 @@ describe('tenants onboarded, paused, resumed and removed while the app runs', ()
     await stack.host.fireTimer('reconciler');
     await stack.host.idle({ timeoutMs: 30_000 });
     assert.equal(listingsOf(newTenant), before, 'a paused tenant is not reconciled');
+    const health = (await (await fetch(`${stack.host.url}/api/health`)).json()) as { streams: Array<{ tenantId: string }> };
+    assert.deepEqual(health.streams.map((s) => s.tenantId), [demoTenantId], 'nor reported by health');
     assert.ok(listingsOf(demoTenantId) > 0, 'the settings tenant still is');
 
     const resumed = await run(['tenants', 'resume', '--tenant', newTenant]);
