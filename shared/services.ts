@@ -231,8 +231,10 @@ export function relayServices(): RelayServices {
     // A registry tenant's own sinks by name (its row, as last read); otherwise the sinks' own routing.
     sinksFor: (tenantId) => {
       const named = view.peek().find((r) => r.tenantId === tenantId.toLowerCase())?.sinks ?? [];
-      const chosen = sinks.filter((s) => named.includes(s.name));
-      return chosen.length > 0 ? chosen : sinksForTenant(sinks, tenantId);
+      const routed = sinksForTenant(sinks, tenantId, named);
+      // Thrown, so the blob is retried and then kept in the poison queue (replay-poison after fixing the row).
+      if (routed.length === 0) throw new ConfigError([{ setting: defaultTenantTable, problem: `tenant ${tenantId} routes to ${named.join(', ')}, none of which is in O365_SINKS` }]);
+      return routed;
     },
     sinkNamed: (name) => sinks.find((s) => s.name === name),
     filter: compileFilter(settings.relay.filter),

@@ -10,6 +10,7 @@ import { clouds } from '../shared/api/clouds';
 import { applyAction, consentUrl, followedTenants, registryDisagreements, SecretReference, tenantStates, TenantRecord, type TenantAction } from '../shared/pipeline/tenants';
 import { createSecretResolver } from '../shared/settings/secret-reference';
 import { createTenantView } from '../shared/state/tenant-registry';
+import { sinksForTenant } from '../shared/sinks/routing';
 import { createServerPki, type ServerPki } from '../dev/simulator/certificates';
 
 const t1 = '11111111-1111-4111-8111-111111111111';
@@ -70,6 +71,15 @@ describe('tenant state rules', () => {
     assert.deepEqual(SecretReference.parse('https://relay-kv.vault.azure.net/secrets/tenant-a-authid'), { kind: 'keyVault', uri: 'https://relay-kv.vault.azure.net/secrets/tenant-a-authid' });
     for (const bad of ['s3cr3t value with spaces', 'http://relay-kv.vault.azure.net/secrets/x', 'https://evil.example/secrets/x', '']) assert.equal(SecretReference.safeParse(bad).success, false, bad);
     assert.equal(TenantRecord.safeParse({ ...row(t1, 'active'), authIdRef: 'an inline authId value!' }).success, false);
+  });
+
+  it('routes a registry tenant to the sinks its row names, else by the sinks\' own tenant lists', () => {
+    const sinks = [{ name: 'blob' }, { name: 'splunk' }, { name: 'sentinel-t2', tenants: [t2] }];
+    assert.deepEqual(sinksForTenant(sinks, t1, ['splunk']).map((s) => s.name), ['splunk']);
+    assert.deepEqual(sinksForTenant(sinks, t1, ['gone', 'splunk']).map((s) => s.name), ['splunk'], 'a name no longer in O365_SINKS costs only itself');
+    assert.deepEqual(sinksForTenant(sinks, t1, []).map((s) => s.name), ['blob', 'splunk']);
+    assert.deepEqual(sinksForTenant(sinks, t2).map((s) => s.name), ['sentinel-t2']);
+    assert.deepEqual(sinksForTenant(sinks, t1, ['gone']), [], 'never another customer\'s default sinks');
   });
 
   it('builds the admin-consent link on each cloud\'s sign-in host', () => {
