@@ -69,18 +69,7 @@ async function diagnose(options: { sendTestEvent: boolean; tenants: readonly str
   const secrets = secretsOf(settings);
   // An unknown --tenant is a usage error, found before any check runs.
   const chosen = new Set(chosenTenants(options.tenants, settings.api.tenantIds));
-  const ca = settings.api.caFile === undefined ? undefined : readFileSync(settings.api.caFile, 'utf8');
-  const http = createHttpTransport({ ca });
-  const tokens = createTokenSource(settings.api.credential, settings.api.endpoints, { agent: http.agent, clock: systemClock });
-  const client = createManagementClient({
-    endpoints: settings.api.endpoints,
-    tokens,
-    publisherId: settings.api.publisherId,
-    http,
-    clock: systemClock,
-    requestsPerMinute: settings.api.requestsPerMinute,
-    logger: createLogger({ level: 'error', secrets }),
-  });
+  const { tokens, client, http } = apiClientFor(settings, secrets);
   try {
     for (const tenant of tenantStreams(settings).filter((t) => chosen.has(t.tenantId))) {
       const signedIn = await checkSignIn(tenant, tokens, results);
@@ -97,6 +86,36 @@ async function diagnose(options: { sendTestEvent: boolean; tenants: readonly str
   results.push(storage);
   for (const sink of settings.relay.sinks) results.push(await checkSink(sink, settings, storage.status === 'pass'));
   if (options.sendTestEvent) results.push(...(await sendTestEvents(settings, secrets)));
+  return { results, secrets };
+}
+
+function apiClientFor(settings: Settings, secrets: string[]) {
+  const ca = settings.api.caFile === undefined ? undefined : readFileSync(settings.api.caFile, 'utf8');
+  const http = createHttpTransport({ ca });
+  const tokens = createTokenSource(settings.api.credential, settings.api.endpoints, { agent: http.agent, clock: systemClock });
+  const client = createManagementClient({
+    endpoints: settings.api.endpoints,
+    tokens,
+    publisherId: settings.api.publisherId,
+    http,
+    clock: systemClock,
+    requestsPerMinute: settings.api.requestsPerMinute,
+    logger: createLogger({ level: 'error', secrets }),
+  });
+  return { tokens, client, http };
+}
+
+/** The doctor's sign-in, roles and audit-log checks for one tenant (`tenants add` runs them before activating). */
+export async function tenantAccessChecks(settings: Settings, tenant: TenantStreams): Promise<{ results: CheckResult[]; secrets: string[] }> {
+  const secrets = secretsOf(settings);
+  const { tokens, client, http } = apiClientFor(settings, secrets);
+  const results: CheckResult[] = [];
+  try {
+    if (await checkSignIn(tenant, tokens, results)) await checkAuditLog(tenant, client, results);
+    else results.push({ name: `audit log ${tenant.tenantId}`, status: 'skip', detail: 'no token' });
+  } finally {
+    http.close();
+  }
   return { results, secrets };
 }
 

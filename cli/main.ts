@@ -8,6 +8,7 @@ import { redeliverUsage, runRedeliver } from './redeliver';
 import { replayPoisonUsage, runReplayPoison } from './replay-poison';
 import { reportUsage, runReport } from './report';
 import { runSubscriptions, subscriptionsUsage } from './subscriptions';
+import { runTenants, tenantsUsage } from './tenants';
 import { UsageError } from './usage-error';
 
 interface Command {
@@ -27,6 +28,7 @@ const commands: Readonly<Record<string, Command>> = {
   redeliver: { summary: firstLine(redeliverUsage), run: runRedeliver },
   doctor: { summary: firstLine(doctorUsage), run: runDoctor },
   report: { summary: firstLine(reportUsage), run: (argv) => runReport(argv) },
+  tenants: { summary: firstLine(tenantsUsage), run: runTenants },
 };
 
 function usage(): string {

@@ -23,6 +23,7 @@ export async function contentWorker(queued: unknown, context: InvocationContext)
     throw error;
   }
   await s.ready();
+  await s.tenantRecords(); // a registry tenant's own sinks (cached view)
   const outcome = await processContent(message.data, {
     ledger: s.ledger,
     fetchContent: (tenantId, contentId, options) => s.client.fetchContent(tenantId, contentId, options),

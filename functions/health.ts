@@ -7,7 +7,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { errorFields } from '../shared/log';
 import { assessHealth, type StreamProbe, type SubscriptionView } from '../shared/pipeline/health';
 import { snapshotOf, viewOfSnapshot, type SubscriptionSnapshot } from '../shared/pipeline/subscription-state';
-import { relayServices, type RelayServices } from '../shared/services';
+import { relayServices, type RelayServices, type TenantStreams } from '../shared/services';
 
 /** Counting stops here: past it the number only says "a lot". */
 const deadLetterCountCap = 10_000;
@@ -16,10 +16,10 @@ const refusedCountCap = 1_000;
 const errorName = (err: unknown): string => (err instanceof Error ? (err as { code?: string }).code ?? err.name : 'error');
 
 /** Each tenant's subscriptions: stored by the keeper, or (refresh) listed now and stored; an error stands for the tenant. */
-async function subscriptionStates(s: RelayServices, refresh: boolean): Promise<Map<string, SubscriptionSnapshot | Error>> {
+async function subscriptionStates(s: RelayServices, tenants: readonly TenantStreams[], refresh: boolean): Promise<Map<string, SubscriptionSnapshot | Error>> {
   if (!refresh) return s.ledger.subscriptionSnapshots();
   const states = new Map<string, SubscriptionSnapshot | Error>();
-  await Promise.all(s.tenants.map(async ({ tenantId }) => {
+  await Promise.all(tenants.map(async ({ tenantId }) => {
     try {
       const snapshot = snapshotOf(tenantId, await s.client.tenant(tenantId).listSubscriptions({ deadline: Date.now() + 20_000 }), new Date());
       states.set(tenantId, snapshot);
@@ -53,13 +53,15 @@ export async function health(request: HttpRequest, context: InvocationContext): 
     return undefined;
   };
   await s.ready().catch(failed('storage'));
+  // The followed tenants (settings and the registry's active ones); the settings' alone when the registry cannot be used.
+  const tenants: readonly TenantStreams[] = (await s.followed().catch(failed('tenant registry (or it disagrees with the settings)'))) ?? s.tenants;
   let unreadable: string | undefined;
-  const states = await subscriptionStates(s, refresh).catch((err: unknown) => {
+  const states = await subscriptionStates(s, tenants, refresh).catch((err: unknown) => {
     unreadable = `stored subscription state unreadable (${errorName(err)})`;
     return failed('stored subscription state')(err);
   });
   const [streams, depth, deadLetterCount] = await Promise.all([
-    Promise.all(s.tenants.flatMap(({ tenantId, contentTypes }) => contentTypes.map(async (contentType): Promise<StreamProbe> => {
+    Promise.all(tenants.flatMap(({ tenantId, contentTypes }) => contentTypes.map(async (contentType): Promise<StreamProbe> => {
       const subscription = viewOf(states?.get(tenantId), contentType, unreadable);
       const [stream, refused] = await Promise.all([
         s.ledger.getStream(tenantId, contentType).catch(failed(`ledger row of ${tenantId}/${contentType}`)),

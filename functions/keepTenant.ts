@@ -12,10 +12,10 @@ export async function keepTenant(queued: unknown, context: InvocationContext): P
   const s = relayServices();
   const message = KeepMessage.safeParse(queued);
   if (!message.success) throw new Error(`not a keep message: ${message.error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`).join(', ')}`);
-  const tenant = s.tenants.find((t) => t.tenantId === message.data.tenantId);
+  const tenant = (await s.followed()).find((t) => t.tenantId === message.data.tenantId);
   if (tenant === undefined) {
-    // A tenant removed from the settings since the timer planned: nothing of ours to keep.
-    s.logger.warn('keep message for a tenant not in the settings: ignored', { invocationId: context.invocationId, tenantId: message.data.tenantId });
+    // A tenant removed from the settings, or paused or removed in the registry, since the timer planned.
+    s.logger.warn('keep message for a tenant not followed (settings or registry): ignored', { invocationId: context.invocationId, tenantId: message.data.tenantId });
     return;
   }
   await s.ready();

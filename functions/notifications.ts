@@ -19,7 +19,9 @@ function dueForNote({ tenantId, contentType }: { tenantId: string; contentType: 
 }
 
 export async function notifications(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const { policy, logger, telemetry } = relayWebhookContext();
+  const { currentPolicy, logger, telemetry } = relayWebhookContext();
+  // The registry's tenants through a cached view (30 s): unknown, paused and removed tenants are refused as 'tenant'.
+  const policy = await currentPolicy();
   const body = async () => new Uint8Array(await request.arrayBuffer());
   const answer = await acceptWebhookRequest({ header: (name) => request.headers.get(name), body }, policy, async (messages) => {
     // Only a notification batch builds the storage clients; the handshake never does.

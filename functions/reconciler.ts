@@ -10,7 +10,8 @@ export async function reconciler(_timer: Timer, context: InvocationContext): Pro
   await s.ready();
   const report = await planReconcile({
     ledger: s.ledger,
-    tenants: s.tenants,
+    // The settings' tenants and the registry's active ones: a tenant added or paused is followed at the next run.
+    tenants: await s.followed(),
     enqueue: (messages) => s.reconcileQueue.enqueue(messages),
     now: () => new Date(),
     logger: s.logger,

@@ -7,7 +7,7 @@ import { relayServices } from '../shared/services';
 export async function subscriptionKeeper(_timer: Timer, context: InvocationContext): Promise<void> {
   const s = relayServices();
   await s.ready();
-  const messages = keepMessages(s.tenants);
+  const messages = keepMessages(await s.followed());
   await s.keepQueue.enqueue(messages);
   s.logger.info('subscription checks planned', { invocationId: context.invocationId, tenants: messages.length });
   // The API forgets content after 7 days; so does the ledger (with a day of margin).

@@ -2,6 +2,8 @@
 // then handed to the pure pipeline. Nothing here touches the network until a trigger calls `ready()`.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
+import { createHttpTransport } from './api/http';
 import type { ManagementClient } from './api/client';
 import type { ContentType } from './api/content-types';
 import { credentialSecrets } from './api/credentials';
@@ -28,6 +30,9 @@ import { createSharedLimiter } from './api/shared-limiter';
 import { systemClock } from './api/clock';
 import { noTelemetry, type Telemetry } from './telemetry';
 import { appInsightsTelemetry } from './telemetry/app-insights';
+import { followedTenants, registryDisagreements, type FollowedTenant, type TenantRecord } from './pipeline/tenants';
+import { createSecretResolver, type SecretResolver } from './settings/secret-reference';
+import { createTenantRegistry, createTenantView, defaultTenantTable, type TenantRegistry, type TenantView } from './state/tenant-registry';
 
 export interface TenantStreams {
   tenantId: string;
@@ -37,7 +42,10 @@ export interface TenantStreams {
 /** What the webhook needs: settings only, so the handshake path builds no client. */
 export interface WebhookContext {
   settings: Settings;
+  /** The settings' policy; the webhook uses currentPolicy(), which adds the registry's active tenants. */
   policy: WebhookPolicy;
+  /** The policy with the registry's active tenants (cached view); never throws (falls back to the settings). */
+  currentPolicy(): Promise<WebhookPolicy>;
   logger: Logger;
   /** Application Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is set, else a no-op. */
   telemetry: Telemetry;
@@ -54,7 +62,13 @@ export interface RelayServices extends WebhookContext {
   sinksFor(tenantId: string): readonly Sink[];
   sinkNamed(name: string): Sink | undefined;
   filter: RecordFilter;
+  /** The settings' tenants only; the timers use followed(). */
   tenants: readonly TenantStreams[];
+  /** The settings' tenants and the registry's active ones; throws ConfigError when the two disagree. */
+  followed(): Promise<FollowedTenant[]>;
+  registry: TenantRegistry;
+  /** Reads the registry (cached view) so sinksFor routes a registry tenant by its row: await before sinksFor. */
+  tenantRecords(): Promise<readonly TenantRecord[]>;
   /** This process, for claims and leases. */
   instanceId: string;
   /** Creates the queue, table and containers once per process. */
@@ -96,22 +110,98 @@ function secretsOf(settings: Settings): string[] {
   return secrets;
 }
 
-let webhookContext: WebhookContext | undefined;
+let webhookContext: WebhookContextInternal | undefined;
 let services: RelayServices | undefined;
 
-export function relayWebhookContext(): WebhookContext {
+export function relayWebhookContext(): WebhookContextInternal {
   if (!webhookContext) {
     const settings = loadSettings();
     const logger = createLogger({ level: settings.relay.logLevel, secrets: secretsOf(settings) });
     const telemetry = appInsightsTelemetry(process.env, (err) => logger.warn('Application Insights did not start; telemetry is off', errorFields(err))) ?? noTelemetry;
-    webhookContext = { settings, policy: webhookPolicy(settings), logger, telemetry };
+    const policy = webhookPolicy(settings);
+    const registry = settings.relay.storage === undefined ? undefined : createTenantRegistry(createStorageAccount(settings.relay.storage).table(defaultTenantTable));
+    const view = registry && tenantViewOf(registry, settings.relay.tenantCacheMs, logger, telemetry);
+    const storage = settings.relay.storage;
+    // Key Vault references are read with the app's identity: the user-assigned one storage uses, else the default chain.
+    const resolver = createSecretResolver({
+      setting: (name) => settingValue(name),
+      keyVault: () => ({
+        credential: storage?.kind === 'identity' && storage.clientId ? new ManagedIdentityCredential({ clientId: storage.clientId }) : new DefaultAzureCredential(),
+        http: createHttpTransport({ failure: (kind, detail) => new Error(`Key Vault: ${kind}: ${detail}`) }),
+      }),
+    });
+    webhookContext = { settings, policy, logger, telemetry, currentPolicy: view === undefined ? () => Promise.resolve(policy) : policyFollowing(settings, policy, view, resolver, logger), registry, view };
   }
   return webhookContext;
 }
 
+type WebhookContextInternal = WebhookContext & { registry?: TenantRegistry | undefined; view?: TenantView | undefined };
+
+function tenantViewOf(registry: TenantRegistry, ttlMs: number, logger: Logger, telemetry: Telemetry): TenantView {
+  const reported = new Set<string>();
+  return createTenantView({
+    registry,
+    ttlMs,
+    onOdd: (rows) => {
+      // Read again every TTL: each odd row is counted and logged once per process, not once per read.
+      const odd = rows.filter((r) => !reported.has(`${r.rowKey}\n${r.problem}`));
+      if (odd.length === 0) return;
+      for (const r of odd) reported.add(`${r.rowKey}\n${r.problem}`);
+      telemetry.metric('tenants.oddRows', odd.length);
+      logger.error('tenant registry rows not valid: ignored until fixed', { table: registry.table, rows: odd });
+    },
+    onStale: (err) => logger.warn('tenant registry not read: using the last list', { table: registry.table, ...errorFields(err) }),
+  });
+}
+
+/** The settings' tenants and the registry's active ones, or ConfigError naming both sides where they disagree. */
+async function followedFrom(settings: Settings, view: TenantView, table: string): Promise<FollowedTenant[]> {
+  const records = await view.records();
+  const own = tenantStreams(settings);
+  const problems = registryDisagreements(own, records, table);
+  if (problems.length > 0) throw new ConfigError(problems.map((problem) => ({ setting: 'O365_TENANT_ID', problem })));
+  return followedTenants(own, records);
+}
+
+/** The webhook policy, rebuilt when the view's list changes; the settings' policy when the registry cannot be used. */
+function policyFollowing(settings: Settings, base: WebhookPolicy, view: TenantView, resolver: SecretResolver, logger: Logger): () => Promise<WebhookPolicy> {
+  let built: { from: readonly unknown[]; policy: Promise<WebhookPolicy> } | undefined;
+  return async () => {
+    let records;
+    try {
+      records = await view.records();
+    } catch (err) {
+      logger.error('tenant registry not readable: the webhook accepts the settings\' tenants only', errorFields(err));
+      return base;
+    }
+    if (built?.from === records) return built.policy;
+    const build = async (): Promise<WebhookPolicy> => {
+      const problems = registryDisagreements(tenantStreams(settings), records, defaultTenantTable);
+      if (problems.length > 0) {
+        logger.error('settings and tenant registry disagree: the webhook accepts the settings\' tenants only', { problems });
+        return base;
+      }
+      const tenants = followedTenants(tenantStreams(settings), records);
+      const authIds = [...base.authIds];
+      for (const t of tenants) {
+        if (t.authIdRef === undefined) continue;
+        try {
+          authIds.push({ value: await resolver.resolve(t.authIdRef), tenants: new Set([t.tenantId]) });
+        } catch (err) {
+          logger.error('tenant authId reference not resolved: its own authId is not accepted', { tenantId: t.tenantId, ...errorFields(err) });
+        }
+      }
+      return { ...base, tenants: new Map(tenants.map((t) => [t.tenantId, new Set(t.contentTypes)])), authIds };
+    };
+    built = { from: records, policy: build() };
+    return built.policy;
+  };
+}
+
 export function relayServices(): RelayServices {
   if (services) return services;
-  const { settings, policy, logger, telemetry } = relayWebhookContext();
+  const context = relayWebhookContext();
+  const { settings, policy, logger, telemetry } = context;
   if (settings.relay.storage === undefined) {
     throw new ConfigError([{ setting: 'AzureWebJobsStorage', problem: 'is required, or AzureWebJobsStorage__accountName (the queue, ledger and blob sink live there)' }]);
   }
@@ -122,17 +212,30 @@ export function relayServices(): RelayServices {
   const queue = createContentQueue(storage.queue);
   const reconcileQueue = createReconcileQueue(storage.queue);
   const keepQueue = createKeepQueue(storage.queue);
+  const registry = context.registry ?? createTenantRegistry(storage.table(defaultTenantTable));
+  const view = context.view ?? tenantViewOf(registry, settings.relay.tenantCacheMs, logger, telemetry);
   let ready: Promise<void> | undefined;
   services = {
     settings,
     policy,
+    currentPolicy: context.currentPolicy,
+    registry,
+    followed: () => followedFrom(settings, view, registry.table),
+    tenantRecords: () => view.records(),
     logger,
     ledger,
     queue,
     reconcileQueue,
     keepQueue,
     deadLetter,
-    sinksFor: (tenantId) => sinksForTenant(sinks, tenantId),
+    // A registry tenant's own sinks by name (its row, as last read); otherwise the sinks' own routing.
+    sinksFor: (tenantId) => {
+      const named = view.peek().find((r) => r.tenantId === tenantId.toLowerCase())?.sinks ?? [];
+      const routed = sinksForTenant(sinks, tenantId, named);
+      // Thrown, so the blob is retried and then kept in the poison queue (replay-poison after fixing the row).
+      if (routed.length === 0) throw new ConfigError([{ setting: defaultTenantTable, problem: `tenant ${tenantId} routes to ${named.join(', ')}, none of which is in O365_SINKS` }]);
+      return routed;
+    },
     sinkNamed: (name) => sinks.find((s) => s.name === name),
     filter: compileFilter(settings.relay.filter),
     tenants: tenantStreams(settings),

@@ -68,6 +68,8 @@ export const relaySettingsSection = z
     O365_MAX_RECORD_BYTES: setting(positiveInt(16 * 1024 * 1024, 256 * 1024 * 1024)),
     /** How long a content worker's claim on a blob lasts (renewed while it works); a crashed worker's ends then. */
     O365_CLAIM_LEASE_SECONDS: setting(positiveInt(720, 86_400)),
+    /** How old the app's view of the tenant registry may be: a tenant added, paused or removed is followed within it. */
+    O365_TENANT_CACHE_SECONDS: setting(positiveInt(30, 3_600)),
     O365_LOG_LEVEL: setting(z.enum(['debug', 'info', 'warn', 'error'], { error: 'must be debug, info, warn or error' }).optional()),
     O365_SINKS: setting(z.string().optional()),
     O365_REDACT_DLP_DETECTIONS: setting(z.enum(['true', 'false'], { error: 'must be true or false' }).optional()),
@@ -171,6 +173,7 @@ export const relaySettingsSection = z
       /** DLP detected values (matched card numbers, ...) are redacted before any sink sees them unless set to false. */
       redactDlpDetections: s.O365_REDACT_DLP_DETECTIONS !== 'false',
       claimLeaseMs: s.O365_CLAIM_LEASE_SECONDS * 1000,
+      tenantCacheMs: s.O365_TENANT_CACHE_SECONDS * 1000,
       logLevel: s.O365_LOG_LEVEL ?? ('info' as const),
     };
   });
