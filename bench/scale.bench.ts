@@ -38,6 +38,7 @@ const { values } = parseArgs({
     sample: { type: 'string', default: '20' },
     'timeout-s': { type: 'string', default: '600' },
   },
+  allowPositionals: true, // `azurite`: the child that runs Azurite
 });
 const tenantCount = Number(values.tenants);
 const latencyMs = Number(values['api-latency-ms']);
@@ -104,7 +105,9 @@ async function main(): Promise<void> {
   }
   const tenants = Array.from({ length: tenantCount }, (_, i) => tenantIdOf(i + 1));
   const streams = tenants.flatMap((tenantId) => contentTypes.map((contentType) => ({ tenantId, contentType })));
-  const azurite = await startAzurite();
+  // Azurite in a process of its own: at hundreds of tenants its table queries would otherwise share one thread with
+  // the simulator and the counting proxies, and the bench would measure itself instead of the hosts.
+  const azurite = await startAzuriteProcess();
   const sim = await startSimulator({
     tenants: tenants.map((tenantId) => ({ tenantId, apps: [{ clientId, clientSecret }] })),
     startSpacingMinutes: 0,
@@ -242,7 +245,35 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+/** Azurite in a child process (this file with `azurite`): its endpoints come back as one JSON line. */
+async function startAzuriteProcess(): Promise<RunningAzurite> {
+  const child = spawn(process.execPath, [__filename, 'azurite'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let text = '';
+  for await (const chunk of child.stdout) {
+    text += String(chunk);
+    if (text.includes('\n')) break;
+  }
+  const started = JSON.parse(text) as Omit<RunningAzurite, 'close'>;
+  return {
+    ...started,
+    close: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+if (process.argv[2] === 'azurite') {
+  void startAzurite().then((running) => {
+    const { close, ...endpoints } = running;
+    process.stdout.write(JSON.stringify(endpoints) + '\n');
+    process.once('SIGTERM', () => void close().then(() => process.exit(0)));
+  });
+} else {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

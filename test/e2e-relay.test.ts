@@ -20,7 +20,7 @@ import { generateRecords, seededRandom } from '../dev/record-generator';
 import type { PublishedContent } from '../dev/simulator';
 import { defaultFaults } from '../dev/simulator';
 import { repoRoot } from './support/fixtures';
-import { blobNames, contentFetches, expectedSinkBlobName, notifiedContentIds, peekQueue, queueLength, sinkRecordIds } from './support/relay-observations';
+import { assertSubscribedWithHandshakes, blobNames, contentFetches, expectedSinkBlobName, notifiedContentIds, peekQueue, queueLength, sinkRecordIds } from './support/relay-observations';
 
 const poisonQueueName = `${contentQueueName}-poison`;
 const otherTenant = '9b0c4d7e-1f2a-4b3c-8d4e-5f6a7b8c9d0e';
@@ -82,16 +82,7 @@ describe('the relay end to end (dev host running the bundle)', () => {
   it('subscribes through the subscription keeper, with the validation handshake against the host', async () => {
     await stack.host.fireTimer('subscriptionKeeper');
     await stack.host.idle({ timeoutMs: 30_000 }); // the timer plans one o365-keep message per tenant
-    const subscriptions = stack.simulator.subscriptions(stack.tenantId);
-    assert.deepEqual(subscriptions.map((s) => s.contentType).sort(), [...contentTypes].sort());
-    for (const s of subscriptions) {
-      assert.equal(s.status, 'enabled');
-      assert.equal(s.webhook?.address, stack.settings.O365_WEBHOOK_URL);
-      assert.equal(s.webhook?.status, 'enabled');
-    }
-    const handshakes = stack.simulator.journal.filter((e) => e.direction === 'out' && e.headers['webhook-validationcode'] !== undefined);
-    assert.equal(handshakes.length, contentTypes.length);
-    assert.ok(handshakes.every((e) => e.status === 200));
+    assertSubscribedWithHandshakes(stack.simulator, stack.tenantId, stack.settings.O365_WEBHOOK_URL);
   });
 
   it('delivers every record of every published blob exactly once, at the blob path of its content', async () => {

@@ -18,6 +18,7 @@ import { recordingTelemetry } from '../shared/telemetry';
 import { startAzurite, type RunningAzurite } from '../dev/azurite';
 import { startLocalStack, type LocalStack } from '../dev/local-stack';
 import { repoRoot } from './support/fixtures';
+import { assertSubscribedWithHandshakes } from './support/relay-observations';
 
 const quiet = createLogger({ level: 'error', write: () => {} });
 
@@ -182,16 +183,7 @@ describe('behind an inbound restriction (local host allows only 127.0.0.2, the s
     // The app's warm-up reached the front end and was refused once (no retries on 403).
     const warmUps = refusals().slice(before);
     assert.deepEqual(warmUps.map((e) => [e.fields.source, e.fields.path]), [['127.0.0.1', '/api/notifications']]);
-    const subscriptions = stack.simulator.subscriptions(stack.tenantId);
-    assert.deepEqual(subscriptions.map((s) => s.contentType).sort(), [...contentTypes].sort());
-    for (const s of subscriptions) {
-      assert.equal(s.status, 'enabled');
-      assert.equal(s.webhook?.address, stack.settings.O365_WEBHOOK_URL);
-      assert.equal(s.webhook?.status, 'enabled');
-    }
-    const handshakes = stack.simulator.journal.filter((e) => e.direction === 'out' && e.headers['webhook-validationcode'] !== undefined);
-    assert.equal(handshakes.length, contentTypes.length);
-    assert.ok(handshakes.every((e) => e.status === 200), JSON.stringify(handshakes.map((e) => e.status)));
+    assertSubscribedWithHandshakes(stack.simulator, stack.tenantId, stack.settings.O365_WEBHOOK_URL);
   });
 
   it('notifications from 127.0.0.2 get through to the queue', async () => {

@@ -1,9 +1,11 @@
 // What the end-to-end and chaos tests look at from outside the relay: the blob sink's records, the simulator's
-// journal (content fetches, notifications sent) and storage queues. Read-only helpers, no assertions.
+// journal (content fetches, notifications sent) and storage queues. Read-only helpers; one shared assertion.
+import assert from 'node:assert/strict';
 import type { ContainerClient } from '@azure/storage-blob';
 import { QueueClient } from '@azure/storage-queue';
 import { z } from 'zod';
-import type { JournalEntry } from '../../dev/simulator';
+import type { JournalEntry, Simulator } from '../../dev/simulator';
+import { contentTypes } from '../../shared/api/content-types';
 
 /** One NDJSON line of the blob sink in `json` format (only what the tests read). */
 const SinkEvent = z.looseObject({ id: z.string().nullable(), tenantId: z.string().nullable() });
@@ -71,4 +73,21 @@ export function expectedSinkBlobName(tenantId: string, content: { contentType: s
   const two = (n: number) => String(n).padStart(2, '0');
   const hour = `${created.getUTCFullYear()}/${two(created.getUTCMonth() + 1)}/${two(created.getUTCDate())}/${two(created.getUTCHours())}`;
   return `${tenantId}/${content.contentType}/${hour}/${content.contentId}.ndjson`;
+}
+
+/**
+ * What "the keeper subscribed us" looks like from outside: every content type enabled with our webhook, and one
+ * validation handshake per content type, each answered 200. Throws an AssertionError naming what differs.
+ */
+export function assertSubscribedWithHandshakes(simulator: Pick<Simulator, 'subscriptions' | 'journal'>, tenantId: string, webhookUrl: string | undefined): void {
+  const subscriptions = simulator.subscriptions(tenantId);
+  assert.deepEqual(subscriptions.map((s) => s.contentType).sort(), [...contentTypes].sort());
+  for (const s of subscriptions) {
+    assert.equal(s.status, 'enabled');
+    assert.equal(s.webhook?.address, webhookUrl);
+    assert.equal(s.webhook?.status, 'enabled');
+  }
+  const handshakes = simulator.journal.filter((e) => e.direction === 'out' && e.headers['webhook-validationcode'] !== undefined);
+  assert.equal(handshakes.length, contentTypes.length);
+  assert.ok(handshakes.every((e) => e.status === 200), JSON.stringify(handshakes.map((e) => e.status)));
 }
