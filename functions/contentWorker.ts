@@ -46,7 +46,7 @@ export async function contentWorker(queued: unknown, context: InvocationContext)
     }
     throw err;
   });
-  if (outcome.kind === 'wait') await s.queue.requeue(message.data, outcome.delayMs);
+  if (outcome.kind === 'wait') await s.queue.requeue({ ...message.data, ...outcome.next }, outcome.delayMs);
   s.logger.info('content processed', {
     invocationId: context.invocationId,
     tenantId: message.data.tenantId,

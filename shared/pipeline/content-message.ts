@@ -11,6 +11,8 @@ export const ContentMessage = z.object({
   contentExpiration: ApiTime,
   /** How many times a waiting failure has re-enqueued this blob (for the growing delay). */
   waits: z.number().int().nonnegative().default(0),
+  /** Fetches whose body arrived whole by HTTP's framing yet ended inside a record (see process-content.ts). */
+  cutFetches: z.number().int().nonnegative().optional(),
   /**
    * Who put the blob on the queue, for the completeness receipt (`notified` is recorded at claim when it is the
    * webhook). Optional: messages queued before this field existed, and poison replays, carry none.

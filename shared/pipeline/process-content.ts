@@ -48,7 +48,7 @@ export interface ContentWorkerDeps {
 }
 
 /** Fetches after which a body that keeps ending inside a record is taken as malformed, not cut (see keepCut). */
-export const malformedEndAfterWaits = 2;
+export const malformedAfterCutFetches = 2;
 
 /** Below this much time to expiry, a blob that already waited sends what its sinks refuse to the dead letter. */
 export const deadLetterBeforeExpiryMs = 2 * 60 * 60_000;
@@ -58,8 +58,8 @@ export type WorkOutcome =
   | { kind: 'delivered'; stats: DecodeStats; foreignRecords: number; invalidSpans: number; sinks: string[] }
   | { kind: 'already-finished'; state: string }
   | { kind: 'expired' }
-  /** Re-enqueue after `delayMs` (capped by the content's expiry) and complete this message. */
-  | { kind: 'wait'; delayMs: number; reason: string };
+  /** Re-enqueue after `delayMs` (capped by the content's expiry), changed by `next`, and complete this message. */
+  | { kind: 'wait'; delayMs: number; reason: string; next?: Pick<ContentMessage, 'cutFetches'> };
 
 export async function processContent(message: ContentMessage, deps: ContentWorkerDeps): Promise<WorkOutcome> {
   const { ledger, clock, logger } = deps;
@@ -115,6 +115,8 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
   const recordProgress = () =>
     Promise.all(deliveries.map((d) => ledger.recordProgress(key, deps.owner, d.sink.name, progressOf(d, d.writer.accepted, d.done))));
   const spans = badSpans(deps.deadLetter, message);
+  /** The body arrived whole (the client throws on a transfer cut) but ended inside a record: counted per message. */
+  let cutWhole = false;
   try {
     const body = await deps.fetchContent(message.tenantId, message.contentId, { contentExpiration: message.contentExpiration, deadline: deps.deadline });
     // Content close to expiry whose sinks kept failing: their share goes to the dead letter, to be re-delivered.
@@ -149,9 +151,10 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
     let oldestCreation = Number.POSITIVE_INFINITY;
     const batches = decodeStream(body, { filter: deps.filter, context: { contentType: message.contentType }, stats, maxRecordBytes: deps.maxRecordBytes });
     // The client throws on a body cut in transit (early close, short Content-Length), so a body that still ends
-    // inside a record arrived whole: fetched again twice in case the API itself stumbled, then it is malformed data
-    // (a record missing its brace) and its tail is kept as a bad span instead of waiting until the blob expires.
-    const keepCut = message.waits >= malformedEndAfterWaits;
+    // inside a record arrived whole: fetched again twice (cutFetches, apart from other waits) in case the API itself
+    // stumbled, then it is malformed data (a record missing its brace) and its tail is kept as a bad span instead of
+    // waiting until the blob expires.
+    const keepCut = (message.cutFetches ?? 0) >= malformedAfterCutFetches;
     for await (const batch of batches) {
       await spans.take(batch, { keepCut });
       // A record of another tenant in this tenant's blob is never forwarded with it.
@@ -163,6 +166,7 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
     // Cut short on the way (the body ended inside a record or before its `]`): what came before is good and the
     // sinks keep what they accepted; the rest comes with the next fetch. Not bad data: nothing is dead-lettered.
     if (spans.cut) {
+      cutWhole = true;
       throw apiError('CONTENT_INTERRUPTED', { tenantId: message.tenantId, operation: 'fetch content', contentId: message.contentId, detail: `${spans.cut.reason} at byte ${spans.cut.offset}` });
     }
     if (foreign.length > 0) {
@@ -216,7 +220,8 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
     // client did not wait for in-process is the least we wait.
     const retryAfterMs = err instanceof ManagementApiError || err instanceof SinkError ? (err.retryAfterMs ?? 0) : 0;
     const needsPerson = err instanceof ApiConfigurationError || (err instanceof SinkError && !err.retryable);
-    return wait(err instanceof Error ? err.message : String(err), Math.max(retryAfterMs, needsPerson ? 15 * 60_000 : 0));
+    const outcome = wait(err instanceof Error ? err.message : String(err), Math.max(retryAfterMs, needsPerson ? 15 * 60_000 : 0));
+    return cutWhole && outcome.kind === 'wait' ? { ...outcome, next: { cutFetches: (message.cutFetches ?? 0) + 1 } } : outcome;
   } finally {
     stopRenewing();
   }
