@@ -6,6 +6,7 @@ import type { TableClient } from '@azure/data-tables';
 import { BucketState, decidePause, decideTake, type BudgetPolicy, type TakeDecision } from '../api/budget-bucket';
 import type { BudgetStore } from '../api/shared-limiter';
 import { isMissingRow, isMissingTable, StateStoreError, storeFailure, toStateStoreError } from './store-error';
+import { tableOnce } from './table-once';
 import { encodeKey } from './table-keys';
 
 export const defaultBudgetTable = 'relaybudget';
@@ -25,12 +26,7 @@ export interface TableBudgetStore extends BudgetStore {
 
 export function createTableBudgetStore(table: TableClient, random: () => number = Math.random): TableBudgetStore {
   const stats: TableBudgetStats = { writes: 0, conflicts: 0 };
-  let ready: Promise<void> | undefined;
-  const ensureTable = () =>
-    (ready ??= table.createTable().catch((err: unknown) => {
-      ready = undefined;
-      throw toStateStoreError('create budget table', err);
-    }));
+  const created = tableOnce(table, 'create budget table');
 
   async function read(tenantId: string): Promise<{ state: BucketState; etag: string } | undefined> {
     try {
@@ -46,7 +42,7 @@ export function createTableBudgetStore(table: TableClient, random: () => number 
 
   /** Read, decide, write under the ETag; a lost race is counted and decided again after a short jittered pause. */
   async function change<T>(operation: string, tenantId: string, decide: (current: BucketState | undefined) => { result: T; next?: BucketState | undefined }): Promise<T> {
-    await ensureTable();
+    await created.ensure();
     for (let round = 0; round < maxRounds; round++) {
       try {
         const current = await read(tenantId);
@@ -61,7 +57,7 @@ export function createTableBudgetStore(table: TableClient, random: () => number 
         if (err instanceof StateStoreError) throw err;
         const { status } = storeFailure(err);
         if (status !== 412 && status !== 409) {
-          if (isMissingTable(err)) ready = undefined;
+          if (isMissingTable(err)) created.forget();
           throw toStateStoreError(operation, err);
         }
         stats.conflicts++;

@@ -16,6 +16,7 @@ import {
 import { decideAdvancePlan, decideOpenPlan } from '../pipeline/reconcile-plan';
 import { isMissingRow, isMissingTable, StateStoreError, storeFailure, toStateStoreError } from './store-error';
 import { encodeKey, odataString } from './table-keys';
+import { tableOnce } from './table-once';
 
 export const defaultLedgerTable = 'relayledger';
 
@@ -49,22 +50,14 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
   const clock = options.clock ?? Date.now;
   const concurrency = options.concurrency ?? 8;
 
-  let ready: Promise<void> | undefined;
-  function ensureTable(): Promise<void> {
-    // createTable already treats 409 TableAlreadyExists as success; a failure is forgotten so the next call retries.
-    ready ??= table.createTable().catch((err: unknown) => {
-      ready = undefined;
-      throw toStateStoreError('create table', err);
-    });
-    return ready;
-  }
+  const created = tableOnce(table);
 
   async function call<T>(operation: string, run: () => Promise<T>): Promise<T> {
-    await ensureTable();
+    await created.ensure();
     try {
       return await run();
     } catch (err) {
-      if (isMissingTable(err)) ready = undefined;
+      if (isMissingTable(err)) created.forget();
       throw toStateStoreError(operation, err);
     }
   }
@@ -314,7 +307,7 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
     });
 
   return {
-    ensureTable,
+    ensureTable: created.ensure,
     markSeen,
     markRefused,
     markListed,

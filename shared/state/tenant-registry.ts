@@ -5,6 +5,7 @@
 import type { TableClient } from '@azure/data-tables';
 import { TenantRecord, type TenantAction, applyAction } from '../pipeline/tenants';
 import { isMissingRow, isMissingTable, storeFailure, toStateStoreError } from './store-error';
+import { tableOnce } from './table-once';
 
 export const defaultTenantTable = 'relaytenants';
 const partition = 'tenant';
@@ -57,12 +58,7 @@ function fromRow(row: Record<string, unknown>): ReturnType<typeof TenantRecord.s
 }
 
 export function createTenantRegistry(table: TableClient): TenantRegistry {
-  let ready: Promise<void> | undefined;
-  const ensure = () =>
-    (ready ??= table.createTable().catch((err: unknown) => {
-      ready = undefined;
-      throw toStateStoreError('create table', err);
-    }));
+  const created = tableOnce(table);
 
   async function read(tenantId: string): Promise<{ record: TenantRecord; etag: string } | undefined> {
     try {
@@ -98,7 +94,7 @@ export function createTenantRegistry(table: TableClient): TenantRegistry {
       return (await read(tenantId))?.record;
     },
     async add(record) {
-      await ensure();
+      await created.ensure();
       try {
         await table.createEntity(toRow(record));
         return true;
