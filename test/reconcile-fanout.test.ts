@@ -138,7 +138,7 @@ describe('fan-out reconcile through the local host (several tenants)', () => {
     await settle();
     const plannedAt = new Set<number>();
     for (const { tenantId, contentType, blob } of blobs) {
-      const plan = await ledger.getPlan(tenantId, contentType);
+      const plan = (await ledger.readPlan(tenantId, contentType)).plan;
       assert.ok(plan?.finishedAt, `${tenantId}/${contentType}: plan finished`);
       assert.equal(plan.step, 1, 'one step: the range fits one window');
       plannedAt.add(plan.plannedAt.getTime());
@@ -160,7 +160,7 @@ describe('fan-out reconcile through the local host (several tenants)', () => {
     await stack.host.fireTimer('reconciler');
     await settle();
     assert.equal(listings(tenantId, held), before, 'not listed while its plan is open');
-    assert.equal((await ledger.getPlan(tenantId, held))?.planId, 'still-running');
+    assert.equal((await ledger.readPlan(tenantId, held)).plan?.planId, 'still-running');
     assert.equal(await delivered(tenantId, waiting), false);
     assert.ok(await delivered(other, elsewhere), 'the other streams are planned as usual');
 
@@ -170,7 +170,7 @@ describe('fan-out reconcile through the local host (several tenants)', () => {
     assert.equal(await ledger.openPlan(tenantId, held, 'lost-message', new Date(Date.now() - planLeaseMs - minute)), true);
     await stack.host.fireTimer('reconciler');
     await settle();
-    assert.notEqual((await ledger.getPlan(tenantId, held))?.planId, 'lost-message');
+    assert.notEqual((await ledger.readPlan(tenantId, held)).plan?.planId, 'lost-message');
     assert.ok(await delivered(tenantId, waiting), 'delivered once the stream was planned again');
   });
   // Last: a duplicate content message it may leave waits out a claim for minutes (see below).
@@ -190,7 +190,7 @@ describe('fan-out reconcile through the local host (several tenants)', () => {
     // one's claim and waits it out (the worker's duplicate rule), harmless but longer than this test.
     await until('both windows delivered', async () => (await delivered(tenantId, old)) && (await delivered(tenantId, recent)));
     await until('the reconcile queue is drained', reconcileQueueEmpty);
-    const plan = await ledger.getPlan(tenantId, contentType);
+    const plan = (await ledger.readPlan(tenantId, contentType)).plan;
     assert.deepEqual([plan?.planId, plan?.step, plan?.finishedAt !== undefined], [planId, 2, true]);
     const listed = listings(tenantId, contentType) - before;
     assert.ok(listed >= 2 && listed <= 3, `step 0 listed once or twice, step 1 once (listed ${listed})`);

@@ -4,7 +4,7 @@ import { TableClient } from '@azure/data-tables';
 import { DEV_ACCOUNT_KEY, startAzurite, type RunningAzurite } from '../dev/azurite';
 import type { ContentMessage } from '../shared/pipeline/content-message';
 import type { RefusedEntry } from '../shared/pipeline/ledger';
-import { contentFromRow, contentToRow, newContent } from '../shared/state/ledger-rows';
+import { contentFromRow, contentPartition, contentRowKey, contentToRow, newContent } from '../shared/state/ledger-rows';
 import { StateStoreError } from '../shared/state/store-error';
 import { encodeKey } from '../shared/state/table-keys';
 import { createTableLedger, type TableLedger } from '../shared/state/table-ledger';
@@ -402,5 +402,66 @@ describe('purge by tenant and day, and the keeper\'s subscription state (Azurite
     assert.deepEqual(stored.get(tenantId), later, 'replaced whole, not merged');
     assert.deepEqual(stored.get(otherTenant)?.streams, {});
     assert.equal(calls.filter((c) => c.method === 'listEntities').length, 1);
+  });
+});
+
+describe('rows remembered with their ETags (row-memory.ts)', () => {
+  /** A real TableClient whose reads and writes are counted. */
+  function countedLedger(tableName: string) {
+    const client = TableClient.fromConnectionString(azurite.connectionString, tableName, { allowInsecureConnection: true });
+    const counts = { reads: 0, writes: 0 };
+    const getEntity = client.getEntity.bind(client);
+    const updateEntity = client.updateEntity.bind(client);
+    client.getEntity = ((...args: Parameters<typeof getEntity>) => (counts.reads++, getEntity(...args))) as typeof client.getEntity;
+    client.updateEntity = ((...args: Parameters<typeof updateEntity>) => (counts.writes++, updateEntity(...args))) as typeof client.updateEntity;
+    return { ledger: createTableLedger({ tableClient: client }), counts };
+  }
+
+  it('a worker reads a blob once: its progress and finish write under the ETag it last wrote', async () => {
+    const table = `memory${++tables}`;
+    const reconciler = createTableLedger({ connectionString: azurite.connectionString, tableName: table });
+    const m = message(realId(1));
+    await reconciler.markSeen([m]); // another instance inserted the row
+    const { ledger, counts } = countedLedger(table);
+    assert.equal((await ledger.claim(m, 'w1', 60_000, 1000)).kind, 'claimed');
+    await ledger.recordProgress(keyOf(m), 'w1', 'blob', { accepted: 5, done: false });
+    await ledger.recordProgress(keyOf(m), 'w1', 'blob', { accepted: 5, done: true });
+    await ledger.finish(keyOf(m), 'w1', 'delivered');
+    assert.deepEqual(counts, { reads: 1, writes: 4 });
+    const entry = await reconciler.get(keyOf(m));
+    assert.equal(entry?.state, 'delivered');
+    assert.deepEqual(entry?.sinks, { blob: { accepted: 5, done: true } });
+  });
+
+  it('a remembered row changed elsewhere costs one 412 and a read, and the change is kept', async () => {
+    const table = `memory${++tables}`;
+    const other = createTableLedger({ connectionString: azurite.connectionString, tableName: table });
+    const { ledger, counts } = countedLedger(table);
+    const m = message(realId(2));
+    assert.equal((await ledger.claim(m, 'w1', 60_000, 1000)).kind, 'claimed');
+    await other.known(tenantId, [m.contentId]);
+    assert.equal(await other.markListed(tenantId, [m.contentId]), 1); // an unguarded Merge: a new ETag
+    counts.reads = 0;
+    counts.writes = 0;
+    await ledger.recordProgress(keyOf(m), 'w1', 'blob', { accepted: 3, done: false });
+    assert.deepEqual(counts, { reads: 1, writes: 2 }); // the 412, then read and write
+    const entry = await other.get(keyOf(m));
+    assert.equal(entry?.listed, true);
+    assert.deepEqual(entry?.sinks, { blob: { accepted: 3, done: false } });
+  });
+
+  it('never answers from memory alone: a row it remembers as finished but that was purged and seen again is claimed', async () => {
+    const table = `memory${++tables}`;
+    const other = createTableLedger({ connectionString: azurite.connectionString, tableName: table });
+    const { ledger } = countedLedger(table);
+    const m = message(realId(3));
+    assert.equal((await ledger.claim(m, 'w1', 60_000, 1000)).kind, 'claimed');
+    await ledger.finish(keyOf(m), 'w1', 'delivered'); // remembered as finished
+    const client = TableClient.fromConnectionString(azurite.connectionString, table, { allowInsecureConnection: true });
+    const stored = await client.getEntity(contentPartition(tenantId), contentRowKey(m.contentId));
+    await client.deleteEntity(stored.partitionKey!, stored.rowKey!);
+    await other.markSeen([m]);
+    const again = await ledger.claim(m, 'w2', 60_000, 2000);
+    assert.equal(again.kind, 'claimed');
   });
 });

@@ -133,8 +133,8 @@ export interface Ledger {
   // Fan-out reconcile plans, one per stream, in the stream's row (reconcile-plan.ts decides, the ETag guards).
   /** Opens plan `planId` for the stream unless a live plan holds it; true when opened. */
   openPlan(tenantId: string, contentType: ContentType, planId: string, now: Date): Promise<boolean>;
-  /** The stream's plan, if one was ever opened. */
-  getPlan(tenantId: string, contentType: ContentType): Promise<PlanState | undefined>;
+  /** The stream's plan (if one was ever opened) and its cursor, in one read: a reconcile step needs both. */
+  readPlan(tenantId: string, contentType: ContentType): Promise<{ plan: PlanState | undefined; cursor: Date | undefined }>;
   /**
    * Moves plan `planId` past `step` and stores `cursor` in the same write; `done` finishes the plan (and sets
    * lastReconciled). False, writing nothing, when `step` is not the plan's current one (a duplicate message).

@@ -70,12 +70,12 @@ export type StepReport =
  */
 export async function reconcileStep(message: ReconcileMessage, deps: StepDeps): Promise<StepReport> {
   const { tenantId, contentType, planId, step } = message;
-  if (!isCurrentStep(await deps.ledger.getPlan(tenantId, contentType), message)) return { tenantId, contentType, outcome: 'stale', step };
+  const { plan, cursor } = await deps.ledger.readPlan(tenantId, contentType);
+  if (!isCurrentStep(plan, message)) return { tenantId, contentType, outcome: 'stale', step };
   const now = deps.now();
   const until = new Date(Math.min(parseApiTime(message.until) ?? now.getTime(), Math.ceil(now.getTime() / 1000) * 1000));
   // The overlap re-lists behind a stored cursor; a stream's first plan starts at the lookback itself, so a 24 h
   // lookback is one window (one message), not two.
-  const cursor = await deps.ledger.getCursor(tenantId, contentType);
   const since = cursor === undefined ? new Date(until.getTime() - deps.initialLookbackMs) : new Date(cursor.getTime() - deps.overlapMs);
   const [first, ...rest] = planWindows(since, until, now).windows;
   const done = rest.length === 0;

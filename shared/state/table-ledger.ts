@@ -16,6 +16,7 @@ import {
 import { decideAdvancePlan, decideOpenPlan } from '../pipeline/reconcile-plan';
 import { isMissingRow, isMissingTable, StateStoreError, storeFailure, toStateStoreError } from './store-error';
 import { encodeKey, odataString } from './table-keys';
+import { createRowMemory } from './row-memory';
 import { tableOnce } from './table-once';
 
 export const defaultLedgerTable = 'relayledger';
@@ -28,6 +29,8 @@ export type TableLedgerOptions = (
   clock?: () => number;
   /** Parallel requests for markSeen / known / purge. Default 8. */
   concurrency?: number;
+  /** Rows remembered with their ETags to write without reading first (row-memory.ts). Default 4,096. */
+  rememberedRows?: number;
 };
 
 export interface TableLedger extends Ledger {
@@ -40,8 +43,6 @@ const maxRounds = 10;
 /** Table storage takes at most 100 operations in one transaction (entity group), all in one partition. */
 const purgeBatch = 100;
 const defaultPurgeRows = 50_000;
-/** Table storage allows at most 15 comparisons in one filter: the PartitionKey and 14 RowKeys. */
-const rowKeysPerQuery = 14;
 
 type Stored<S> = { value: S; etag: string };
 
@@ -51,6 +52,7 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
   const concurrency = options.concurrency ?? 8;
 
   const created = tableOnce(table);
+  const memory = createRowMemory(options.rememberedRows ?? 4096);
 
   async function call<T>(operation: string, run: () => Promise<T>): Promise<T> {
     await created.ensure();
@@ -71,10 +73,17 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
         throw err;
       }
     });
-    return row && { value: parse(row), etag: row.etag };
+    if (!row) return undefined;
+    const stored = { value: parse(row), etag: row.etag };
+    memory.set(pk, rk, stored);
+    return stored;
   }
 
-  /** The optimistic loop: read with ETag, decide, write guarded; on a lost race read and decide again. */
+  /**
+   * The optimistic loop: take the row as last read or written here (else read it) with its ETag, decide, write
+   * guarded; on a lost race read and decide again. A decision to write nothing is only taken on a fresh read: a
+   * remembered row is proven current by a successful guarded write, never by itself.
+   */
   async function mutate<S, T>(
     operation: string, pk: string, rk: string,
     parse: (row: unknown) => S, toRow: (value: S) => TableRow,
@@ -82,25 +91,36 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
     /** Runs before a row is created (not replaced): the purge index goes in first. */
     beforeCreate?: (next: S) => Promise<void>,
   ): Promise<T> {
+    // The memory holds what `parse` made for this key (one row kind per key), hence the cast.
+    let remembered = memory.get(pk, rk) as Stored<S> | undefined;
     for (let round = 0; round < maxRounds; round++) {
-      const current = await read(operation, pk, rk, parse);
-      const { result, next } = decide(current?.value);
+      let current = remembered ?? (await read(operation, pk, rk, parse));
+      let decision = decide(current?.value);
+      if (remembered && decision.next === undefined) {
+        current = await read(operation, pk, rk, parse);
+        decision = decide(current?.value);
+      }
+      remembered = undefined;
+      const { result, next } = decision;
       if (next === undefined) return result;
       if (!current && beforeCreate) await beforeCreate(next);
       const row = toRow(next);
-      const lostRace = await call(operation, async () => {
+      const written = await call(operation, async () => {
         try {
-          if (current) await table.updateEntity(row, 'Replace', { etag: current.etag });
-          else await table.createEntity(row);
-          return false;
+          const answer = current ? await table.updateEntity(row, 'Replace', { etag: current.etag }) : await table.createEntity(row);
+          return { etag: answer.etag };
         } catch (err) {
           const { status } = storeFailure(err);
           // 412: changed since read; 409: inserted since read; 404 (the row's): deleted since read (purge).
-          if (status === 412 || status === 409 || isMissingRow(err)) return true;
+          if (status === 412 || status === 409 || isMissingRow(err)) return undefined;
           throw err;
         }
       });
-      if (!lostRace) return result;
+      if (written) {
+        if (written.etag) memory.set(pk, rk, { value: next, etag: written.etag });
+        return result;
+      }
+      if (current) memory.forget(pk, rk, current.etag);
     }
     throw new StateStoreError('STATE_CONTENTION', `table storage: ${operation} lost ${maxRounds} races in a row`);
   }
@@ -131,7 +151,8 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
     const fresh = await mapLimited(stored, concurrency, (row) =>
       call(operation, async () => {
         try {
-          await table.createEntity(contentToRow(row));
+          const { etag } = await table.createEntity(contentToRow(row));
+          if (etag) memory.set(contentPartition(row.entry.tenantId), contentRowKey(row.entry.contentId), { value: row, etag });
           return true;
         } catch (err) {
           if (storeFailure(err).status === 409) return false; // known already: insert-if-absent
@@ -208,19 +229,20 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
     return new Set(listed.keys());
   }
 
-  /** The known ids among `contentIds` with their `listed` flag, a query per 14 ids (one read serves both). */
+  /**
+   * The known ids among `contentIds` with their `listed` flag: a point read each. Not a query naming several
+   * RowKeys: Table storage runs `RowKey eq a or RowKey eq b` as a scan of the whole partition (Microsoft, "Design
+   * for querying"), and a busy tenant's content partition holds a week of blobs.
+   */
   async function readListed(tenantId: string, contentIds: readonly string[]): Promise<Map<string, boolean>> {
-    const byKey = new Map(contentIds.map((id) => [contentRowKey(id), id]));
-    const keys = [...byKey.keys()];
-    const chunks: string[][] = [];
-    for (let i = 0; i < keys.length; i += rowKeysPerQuery) chunks.push(keys.slice(i, i + rowKeysPerQuery));
     const found = new Map<string, boolean>();
-    await mapLimited(chunks, concurrency, (chunk) =>
+    await mapLimited([...new Set(contentIds)], concurrency, (contentId) =>
       call('list known', async () => {
-        const filter = `PartitionKey eq ${odataString(contentPartition(tenantId))} and (${chunk.map((k) => `RowKey eq ${odataString(k)}`).join(' or ')})`;
-        for await (const row of table.listEntities({ queryOptions: { filter, select: ['RowKey', 'listed'] } })) {
-          const id = byKey.get(row.rowKey ?? '');
-          if (id !== undefined) found.set(id, row['listed'] === true);
+        try {
+          const row = await table.getEntity(contentPartition(tenantId), contentRowKey(contentId), { queryOptions: { select: ['listed'] } });
+          found.set(contentId, row['listed'] === true);
+        } catch (err) {
+          if (!isMissingRow(err)) throw err;
         }
       }));
     return found;
@@ -352,9 +374,9 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
         const plan = decideOpenPlan(planFromStream(s), planId, now);
         return plan && streamWithPlan(s, plan);
       }),
-    getPlan: async (tenantId, contentType) => {
+    readPlan: async (tenantId, contentType) => {
       const s = await readStream(tenantId, contentType);
-      return s && planFromStream(s);
+      return { plan: s && planFromStream(s), cursor: s?.cursor };
     },
     advancePlan: (tenantId, contentType, planId, step, cursor, done, now) =>
       mutateStreamIf('advance plan', tenantId, contentType, (s) => {
