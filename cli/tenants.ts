@@ -14,7 +14,7 @@ import { exitCodeOf, formatReport } from './doctor-report';
 import { UsageError } from './usage-error';
 
 export const tenantsUsage = `usage: o365-relay tenants add|list|show|pause|resume|remove|consent-url [--tenant ID] [options]
-  The tenant registry (table ${defaultTenantTable}); the app follows it within 30 s, without a restart.
+  The tenant registry (table ${defaultTenantTable}, or O365_TENANT_REGISTRY); the app follows it within 30 s, without a restart.
   add --tenant ID --name NAME [--content-type T ...] [--sink NAME ...] [--auth-id-ref SETTING|KEYVAULT_SECRET_URI]
       [--cloud C]: adds the tenant as onboarding, checks sign-in and the audit log, then makes it active.
   list | show --tenant ID | pause --tenant ID | resume --tenant ID
@@ -79,7 +79,7 @@ export async function runTenants(argv: string[]): Promise<number> {
 
 function registryOf(settings: Settings): TenantRegistry {
   if (settings.relay.storage === undefined) throw new UsageError('tenants: AzureWebJobsStorage (or AzureWebJobsStorage__accountName) is required: the registry is a table there');
-  return createTenantRegistry(createStorageAccount(settings.relay.storage).table(defaultTenantTable));
+  return createTenantRegistry(createStorageAccount(settings.relay.storage).table(settings.api.tenantTable));
 }
 
 function refuse(message: string): number {

@@ -32,7 +32,7 @@ import { noTelemetry, type Telemetry } from './telemetry';
 import { appInsightsTelemetry } from './telemetry/app-insights';
 import { followedTenants, registryDisagreements, type FollowedTenant, type TenantRecord } from './pipeline/tenants';
 import { createSecretResolver, type SecretResolver } from './settings/secret-reference';
-import { createTenantRegistry, createTenantView, defaultTenantTable, type TenantRegistry, type TenantView } from './state/tenant-registry';
+import { createTenantRegistry, createTenantView, type TenantRegistry, type TenantView } from './state/tenant-registry';
 
 export interface TenantStreams {
   tenantId: string;
@@ -119,7 +119,7 @@ export function relayWebhookContext(): WebhookContextInternal {
     const logger = createLogger({ level: settings.relay.logLevel, secrets: secretsOf(settings) });
     const telemetry = appInsightsTelemetry(process.env, (err) => logger.warn('Application Insights did not start; telemetry is off', errorFields(err))) ?? noTelemetry;
     const policy = webhookPolicy(settings);
-    const registry = settings.relay.storage === undefined ? undefined : createTenantRegistry(createStorageAccount(settings.relay.storage).table(defaultTenantTable));
+    const registry = settings.relay.storage === undefined ? undefined : createTenantRegistry(createStorageAccount(settings.relay.storage).table(settings.api.tenantTable));
     const view = registry && tenantViewOf(registry, settings.relay.tenantCacheMs, logger, telemetry);
     const storage = settings.relay.storage;
     // Key Vault references are read with the app's identity: the user-assigned one storage uses, else the default chain.
@@ -163,6 +163,16 @@ async function followedFrom(settings: Settings, view: TenantView, table: string)
   return followedTenants(own, records);
 }
 
+/**
+ * For commands (doctor, report, the API commands): the settings' tenants and the registry's active ones, read
+ * once now. Without storage only the settings' (a table-only deployment always has storage: the loader says so).
+ */
+export async function readFollowedTenants(settings: Settings): Promise<FollowedTenant[]> {
+  if (settings.relay.storage === undefined) return tenantStreams(settings);
+  const registry = createTenantRegistry(createStorageAccount(settings.relay.storage).table(settings.api.tenantTable));
+  return followedFrom(settings, createTenantView({ registry, ttlMs: 0 }), registry.table);
+}
+
 /** The webhook policy, rebuilt when the view's list changes; the settings' policy when the registry cannot be used. */
 function policyFollowing(settings: Settings, base: WebhookPolicy, view: TenantView, resolver: SecretResolver, logger: Logger): () => Promise<WebhookPolicy> {
   let built: { from: readonly unknown[]; policy: Promise<WebhookPolicy> } | undefined;
@@ -176,7 +186,7 @@ function policyFollowing(settings: Settings, base: WebhookPolicy, view: TenantVi
     }
     if (built?.from === records) return built.policy;
     const build = async (): Promise<WebhookPolicy> => {
-      const problems = registryDisagreements(tenantStreams(settings), records, defaultTenantTable);
+      const problems = registryDisagreements(tenantStreams(settings), records, settings.api.tenantTable);
       if (problems.length > 0) {
         logger.error('settings and tenant registry disagree: the webhook accepts the settings\' tenants only', { problems });
         return base;
@@ -212,7 +222,7 @@ export function relayServices(): RelayServices {
   const queue = createContentQueue(storage.queue);
   const reconcileQueue = createReconcileQueue(storage.queue);
   const keepQueue = createKeepQueue(storage.queue);
-  const registry = context.registry ?? createTenantRegistry(storage.table(defaultTenantTable));
+  const registry = context.registry ?? createTenantRegistry(storage.table(settings.api.tenantTable));
   const view = context.view ?? tenantViewOf(registry, settings.relay.tenantCacheMs, logger, telemetry);
   let ready: Promise<void> | undefined;
   services = {
@@ -233,7 +243,7 @@ export function relayServices(): RelayServices {
       const named = view.peek().find((r) => r.tenantId === tenantId.toLowerCase())?.sinks ?? [];
       const routed = sinksForTenant(sinks, tenantId, named);
       // Thrown, so the blob is retried and then kept in the poison queue (replay-poison after fixing the row).
-      if (routed.length === 0) throw new ConfigError([{ setting: defaultTenantTable, problem: `tenant ${tenantId} routes to ${named.join(', ')}, none of which is in O365_SINKS` }]);
+      if (routed.length === 0) throw new ConfigError([{ setting: registry.table, problem: `tenant ${tenantId} routes to ${named.join(', ')}, none of which is in O365_SINKS` }]);
       return routed;
     },
     sinkNamed: (name) => sinks.find((s) => s.name === name),

@@ -84,10 +84,26 @@ describe('settings', () => {
   });
 
   it('missing tenant is reported by name, together with the other problems', () => {
-    assert.equal(problems({ O365_CLIENT_ID: clientId, O365_CLIENT_SECRET: secret }).get('O365_TENANT_ID'), 'is required');
+    assert.match(problems({ O365_CLIENT_ID: clientId, O365_CLIENT_SECRET: secret }).get('O365_TENANT_ID')!, /^is required \(or keep every tenant in the registry table: set O365_TENANT_REGISTRY\)/);
     const empty = problems({});
-    assert.equal(empty.get('O365_TENANT_ID'), 'is required');
+    assert.match(empty.get('O365_TENANT_ID')!, /^is required/);
     assert.ok(empty.has('O365_CLIENT_SECRET'));
+  });
+
+  it('a table-only deployment: O365_TENANT_REGISTRY makes O365_TENANT_ID optional, with the publisher id and storage it needs', () => {
+    const storage = 'UseDevelopmentStorage=true';
+    const tableOnly = { O365_CLIENT_ID: clientId, O365_CLIENT_SECRET: secret, O365_TENANT_REGISTRY: 'customers', O365_PUBLISHER_ID: tenant2, AzureWebJobsStorage: storage };
+    const { api } = parseSettings(tableOnly);
+    assert.deepEqual(api.tenantIds, []);
+    assert.equal(api.tenantTable, 'customers');
+    assert.equal(api.tenantTableNamed, true);
+    assert.equal(api.publisherId, tenant2);
+    assert.equal(parseSettings(base).api.tenantTable, 'relaytenants', 'the default table, followed besides the settings');
+    assert.equal(parseSettings({ ...tableOnly, O365_TENANT_ID: tenant }).api.tenantIds[0], tenant, 'both together still work');
+    assert.match(problems({ ...tableOnly, O365_PUBLISHER_ID: undefined }).get('O365_PUBLISHER_ID')!, /required when O365_TENANT_ID is not set/);
+    assert.match(problems({ ...tableOnly, AzureWebJobsStorage: undefined }).get('O365_TENANT_REGISTRY')!, /table in the app's storage/);
+    assert.match(problems({ ...tableOnly, O365_TENANT_REGISTRY: 'no-dashes' }).get('O365_TENANT_REGISTRY')!, /must be a table name/);
+    assert.match(problems({ ...tableOnly, O365_TENANT_REGISTRY: ' ' }).get('O365_TENANT_ID')!, /^is required/, 'blank is unset');
   });
 
   it('accepts simulator overrides on loopback only, and never in Azure', () => {

@@ -6,6 +6,9 @@ import { CloudName } from '../api/clouds';
 import { ContentType } from '../api/content-types';
 import { guidPattern } from '../settings/setting-values';
 
+/** The registry table when O365_TENANT_REGISTRY does not name another. */
+export const defaultTenantTable = 'relaytenants';
+
 /** A secret named, never held: a setting name, or a Key Vault secret URI read at run time with the app's identity. */
 export const SecretReference = z.union([
   z

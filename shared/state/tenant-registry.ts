@@ -4,10 +4,10 @@
 // Changes are ETag-guarded, like the ledger: read, decide (shared/pipeline/tenants.ts), replace under the ETag.
 import type { TableClient } from '@azure/data-tables';
 import { TenantRecord, type TenantAction, applyAction } from '../pipeline/tenants';
+export { defaultTenantTable } from '../pipeline/tenants';
 import { isMissingRow, isMissingTable, storeFailure, toStateStoreError } from './store-error';
 import { tableOnce } from './table-once';
 
-export const defaultTenantTable = 'relaytenants';
 const partition = 'tenant';
 
 export interface TenantRegistry {
