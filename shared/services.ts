@@ -17,6 +17,7 @@ import { compileFilter, type RecordFilter } from './records/filters';
 import { createBlobDeadLetter, deadLetterContainerName } from './sinks/blob-dead-letter';
 import { createSinks } from './sinks/create-sinks';
 import { sinksForTenant } from './sinks/routing';
+import { createTenantTokens } from './sinks/tenant-token';
 import { secretSettingNames } from './sinks/sink-secrets';
 import type { DeadLetterStore } from './sinks/dead-letter';
 import type { Sink } from './sinks/sink';
@@ -129,13 +130,14 @@ export function relayWebhookContext(): WebhookContextInternal {
         credential: storage?.kind === 'identity' && storage.clientId ? new ManagedIdentityCredential({ clientId: storage.clientId }) : new DefaultAzureCredential(),
         http: createHttpTransport({ failure: (kind, detail) => new Error(`Key Vault: ${kind}: ${detail}`) }),
       }),
+      ttlMs: settings.relay.secretCacheMs,
     });
-    webhookContext = { settings, policy, logger, telemetry, currentPolicy: view === undefined ? () => Promise.resolve(policy) : policyFollowing(settings, policy, view, resolver, logger), registry, view };
+    webhookContext = { settings, policy, logger, telemetry, currentPolicy: view === undefined ? () => Promise.resolve(policy) : policyFollowing(settings, policy, view, resolver, logger), registry, view, resolver };
   }
   return webhookContext;
 }
 
-type WebhookContextInternal = WebhookContext & { registry?: TenantRegistry | undefined; view?: TenantView | undefined };
+type WebhookContextInternal = WebhookContext & { registry?: TenantRegistry | undefined; view?: TenantView | undefined; resolver: SecretResolver };
 
 function tenantViewOf(registry: TenantRegistry, ttlMs: number, logger: Logger, telemetry: Telemetry): TenantView {
   const reported = new Set<string>();
@@ -196,7 +198,9 @@ function policyFollowing(settings: Settings, base: WebhookPolicy, view: TenantVi
       for (const t of tenants) {
         if (t.authIdRef === undefined) continue;
         try {
-          authIds.push({ value: await resolver.resolve(t.authIdRef), tenants: new Set([t.tenantId]) });
+          const value = await resolver.resolve(t.authIdRef);
+          logger.remember([value]);
+          authIds.push({ value, tenants: new Set([t.tenantId]) });
         } catch (err) {
           logger.error('tenant authId reference not resolved: its own authId is not accepted', { tenantId: t.tenantId, ...errorFields(err) });
         }
@@ -224,6 +228,7 @@ export function relayServices(): RelayServices {
   const keepQueue = createKeepQueue(storage.queue);
   const registry = context.registry ?? createTenantRegistry(storage.table(settings.api.tenantTable));
   const view = context.view ?? tenantViewOf(registry, settings.relay.tenantCacheMs, logger, telemetry);
+  const tenantTokens = createTenantTokens({ resolver: context.resolver, logger, telemetry });
   let ready: Promise<void> | undefined;
   services = {
     settings,
@@ -238,13 +243,19 @@ export function relayServices(): RelayServices {
     reconcileQueue,
     keepQueue,
     deadLetter,
-    // A registry tenant's own sinks by name (its row, as last read); otherwise the sinks' own routing.
+    // A registry tenant's own sinks by name (its row, as last read); otherwise the sinks' own routing. One blob is
+    // one tenant's, so a sink with the tenant's own token never carries another tenant's records.
     sinksFor: (tenantId) => {
-      const named = view.peek().find((r) => r.tenantId === tenantId.toLowerCase())?.sinks ?? [];
+      const row = view.peek().find((r) => r.tenantId === tenantId.toLowerCase());
+      const named = row?.sinks ?? [];
       const routed = sinksForTenant(sinks, tenantId, named);
       // Thrown, so the blob is retried and then kept in the poison queue (replay-poison after fixing the row).
       if (routed.length === 0) throw new ConfigError([{ setting: registry.table, problem: `tenant ${tenantId} routes to ${named.join(', ')}, none of which is in O365_SINKS` }]);
-      return routed;
+      const own = row?.sinkTokens ?? {};
+      return routed.map((sink) => {
+        const reference = Object.hasOwn(own, sink.name) ? own[sink.name] : undefined;
+        return reference === undefined ? sink : tenantTokens.sinkFor(sink, row!.tenantId, reference);
+      });
     },
     sinkNamed: (name) => sinks.find((s) => s.name === name),
     filter: compileFilter(settings.relay.filter),
