@@ -108,7 +108,8 @@ async function add(
   if (ref !== undefined) {
     const parsed = SecretReference.safeParse(ref);
     if (!parsed.success) return refuse('--auth-id-ref must be a setting name or a Key Vault secret URI (https://<vault>.vault.azure.net/secrets/<name>); never the authId itself');
-    if (parsed.data.kind === 'setting' && (settingValueOrUndefined(parsed.data.name)?.length ?? 0) < 16) return refuse(`--auth-id-ref ${parsed.data.name}: the setting must hold an authId of at least 16 characters`);
+    // Not named: an authId pasted by mistake can look like a setting name.
+    if (parsed.data.kind === 'setting' && (settingValueOrUndefined(parsed.data.name)?.length ?? 0) < 16) return refuse('--auth-id-ref: the setting it names must hold an authId of at least 16 characters (give a setting name or a Key Vault secret URI, never the authId itself)');
   }
   const sinkTokens: Record<string, string> = {};
   for (const entry of values['sink-token']) {
@@ -120,7 +121,8 @@ async function add(
     // Never echoed: a value given by mistake instead of a reference must not reach the terminal's scrollback.
     const parsed = SecretReference.safeParse(reference);
     if (!parsed.success) return refuse(`--sink-token ${sink}: the reference must be a setting name or a Key Vault secret URI (https://<vault>.vault.azure.net/secrets/<name>); never the token itself`);
-    if (parsed.data.kind === 'setting' && settingValueOrUndefined(parsed.data.name) === undefined) return refuse(`--sink-token ${sink}: the setting ${parsed.data.name} is not set`);
+    // Not named either: a token pasted by mistake can look like a setting name.
+    if (parsed.data.kind === 'setting' && settingValueOrUndefined(parsed.data.name) === undefined) return refuse(`--sink-token ${sink}: the setting it names is not set (give a setting name or a Key Vault secret URI, never the token itself)`);
     sinkTokens[sink] = reference;
   }
   const now = new Date().toISOString();

@@ -1,12 +1,13 @@
 // The composition root: settings read once, and every Azure SDK client, store and sink built in this one place,
 // then handed to the pure pipeline. Nothing here touches the network until a trigger calls `ready()`.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import { createHttpTransport } from './api/http';
 import type { ManagementClient } from './api/client';
 import type { ContentType } from './api/content-types';
-import { credentialSecrets } from './api/credentials';
+import { createCredential, credentialSecrets } from './api/credentials';
 import { createClientFromSettings } from './api/from-settings';
 import { ConfigError, loadSettings, settingValue, type Settings } from './config';
 import { createLogger, errorFields, type Logger } from './log';
@@ -32,7 +33,7 @@ import { systemClock } from './api/clock';
 import { noTelemetry, type Telemetry } from './telemetry';
 import { appInsightsTelemetry } from './telemetry/app-insights';
 import { followedTenants, registryDisagreements, type FollowedTenant, type TenantRecord } from './pipeline/tenants';
-import { createSecretResolver, type SecretResolver } from './settings/secret-reference';
+import { createSecretResolver, type KeyVaultAccess, type SecretResolver } from './settings/secret-reference';
 import { createTenantRegistry, createTenantView, type TenantRegistry, type TenantView } from './state/tenant-registry';
 
 export interface TenantStreams {
@@ -122,19 +123,34 @@ export function relayWebhookContext(): WebhookContextInternal {
     const policy = webhookPolicy(settings);
     const registry = settings.relay.storage === undefined ? undefined : createTenantRegistry(createStorageAccount(settings.relay.storage).table(settings.api.tenantTable));
     const view = registry && tenantViewOf(registry, settings.relay.tenantCacheMs, logger, telemetry);
-    const storage = settings.relay.storage;
-    // Key Vault references are read with the app's identity: the user-assigned one storage uses, else the default chain.
+    // Secret references (a tenant's authId, its SIEM tokens) are read at run time; Key Vault with the app's identity.
     const resolver = createSecretResolver({
       setting: (name) => settingValue(name),
-      keyVault: () => ({
-        credential: storage?.kind === 'identity' && storage.clientId ? new ManagedIdentityCredential({ clientId: storage.clientId }) : new DefaultAzureCredential(),
-        http: createHttpTransport({ failure: (kind, detail) => new Error(`Key Vault: ${kind}: ${detail}`) }),
-      }),
+      keyVault: () => keyVaultAccess(settings),
       ttlMs: settings.relay.secretCacheMs,
     });
     webhookContext = { settings, policy, logger, telemetry, currentPolicy: view === undefined ? () => Promise.resolve(policy) : policyFollowing(settings, policy, view, resolver, logger), registry, view, resolver };
   }
   return webhookContext;
+}
+
+/**
+ * How Key Vault is read: with the app's identity (the user-assigned one storage uses, else the default chain); in
+ * local runs with O365_KEYVAULT_URL_OVERRIDE, from the fake vault with the app's own credential in its home tenant
+ * (the simulator's token endpoint), trusting O365_CA_FILE.
+ */
+function keyVaultAccess(settings: Settings): KeyVaultAccess {
+  const failure = (kind: string, detail: string) => new Error(`Key Vault: ${kind}: ${detail}`);
+  const { api } = settings;
+  if (api.keyVaultOrigin !== undefined) {
+    const http = createHttpTransport({ ca: api.caFile === undefined ? undefined : readFileSync(api.caFile, 'utf8'), failure });
+    return { credential: createCredential(api.credential, api.publisherId, api.endpoints, http.agent), http, origin: api.keyVaultOrigin };
+  }
+  const storage = settings.relay.storage;
+  return {
+    credential: storage?.kind === 'identity' && storage.clientId ? new ManagedIdentityCredential({ clientId: storage.clientId }) : new DefaultAzureCredential(),
+    http: createHttpTransport({ failure }),
+  };
 }
 
 type WebhookContextInternal = WebhookContext & { registry?: TenantRegistry | undefined; view?: TenantView | undefined; resolver: SecretResolver };

@@ -106,6 +106,16 @@ describe('settings', () => {
     assert.match(problems({ ...tableOnly, O365_TENANT_REGISTRY: ' ' }).get('O365_TENANT_ID')!, /^is required/, 'blank is unset');
   });
 
+  it('O365_KEYVAULT_URL_OVERRIDE: a loopback https origin, with the simulator only, never in Azure', () => {
+    const sim = { ...base, O365_API_BASE_URL: 'https://127.0.0.1:4443', O365_CA_FILE: '/tmp/ca.pem' };
+    assert.equal(parseSettings({ ...sim, O365_KEYVAULT_URL_OVERRIDE: 'https://127.0.0.1:9443' }).api.keyVaultOrigin, 'https://127.0.0.1:9443');
+    assert.equal(parseSettings(sim).api.keyVaultOrigin, undefined);
+    assert.match(problems({ ...base, O365_KEYVAULT_URL_OVERRIDE: 'https://127.0.0.1:9443' }).get('O365_KEYVAULT_URL_OVERRIDE')!, /only used with O365_API_BASE_URL or O365_AUTHORITY_HOST/);
+    assert.match(problems({ ...sim, O365_KEYVAULT_URL_OVERRIDE: 'https://relay-kv.vault.azure.net' }).get('O365_KEYVAULT_URL_OVERRIDE')!, /loopback/);
+    assert.match(problems({ ...sim, O365_KEYVAULT_URL_OVERRIDE: 'http://127.0.0.1:9443' }).get('O365_KEYVAULT_URL_OVERRIDE')!, /https/);
+    assert.match(problems({ ...sim, O365_KEYVAULT_URL_OVERRIDE: 'https://127.0.0.1:9443', WEBSITE_INSTANCE_ID: 'x' }).get('O365_KEYVAULT_URL_OVERRIDE')!, /refused when running in Azure/);
+  });
+
   it('accepts simulator overrides on loopback only, and never in Azure', () => {
     const { api } = parseSettings({ ...base, O365_API_BASE_URL: 'https://127.0.0.1:4443/', O365_AUTHORITY_HOST: 'https://127.0.0.1:4443', O365_CA_FILE: '/tmp/ca.pem' });
     assert.equal(api.endpoints.apiOrigin, 'https://127.0.0.1:4443');

@@ -39,6 +39,8 @@ const apiSettingsFields = z.object({
     O365_API_BASE_URL: setting(z.string().optional()),
     O365_AUTHORITY_HOST: setting(z.string().optional()),
     O365_CA_FILE: setting(z.string().optional()),
+    /** Local runs only: every Key Vault secret URI is read from this loopback origin (a fake vault), path kept. */
+    O365_KEYVAULT_URL_OVERRIDE: setting(z.string().optional()),
     O365_REQUESTS_PER_MINUTE: setting(positiveInt(DEFAULT_REQUESTS_PER_MINUTE, 2000)),
     O365_RESTART_DISABLED_SUBSCRIPTIONS: setting(flag),
     /** Set by App Service / Functions in Azure: the simulator overrides are refused there. */
@@ -74,18 +76,20 @@ export const apiSettingsSection = apiSettingsFields
       issue('O365_CLIENT_CERTIFICATE_PASSWORD', 'is only used with O365_CLIENT_CERTIFICATE_PATH');
     }
     const inAzure = s.WEBSITE_INSTANCE_ID !== undefined;
-    for (const name of ['O365_API_BASE_URL', 'O365_AUTHORITY_HOST', 'O365_CA_FILE'] as const) {
+    const simulated = s.O365_API_BASE_URL !== undefined || s.O365_AUTHORITY_HOST !== undefined;
+    for (const name of ['O365_API_BASE_URL', 'O365_AUTHORITY_HOST', 'O365_CA_FILE', 'O365_KEYVAULT_URL_OVERRIDE'] as const) {
       const value = s[name];
       if (value === undefined) continue;
       if (inAzure) {
         issue(name, 'is for the local simulator only and is refused when running in Azure (WEBSITE_INSTANCE_ID is set)');
         continue;
       }
-      if (name === 'O365_CA_FILE') {
-        if (s.O365_API_BASE_URL === undefined && s.O365_AUTHORITY_HOST === undefined) {
+      if (name === 'O365_CA_FILE' || name === 'O365_KEYVAULT_URL_OVERRIDE') {
+        if (!simulated) {
           issue(name, 'is only used with O365_API_BASE_URL or O365_AUTHORITY_HOST (the local simulator)');
+          continue;
         }
-        continue;
+        if (name === 'O365_CA_FILE') continue;
       }
       const checked = loopbackOrigin(value);
       if (!checked.ok) issue(name, `${checked.reason} (it is for the local simulator only)`);
@@ -114,6 +118,8 @@ export const apiSettingsSection = apiSettingsFields
       /** True when O365_TENANT_REGISTRY names it: the table may be the only source of tenants. */
       tenantTableNamed: s.O365_TENANT_REGISTRY !== undefined,
       caFile: s.O365_CA_FILE,
+      /** The fake vault's origin in local runs (trusted through caFile); undefined: the vaults the URIs name. */
+      keyVaultOrigin: s.O365_KEYVAULT_URL_OVERRIDE === undefined || s.WEBSITE_INSTANCE_ID !== undefined ? undefined : loopbackOrigin(s.O365_KEYVAULT_URL_OVERRIDE).ok ? new URL(s.O365_KEYVAULT_URL_OVERRIDE).origin : undefined,
       requestsPerMinute: s.O365_REQUESTS_PER_MINUTE,
       restartDisabledSubscriptions: s.O365_RESTART_DISABLED_SUBSCRIPTIONS,
       runningInAzure: s.WEBSITE_INSTANCE_ID !== undefined,
