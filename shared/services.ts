@@ -16,7 +16,7 @@ import type { Ledger } from './pipeline/ledger';
 import type { WebhookAuthId } from './pipeline/webhook-auth';
 import { compileFilter, type RecordFilter } from './records/filters';
 import { createBlobDeadLetter, deadLetterContainerName } from './sinks/blob-dead-letter';
-import { createSinks } from './sinks/create-sinks';
+import { createSinks, type ConfiguredSink } from './sinks/create-sinks';
 import { sinksForTenant } from './sinks/routing';
 import { createTenantTokens } from './sinks/tenant-token';
 import { secretSettingNames } from './sinks/sink-secrets';
@@ -62,7 +62,8 @@ export interface RelayServices extends WebhookContext {
   keepQueue: MessageQueue<KeepMessage>;
   deadLetter: DeadLetterStore;
   sinksFor(tenantId: string): readonly Sink[];
-  sinkNamed(name: string): Sink | undefined;
+  /** A sink by name; with a tenant, as it delivers that tenant's records (its own token; await tenantRecords first). */
+  sinkNamed(name: string, tenantId?: string): Sink | undefined;
   filter: RecordFilter;
   /** The settings' tenants only; the timers use followed(). */
   tenants: readonly TenantStreams[];
@@ -245,6 +246,13 @@ export function relayServices(): RelayServices {
   const registry = context.registry ?? createTenantRegistry(storage.table(settings.api.tenantTable));
   const view = context.view ?? tenantViewOf(registry, settings.relay.tenantCacheMs, logger, telemetry);
   const tenantTokens = createTenantTokens({ resolver: context.resolver, logger, telemetry });
+  /** The sink sending the tenant's own token when its registry row (as last read) names one for it. */
+  const withTenantToken = (sink: ConfiguredSink, tenantId: string): Sink => {
+    const row = view.peek().find((r) => r.tenantId === tenantId.toLowerCase());
+    if (row === undefined || !Object.hasOwn(row.sinkTokens, sink.name)) return sink;
+    const reference = row.sinkTokens[sink.name];
+    return reference === undefined ? sink : tenantTokens.sinkFor(sink, row.tenantId, reference);
+  };
   let ready: Promise<void> | undefined;
   services = {
     settings,
@@ -267,13 +275,12 @@ export function relayServices(): RelayServices {
       const routed = sinksForTenant(sinks, tenantId, named);
       // Thrown, so the blob is retried and then kept in the poison queue (replay-poison after fixing the row).
       if (routed.length === 0) throw new ConfigError([{ setting: registry.table, problem: `tenant ${tenantId} routes to ${named.join(', ')}, none of which is in O365_SINKS` }]);
-      const own = row?.sinkTokens ?? {};
-      return routed.map((sink) => {
-        const reference = Object.hasOwn(own, sink.name) ? own[sink.name] : undefined;
-        return reference === undefined ? sink : tenantTokens.sinkFor(sink, row!.tenantId, reference);
-      });
+      return routed.map((sink) => withTenantToken(sink, tenantId));
     },
-    sinkNamed: (name) => sinks.find((s) => s.name === name),
+    sinkNamed: (name, tenantId) => {
+      const sink = sinks.find((s) => s.name === name);
+      return sink === undefined || tenantId === undefined ? sink : withTenantToken(sink, tenantId);
+    },
     filter: compileFilter(settings.relay.filter),
     tenants: tenantStreams(settings),
     telemetry,
