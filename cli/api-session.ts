@@ -5,6 +5,7 @@ import { credentialSecrets } from '../shared/api/credentials';
 import { createClientFromSettings } from '../shared/api/from-settings';
 import type { ManagementClient } from '../shared/api/client';
 import { loadSettings, type ApiSettings } from '../shared/config';
+import { readFollowedTenants } from '../shared/services';
 import { createLogger, type Logger } from '../shared/log';
 import { systemClock } from '../shared/api/clock';
 import { createSharedLimiter } from '../shared/api/shared-limiter';
@@ -17,6 +18,8 @@ export interface ApiSession {
   client: ManagementClient;
   logger: Logger;
   signal: AbortSignal;
+  /** The tenants the deployment follows: O365_TENANT_ID and, with storage, the registry's active ones (read now). */
+  tenantIds(): Promise<string[]>;
   /** Number of throttled (AF429 / HTTP 429) answers the client retried. */
   throttles(): number;
   close(): void;
@@ -50,6 +53,7 @@ export function openApiSession(): ApiSession {
     client,
     logger,
     signal: abort.signal,
+    tenantIds: async () => (await readFollowedTenants(all)).map((t) => t.tenantId),
     throttles: () => throttled,
     close: () => {
       process.off('SIGINT', onInterrupt);
@@ -73,11 +77,15 @@ export function chosenContentTypes(values: readonly string[], configured: readon
   });
 }
 
+/** --tenant values, or every followed tenant; a tenant the deployment does not follow is a usage error. */
 export function chosenTenants(values: readonly string[], configured: readonly string[]): string[] {
   const chosen = values.flatMap((v) => v.split(',')).map((v) => v.trim().toLowerCase()).filter((v) => v !== '');
-  if (chosen.length === 0) return [...configured];
+  if (chosen.length === 0) {
+    if (configured.length === 0) throw new UsageError('no tenant to work on: O365_TENANT_ID is not set and the registry table has no active tenant');
+    return [...configured];
+  }
   for (const tenant of chosen) {
-    if (!configured.includes(tenant)) throw new UsageError(`--tenant ${tenant}: not one of the tenants in O365_TENANT_ID`);
+    if (!configured.includes(tenant)) throw new UsageError(`--tenant ${tenant}: not one of the followed tenants (O365_TENANT_ID, or active in the registry table)`);
   }
   return chosen;
 }

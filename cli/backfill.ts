@@ -85,7 +85,7 @@ export async function runBackfill(argv: string[]): Promise<number> {
   try {
     const types = chosenContentTypes(values['content-type'], session.settings.contentTypes);
     const work: Array<{ tenantId: string; item: ContentItem }> = [];
-    for (const tenantId of chosenTenants(values.tenant, session.settings.tenantIds)) {
+    for (const tenantId of chosenTenants(values.tenant, await session.tenantIds())) {
       for (const contentType of types) {
         try {
           for await (const listed of session.client.tenant(tenantId).listContentRange(contentType, { since, until }, { signal: session.signal })) {

@@ -38,7 +38,7 @@ export async function runContent(argv: string[]): Promise<number> {
   let refused = 0;
   try {
     const types = chosenContentTypes(values['content-type'], session.settings.contentTypes);
-    for (const tenantId of chosenTenants(values.tenant, session.settings.tenantIds)) {
+    for (const tenantId of chosenTenants(values.tenant, await session.tenantIds())) {
       const feed = session.client.tenant(tenantId);
       for (const contentType of types) {
         for await (const listed of feed.listContentRange(contentType, { since, until }, { signal: session.signal })) {

@@ -15,7 +15,7 @@ import { ConfigError, loadSettings, settingValue, type Settings } from '../share
 import { createLogger, redact } from '../shared/log';
 import { warmWebhook } from '../shared/pipeline/warm-webhook';
 import { decodeRecord } from '../shared/records/decode';
-import { tenantStreams, type TenantStreams } from '../shared/services';
+import { readFollowedTenants, tenantStreams, type TenantStreams } from '../shared/services';
 import { createSinks } from '../shared/sinks/create-sinks';
 import { createStorageAccount, type StorageSettings } from '../shared/state/storage-account';
 import { secretSettingNames } from '../shared/sinks/sink-secrets';
@@ -31,7 +31,7 @@ export const doctorUsage = `usage: o365-relay doctor [--tenant ID ...] [--send-t
   Checks settings, sign-in and permissions, the audit log, subscriptions, the webhook, storage and each sink,
   and prints pass/fail with a fix per check. Exit code 0 only when every check passes. --tenant checks the
   sign-in, audit log and subscriptions of the named tenants only (repeatable or comma-separated; default all
-  tenants of O365_TENANT_ID). Sinks get a connection check only; --send-test-event also delivers one synthetic
+  tenants of O365_TENANT_ID and the registry's active ones). Sinks get a connection check only; --send-test-event also delivers one synthetic
   record to each sink.`;
 
 /** Network checks give up after this long: the doctor answers quickly or says what does not answer. */
@@ -67,11 +67,21 @@ async function diagnose(options: { sendTestEvent: boolean; tenants: readonly str
     return { results, secrets: [] };
   }
   const secrets = secretsOf(settings);
+  // The settings' tenants and the registry's active ones; a registry that cannot be read is a failed check.
+  let followed: TenantStreams[];
+  try {
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${checkTimeoutMs} ms`)), checkTimeoutMs).unref());
+    followed = await Promise.race([readFollowedTenants(settings), timeout]);
+    results.push({ name: 'tenants', status: 'pass', detail: `${followed.length} followed (O365_TENANT_ID and the active rows of table ${settings.api.tenantTable})` });
+  } catch (err) {
+    followed = tenantStreams(settings);
+    results.push({ name: 'tenants', status: 'fail', detail: `table ${settings.api.tenantTable}: ${summaryOf(err).split('\n')[0]}`, fix: 'fix the registry (o365-relay tenants list) or the settings it disagrees with' });
+  }
   // An unknown --tenant is a usage error, found before any check runs.
-  const chosen = new Set(chosenTenants(options.tenants, settings.api.tenantIds));
+  const chosen = new Set(chosenTenants(options.tenants, followed.map((t) => t.tenantId)));
   const { tokens, client, http } = apiClientFor(settings, secrets);
   try {
-    for (const tenant of tenantStreams(settings).filter((t) => chosen.has(t.tenantId))) {
+    for (const tenant of followed.filter((t) => chosen.has(t.tenantId))) {
       const signedIn = await checkSignIn(tenant, tokens, results);
       const listed = signedIn ? await checkAuditLog(tenant, client, results) : undefined;
       if (!signedIn) results.push({ name: `audit log ${tenant.tenantId}`, status: 'skip', detail: 'no token' });
@@ -311,7 +321,8 @@ async function sendTestEvents(settings: Settings, secrets: string[]): Promise<Ch
     return [{ name: 'test events', status: 'fail', detail: `the sinks cannot be built (${codeOf(err)})`, fix: 'fix the sink settings reported above' }];
   }
   const now = new Date();
-  const tenantId = settings.api.tenantIds[0] ?? '';
+  // The app's home tenant when no settings tenant is named (a table-only deployment).
+  const tenantId = settings.api.tenantIds[0] ?? settings.api.publisherId;
   const record = decodeRecord({
     Id: randomUUID(),
     CreationTime: now.toISOString().slice(0, 19),

@@ -18,6 +18,7 @@ export async function runRedeliver(argv: string[]): Promise<number> {
   const s = relayServices();
   if (values.sink !== undefined && !s.sinkNamed(values.sink)) throw new UsageError(`--sink ${values.sink}: no sink of that name in O365_SINKS`);
   await s.ready();
+  await s.tenantRecords(); // a registry tenant's own sink tokens
   const report = await redeliver(
     { deadLetter: s.deadLetter, sinkNamed: s.sinkNamed, logger: s.logger, telemetry: s.telemetry },
     { ...(values.sink ? { sink: values.sink } : {}), ...(values.since ? { since: parseTimeArg(values.since, '--since', new Date()) } : {}) },

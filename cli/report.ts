@@ -43,8 +43,8 @@ export async function runReport(argv: string[], out: { write(text: string): unkn
 
   const s = relayServices();
   const tenantFilter = values.tenant?.toLowerCase();
-  const tenants = s.tenants.filter((t) => tenantFilter === undefined || t.tenantId === tenantFilter);
-  if (tenants.length === 0) throw new UsageError(`--tenant ${values.tenant}: not a configured tenant (O365_TENANT_ID)`);
+  const tenants = (await s.followed()).filter((t) => tenantFilter === undefined || t.tenantId === tenantFilter);
+  if (tenants.length === 0) throw new UsageError(tenantFilter === undefined ? 'no tenant to report on: O365_TENANT_ID is not set and the registry table has no active tenant' : `--tenant ${values.tenant}: not a followed tenant (O365_TENANT_ID, or active in the registry table)`);
   if (s.settings.relay.storage === undefined) throw new UsageError('AzureWebJobsStorage is required: the ledger lives there');
   const storage = createStorageAccount(s.settings.relay.storage);
   const table = storage.table(defaultLedgerTable);

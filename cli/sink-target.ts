@@ -36,7 +36,7 @@ export function sinkTarget(name: string): SinkTarget {
   if (!sink) throw new UsageError(`--sink ${name}: no sink of that name in O365_SINKS (configured: ${settings.relay.sinks.map((s) => s.name).join(', ')})`);
   return {
     sink,
-    tenantId: settings.api.tenantIds[0] ?? '',
+    tenantId: settings.api.tenantIds[0] ?? settings.api.publisherId,
     open: async (content) => {
       let rejected = 0;
       const reasons = new Map<string, number>();

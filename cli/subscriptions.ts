@@ -26,7 +26,7 @@ export async function runSubscriptions(argv: string[]): Promise<number> {
   const session = openApiSession();
   let failures = 0;
   try {
-    const tenants = chosenTenants(values.tenant, session.settings.tenantIds);
+    const tenants = chosenTenants(values.tenant, await session.tenantIds());
     const types = chosenContentTypes(values['content-type'], session.settings.contentTypes);
     for (const tenantId of tenants) {
       const feed = session.client.tenant(tenantId);

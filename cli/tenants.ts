@@ -5,6 +5,7 @@ import { clouds, CloudName } from '../shared/api/clouds';
 import { loadSettings, settingValue, type Settings } from '../shared/config';
 import { redact } from '../shared/log';
 import { applyAction, consentUrl, SecretReference, TenantRecord, type TenantAction } from '../shared/pipeline/tenants';
+import { tokenSettingOf } from '../shared/sinks/create-sinks';
 import { createStorageAccount } from '../shared/state/storage-account';
 import { createTenantRegistry, defaultTenantTable, type TenantRegistry } from '../shared/state/tenant-registry';
 import { chosenContentTypes, openApiSession } from './api-session';
@@ -14,9 +15,11 @@ import { exitCodeOf, formatReport } from './doctor-report';
 import { UsageError } from './usage-error';
 
 export const tenantsUsage = `usage: o365-relay tenants add|list|show|pause|resume|remove|consent-url [--tenant ID] [options]
-  The tenant registry (table ${defaultTenantTable}); the app follows it within 30 s, without a restart.
+  The tenant registry (table ${defaultTenantTable}, or O365_TENANT_REGISTRY); the app follows it within 30 s, without a restart.
   add --tenant ID --name NAME [--content-type T ...] [--sink NAME ...] [--auth-id-ref SETTING|KEYVAULT_SECRET_URI]
-      [--cloud C]: adds the tenant as onboarding, checks sign-in and the audit log, then makes it active.
+      [--sink-token SINK=SETTING|KEYVAULT_SECRET_URI ...] [--cloud C]: adds the tenant as onboarding, checks sign-in
+      and the audit log, then makes it active. --sink-token: the tenant's own token for that https-json or
+      splunk-hec sink, by reference (read at run time; never the token itself).
   list | show --tenant ID | pause --tenant ID | resume --tenant ID
   remove --tenant ID: stops its subscriptions; its ledger stays until the keeper purges it.
   consent-url --tenant ID [--redirect-uri URI]: the admin-consent link for the app registration.`;
@@ -33,6 +36,7 @@ export async function runTenants(argv: string[]): Promise<number> {
       'content-type': { type: 'string', multiple: true, default: [] },
       sink: { type: 'string', multiple: true, default: [] },
       'auth-id-ref': { type: 'string' },
+      'sink-token': { type: 'string', multiple: true, default: [] },
       cloud: { type: 'string' },
       'redirect-uri': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -79,7 +83,7 @@ export async function runTenants(argv: string[]): Promise<number> {
 
 function registryOf(settings: Settings): TenantRegistry {
   if (settings.relay.storage === undefined) throw new UsageError('tenants: AzureWebJobsStorage (or AzureWebJobsStorage__accountName) is required: the registry is a table there');
-  return createTenantRegistry(createStorageAccount(settings.relay.storage).table(defaultTenantTable));
+  return createTenantRegistry(createStorageAccount(settings.relay.storage).table(settings.api.tenantTable));
 }
 
 function refuse(message: string): number {
@@ -91,7 +95,7 @@ async function add(
   settings: Settings,
   registry: TenantRegistry,
   tenantId: string,
-  values: { name?: string | undefined; 'content-type': string[]; sink: string[]; 'auth-id-ref'?: string | undefined; cloud?: string | undefined },
+  values: { name?: string | undefined; 'content-type': string[]; sink: string[]; 'auth-id-ref'?: string | undefined; 'sink-token': string[]; cloud?: string | undefined },
 ): Promise<number> {
   // One place per tenant: the settings or the table, never both (the app would refuse the disagreement).
   if (settings.api.tenantIds.includes(tenantId)) return refuse(`tenant ${tenantId} is already followed through O365_TENANT_ID; a tenant lives in the settings or in table ${registry.table}, not both`);
@@ -104,7 +108,22 @@ async function add(
   if (ref !== undefined) {
     const parsed = SecretReference.safeParse(ref);
     if (!parsed.success) return refuse('--auth-id-ref must be a setting name or a Key Vault secret URI (https://<vault>.vault.azure.net/secrets/<name>); never the authId itself');
-    if (parsed.data.kind === 'setting' && (settingValueOrUndefined(parsed.data.name)?.length ?? 0) < 16) return refuse(`--auth-id-ref ${parsed.data.name}: the setting must hold an authId of at least 16 characters`);
+    // Not named: an authId pasted by mistake can look like a setting name.
+    if (parsed.data.kind === 'setting' && (settingValueOrUndefined(parsed.data.name)?.length ?? 0) < 16) return refuse('--auth-id-ref: the setting it names must hold an authId of at least 16 characters (give a setting name or a Key Vault secret URI, never the authId itself)');
+  }
+  const sinkTokens: Record<string, string> = {};
+  for (const entry of values['sink-token']) {
+    const at = entry.indexOf('=');
+    const [sink, reference] = at < 0 ? [entry, ''] : [entry.slice(0, at), entry.slice(at + 1)];
+    const definition = settings.relay.sinks.find((s) => s.name === sink);
+    if (definition === undefined) return refuse(`--sink-token ${sink}: not a sink of O365_SINKS (${settings.relay.sinks.map((s) => s.name).join(', ')}); write SINK=REFERENCE`);
+    if (tokenSettingOf(definition) === undefined) return refuse(`--sink-token ${sink}: this ${definition.kind} sink sends no token (only https-json sinks with tokenSetting and splunk-hec sinks do)`);
+    // Never echoed: a value given by mistake instead of a reference must not reach the terminal's scrollback.
+    const parsed = SecretReference.safeParse(reference);
+    if (!parsed.success) return refuse(`--sink-token ${sink}: the reference must be a setting name or a Key Vault secret URI (https://<vault>.vault.azure.net/secrets/<name>); never the token itself`);
+    // Not named either: a token pasted by mistake can look like a setting name.
+    if (parsed.data.kind === 'setting' && settingValueOrUndefined(parsed.data.name) === undefined) return refuse(`--sink-token ${sink}: the setting it names is not set (give a setting name or a Key Vault secret URI, never the token itself)`);
+    sinkTokens[sink] = reference;
   }
   const now = new Date().toISOString();
   const record = TenantRecord.safeParse({
@@ -114,6 +133,7 @@ async function add(
     contentTypes: chosenContentTypes(values['content-type'], settings.api.contentTypes),
     sinks: values.sink,
     ...(ref === undefined ? {} : { authIdRef: ref }),
+    sinkTokens,
     state: 'onboarding',
     added: now,
     changed: now,

@@ -4,7 +4,11 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import type { Logger } from '../shared/log';
+import { contentTypes } from '../shared/api/content-types';
+import { TenantRecord } from '../shared/pipeline/tenants';
 import { resetRelayServices } from '../shared/services';
+import { createStorageAccount } from '../shared/state/storage-account';
+import { createTenantRegistry } from '../shared/state/tenant-registry';
 import { startAzurite, type RunningAzurite } from './azurite';
 import { freePort } from './free-port';
 import { startHost, type RunningHost } from './host/host';
@@ -43,7 +47,9 @@ const pick = (overrides: Record<string, string | undefined>, name: string, fallb
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const overrides = options.overrides ?? {};
-  const tenantId = pick(overrides, 'O365_TENANT_ID', demoTenantId).toLowerCase();
+  // A table-only deployment (O365_TENANT_ID set blank, O365_TENANT_REGISTRY named): the demo tenant is a registry row.
+  const tableOnly = overrides.O365_TENANT_ID?.trim() === '' && (overrides.O365_TENANT_REGISTRY ?? '').trim() !== '';
+  const tenantId = (tableOnly ? demoTenantId : pick(overrides, 'O365_TENANT_ID', demoTenantId)).toLowerCase();
   const clientId = pick(overrides, 'O365_CLIENT_ID', demoClientId).toLowerCase();
   const clientSecret = pick(overrides, 'O365_CLIENT_SECRET', randomBytes(24).toString('base64url'));
   const port = options.port === 0 ? await freePort() : (options.port ?? 7071);
@@ -65,6 +71,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       O365_LOG_LEVEL: 'warn',
     };
     for (const [name, value] of Object.entries(overrides)) if (value !== undefined) settings[name] = value;
+    if (tableOnly) {
+      delete settings.O365_TENANT_ID;
+      settings.O365_PUBLISHER_ID ??= tenantId; // required without O365_TENANT_ID: the app registration's home tenant
+      await addActiveTenant(azurite.connectionString, settings.O365_TENANT_REGISTRY!, tenantId, settings.O365_CONTENT_TYPES);
+    }
     resetRelayServices();
     const host = await startHost({
       appPath: options.appPath ?? repoRoot,
@@ -93,4 +104,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     for (const close of closers) await close().catch(() => undefined);
     throw err;
   }
+}
+
+/** The demo tenant as an active registry row, as `o365-relay tenants add` leaves it once its checks pass. */
+async function addActiveTenant(connectionString: string, table: string, tenantId: string, contentTypeSetting: string | undefined): Promise<void> {
+  const now = new Date().toISOString();
+  const chosen = (contentTypeSetting ?? '').split(/[,;\s]+/).filter((t) => t !== '');
+  const record = TenantRecord.parse({
+    tenantId,
+    displayName: 'Demo (registry)',
+    cloud: 'Enterprise',
+    contentTypes: chosen.length > 0 ? chosen : [...contentTypes],
+    state: 'active',
+    added: now,
+    changed: now,
+  });
+  await createTenantRegistry(createStorageAccount({ kind: 'connectionString', connectionString }).table(table)).add(record);
 }

@@ -6,6 +6,7 @@ import { relayServices } from '../shared/services';
 export async function redeliverDeadLetters(_timer: Timer, context: InvocationContext): Promise<void> {
   const s = relayServices();
   await s.ready();
+  await s.tenantRecords(); // a registry tenant's own sink tokens (cached view)
   const report = await redeliver({ deadLetter: s.deadLetter, sinkNamed: s.sinkNamed, logger: s.logger, telemetry: s.telemetry });
   if (report.redelivered + report.left > 0) s.logger.info('dead letter re-delivery', { invocationId: context.invocationId, ...report });
 }

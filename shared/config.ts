@@ -67,6 +67,9 @@ export function parseSettings(env: Env): Settings {
   const input = Object.fromEntries(Object.keys(settingsSections).map((section) => [section, env]));
   const parsed = settingsSchema.safeParse(input);
   if (!parsed.success) throw new ConfigError(problemsOf(parsed.error));
+  if (parsed.data.api.tenantTableNamed && parsed.data.relay.storage === undefined) {
+    throw new ConfigError([{ setting: 'O365_TENANT_REGISTRY', problem: "names a table in the app's storage: set AzureWebJobsStorage (or AzureWebJobsStorage__accountName)" }]);
+  }
   const unknownTenants = parsed.data.relay.tenants.filter((t) => !parsed.data.api.tenantIds.includes(t.tenantId));
   if (unknownTenants.length > 0) {
     throw new ConfigError([{ setting: 'O365_TENANTS', problem: `names tenants that are not in O365_TENANT_ID: ${unknownTenants.map((t) => t.tenantId).join(', ')}` }]);

@@ -11,6 +11,11 @@ export interface Logger {
   error(message: string, fields?: LogFields): void;
   /** A logger that also redacts these values (added as they become known, e.g. a token). */
   withSecrets(secrets: readonly string[]): Logger;
+  /**
+   * Redacts these values from now on, here and in every logger derived from this one (before or after): for
+   * secrets read at run time (a tenant's SIEM token or authId from Key Vault), known only after start-up.
+   */
+  remember(secrets: readonly string[]): void;
 }
 
 const levelRank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -52,20 +57,27 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
+  return loggerWith(options, [...(options.secrets ?? [])], new Set());
+}
+
+/** `remembered` is shared by a logger and every one derived from it; `secrets` is this logger's own list. */
+function loggerWith(options: LoggerOptions, secrets: readonly string[], remembered: Set<string>): Logger {
   const minimum = levelRank[options.level ?? 'info'];
-  const secrets = [...(options.secrets ?? [])];
   const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
   const now = options.now ?? (() => new Date());
   const emit = (level: LogLevel, message: string, fields?: LogFields) => {
     if (levelRank[level] < minimum) return;
     const line = JSON.stringify({ time: now().toISOString(), level, message, ...fields });
-    write(redact(line, secrets));
+    write(redact(remembered.size === 0 ? line : redact(line, [...remembered]), secrets));
   };
   return {
     debug: (m, f) => emit('debug', m, f),
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
-    withSecrets: (more) => createLogger({ ...options, secrets: [...secrets, ...more] }),
+    withSecrets: (more) => loggerWith(options, [...secrets, ...more], remembered),
+    remember: (more) => {
+      for (const secret of more) remembered.add(secret);
+    },
   };
 }

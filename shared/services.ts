@@ -1,12 +1,13 @@
 // The composition root: settings read once, and every Azure SDK client, store and sink built in this one place,
 // then handed to the pure pipeline. Nothing here touches the network until a trigger calls `ready()`.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import { createHttpTransport } from './api/http';
 import type { ManagementClient } from './api/client';
 import type { ContentType } from './api/content-types';
-import { credentialSecrets } from './api/credentials';
+import { createCredential, credentialSecrets } from './api/credentials';
 import { createClientFromSettings } from './api/from-settings';
 import { ConfigError, loadSettings, settingValue, type Settings } from './config';
 import { createLogger, errorFields, type Logger } from './log';
@@ -15,8 +16,9 @@ import type { Ledger } from './pipeline/ledger';
 import type { WebhookAuthId } from './pipeline/webhook-auth';
 import { compileFilter, type RecordFilter } from './records/filters';
 import { createBlobDeadLetter, deadLetterContainerName } from './sinks/blob-dead-letter';
-import { createSinks } from './sinks/create-sinks';
+import { createSinks, type ConfiguredSink } from './sinks/create-sinks';
 import { sinksForTenant } from './sinks/routing';
+import { createTenantTokens } from './sinks/tenant-token';
 import { secretSettingNames } from './sinks/sink-secrets';
 import type { DeadLetterStore } from './sinks/dead-letter';
 import type { Sink } from './sinks/sink';
@@ -31,8 +33,8 @@ import { systemClock } from './api/clock';
 import { noTelemetry, type Telemetry } from './telemetry';
 import { appInsightsTelemetry } from './telemetry/app-insights';
 import { followedTenants, registryDisagreements, type FollowedTenant, type TenantRecord } from './pipeline/tenants';
-import { createSecretResolver, type SecretResolver } from './settings/secret-reference';
-import { createTenantRegistry, createTenantView, defaultTenantTable, type TenantRegistry, type TenantView } from './state/tenant-registry';
+import { createSecretResolver, type KeyVaultAccess, type SecretResolver } from './settings/secret-reference';
+import { createTenantRegistry, createTenantView, type TenantRegistry, type TenantView } from './state/tenant-registry';
 
 export interface TenantStreams {
   tenantId: string;
@@ -60,7 +62,8 @@ export interface RelayServices extends WebhookContext {
   keepQueue: MessageQueue<KeepMessage>;
   deadLetter: DeadLetterStore;
   sinksFor(tenantId: string): readonly Sink[];
-  sinkNamed(name: string): Sink | undefined;
+  /** A sink by name; with a tenant, as it delivers that tenant's records (its own token; await tenantRecords first). */
+  sinkNamed(name: string, tenantId?: string): Sink | undefined;
   filter: RecordFilter;
   /** The settings' tenants only; the timers use followed(). */
   tenants: readonly TenantStreams[];
@@ -119,23 +122,39 @@ export function relayWebhookContext(): WebhookContextInternal {
     const logger = createLogger({ level: settings.relay.logLevel, secrets: secretsOf(settings) });
     const telemetry = appInsightsTelemetry(process.env, (err) => logger.warn('Application Insights did not start; telemetry is off', errorFields(err))) ?? noTelemetry;
     const policy = webhookPolicy(settings);
-    const registry = settings.relay.storage === undefined ? undefined : createTenantRegistry(createStorageAccount(settings.relay.storage).table(defaultTenantTable));
+    const registry = settings.relay.storage === undefined ? undefined : createTenantRegistry(createStorageAccount(settings.relay.storage).table(settings.api.tenantTable));
     const view = registry && tenantViewOf(registry, settings.relay.tenantCacheMs, logger, telemetry);
-    const storage = settings.relay.storage;
-    // Key Vault references are read with the app's identity: the user-assigned one storage uses, else the default chain.
+    // Secret references (a tenant's authId, its SIEM tokens) are read at run time; Key Vault with the app's identity.
     const resolver = createSecretResolver({
       setting: (name) => settingValue(name),
-      keyVault: () => ({
-        credential: storage?.kind === 'identity' && storage.clientId ? new ManagedIdentityCredential({ clientId: storage.clientId }) : new DefaultAzureCredential(),
-        http: createHttpTransport({ failure: (kind, detail) => new Error(`Key Vault: ${kind}: ${detail}`) }),
-      }),
+      keyVault: () => keyVaultAccess(settings),
+      ttlMs: settings.relay.secretCacheMs,
     });
-    webhookContext = { settings, policy, logger, telemetry, currentPolicy: view === undefined ? () => Promise.resolve(policy) : policyFollowing(settings, policy, view, resolver, logger), registry, view };
+    webhookContext = { settings, policy, logger, telemetry, currentPolicy: view === undefined ? () => Promise.resolve(policy) : policyFollowing(settings, policy, view, resolver, logger), registry, view, resolver };
   }
   return webhookContext;
 }
 
-type WebhookContextInternal = WebhookContext & { registry?: TenantRegistry | undefined; view?: TenantView | undefined };
+/**
+ * How Key Vault is read: with the app's identity (the user-assigned one storage uses, else the default chain); in
+ * local runs with O365_KEYVAULT_URL_OVERRIDE, from the fake vault with the app's own credential in its home tenant
+ * (the simulator's token endpoint), trusting O365_CA_FILE.
+ */
+function keyVaultAccess(settings: Settings): KeyVaultAccess {
+  const failure = (kind: string, detail: string) => new Error(`Key Vault: ${kind}: ${detail}`);
+  const { api } = settings;
+  if (api.keyVaultOrigin !== undefined) {
+    const http = createHttpTransport({ ca: api.caFile === undefined ? undefined : readFileSync(api.caFile, 'utf8'), failure });
+    return { credential: createCredential(api.credential, api.publisherId, api.endpoints, http.agent), http, origin: api.keyVaultOrigin };
+  }
+  const storage = settings.relay.storage;
+  return {
+    credential: storage?.kind === 'identity' && storage.clientId ? new ManagedIdentityCredential({ clientId: storage.clientId }) : new DefaultAzureCredential(),
+    http: createHttpTransport({ failure }),
+  };
+}
+
+type WebhookContextInternal = WebhookContext & { registry?: TenantRegistry | undefined; view?: TenantView | undefined; resolver: SecretResolver };
 
 function tenantViewOf(registry: TenantRegistry, ttlMs: number, logger: Logger, telemetry: Telemetry): TenantView {
   const reported = new Set<string>();
@@ -163,6 +182,16 @@ async function followedFrom(settings: Settings, view: TenantView, table: string)
   return followedTenants(own, records);
 }
 
+/**
+ * For commands (doctor, report, the API commands): the settings' tenants and the registry's active ones, read
+ * once now. Without storage only the settings' (a table-only deployment always has storage: the loader says so).
+ */
+export async function readFollowedTenants(settings: Settings): Promise<FollowedTenant[]> {
+  if (settings.relay.storage === undefined) return tenantStreams(settings);
+  const registry = createTenantRegistry(createStorageAccount(settings.relay.storage).table(settings.api.tenantTable));
+  return followedFrom(settings, createTenantView({ registry, ttlMs: 0 }), registry.table);
+}
+
 /** The webhook policy, rebuilt when the view's list changes; the settings' policy when the registry cannot be used. */
 function policyFollowing(settings: Settings, base: WebhookPolicy, view: TenantView, resolver: SecretResolver, logger: Logger): () => Promise<WebhookPolicy> {
   let built: { from: readonly unknown[]; policy: Promise<WebhookPolicy> } | undefined;
@@ -176,7 +205,7 @@ function policyFollowing(settings: Settings, base: WebhookPolicy, view: TenantVi
     }
     if (built?.from === records) return built.policy;
     const build = async (): Promise<WebhookPolicy> => {
-      const problems = registryDisagreements(tenantStreams(settings), records, defaultTenantTable);
+      const problems = registryDisagreements(tenantStreams(settings), records, settings.api.tenantTable);
       if (problems.length > 0) {
         logger.error('settings and tenant registry disagree: the webhook accepts the settings\' tenants only', { problems });
         return base;
@@ -186,7 +215,9 @@ function policyFollowing(settings: Settings, base: WebhookPolicy, view: TenantVi
       for (const t of tenants) {
         if (t.authIdRef === undefined) continue;
         try {
-          authIds.push({ value: await resolver.resolve(t.authIdRef), tenants: new Set([t.tenantId]) });
+          const value = await resolver.resolve(t.authIdRef);
+          logger.remember([value]);
+          authIds.push({ value, tenants: new Set([t.tenantId]) });
         } catch (err) {
           logger.error('tenant authId reference not resolved: its own authId is not accepted', { tenantId: t.tenantId, ...errorFields(err) });
         }
@@ -212,8 +243,16 @@ export function relayServices(): RelayServices {
   const queue = createContentQueue(storage.queue);
   const reconcileQueue = createReconcileQueue(storage.queue);
   const keepQueue = createKeepQueue(storage.queue);
-  const registry = context.registry ?? createTenantRegistry(storage.table(defaultTenantTable));
+  const registry = context.registry ?? createTenantRegistry(storage.table(settings.api.tenantTable));
   const view = context.view ?? tenantViewOf(registry, settings.relay.tenantCacheMs, logger, telemetry);
+  const tenantTokens = createTenantTokens({ resolver: context.resolver, logger, telemetry });
+  /** The sink sending the tenant's own token when its registry row (as last read) names one for it. */
+  const withTenantToken = (sink: ConfiguredSink, tenantId: string): Sink => {
+    const row = view.peek().find((r) => r.tenantId === tenantId.toLowerCase());
+    if (row === undefined || !Object.hasOwn(row.sinkTokens, sink.name)) return sink;
+    const reference = row.sinkTokens[sink.name];
+    return reference === undefined ? sink : tenantTokens.sinkFor(sink, row.tenantId, reference);
+  };
   let ready: Promise<void> | undefined;
   services = {
     settings,
@@ -228,15 +267,20 @@ export function relayServices(): RelayServices {
     reconcileQueue,
     keepQueue,
     deadLetter,
-    // A registry tenant's own sinks by name (its row, as last read); otherwise the sinks' own routing.
+    // A registry tenant's own sinks by name (its row, as last read); otherwise the sinks' own routing. One blob is
+    // one tenant's, so a sink with the tenant's own token never carries another tenant's records.
     sinksFor: (tenantId) => {
-      const named = view.peek().find((r) => r.tenantId === tenantId.toLowerCase())?.sinks ?? [];
+      const row = view.peek().find((r) => r.tenantId === tenantId.toLowerCase());
+      const named = row?.sinks ?? [];
       const routed = sinksForTenant(sinks, tenantId, named);
       // Thrown, so the blob is retried and then kept in the poison queue (replay-poison after fixing the row).
-      if (routed.length === 0) throw new ConfigError([{ setting: defaultTenantTable, problem: `tenant ${tenantId} routes to ${named.join(', ')}, none of which is in O365_SINKS` }]);
-      return routed;
+      if (routed.length === 0) throw new ConfigError([{ setting: registry.table, problem: `tenant ${tenantId} routes to ${named.join(', ')}, none of which is in O365_SINKS` }]);
+      return routed.map((sink) => withTenantToken(sink, tenantId));
     },
-    sinkNamed: (name) => sinks.find((s) => s.name === name),
+    sinkNamed: (name, tenantId) => {
+      const sink = sinks.find((s) => s.name === name);
+      return sink === undefined || tenantId === undefined ? sink : withTenantToken(sink, tenantId);
+    },
     filter: compileFilter(settings.relay.filter),
     tenants: tenantStreams(settings),
     telemetry,

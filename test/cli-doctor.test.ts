@@ -233,7 +233,7 @@ describe('o365-relay doctor', () => {
     assert.match(other.stdout, new RegExp(`^fail\\s+subscriptions ${unsubscribedTenant}`, 'm'));
     const unknown = await run(['doctor', '--tenant', noPermissionTenant], both);
     assert.notEqual(unknown.code, 0);
-    assert.match(unknown.stderr, new RegExp(`--tenant ${noPermissionTenant}: not one of the tenants in O365_TENANT_ID`));
+    assert.match(unknown.stderr, new RegExp(`--tenant ${noPermissionTenant}: not one of the followed tenants`));
     assert.equal(unknown.stdout, '', 'no check ran');
   });
 

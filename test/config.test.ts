@@ -84,10 +84,36 @@ describe('settings', () => {
   });
 
   it('missing tenant is reported by name, together with the other problems', () => {
-    assert.equal(problems({ O365_CLIENT_ID: clientId, O365_CLIENT_SECRET: secret }).get('O365_TENANT_ID'), 'is required');
+    assert.match(problems({ O365_CLIENT_ID: clientId, O365_CLIENT_SECRET: secret }).get('O365_TENANT_ID')!, /^is required \(or keep every tenant in the registry table: set O365_TENANT_REGISTRY\)/);
     const empty = problems({});
-    assert.equal(empty.get('O365_TENANT_ID'), 'is required');
+    assert.match(empty.get('O365_TENANT_ID')!, /^is required/);
     assert.ok(empty.has('O365_CLIENT_SECRET'));
+  });
+
+  it('a table-only deployment: O365_TENANT_REGISTRY makes O365_TENANT_ID optional, with the publisher id and storage it needs', () => {
+    const storage = 'UseDevelopmentStorage=true';
+    const tableOnly = { O365_CLIENT_ID: clientId, O365_CLIENT_SECRET: secret, O365_TENANT_REGISTRY: 'customers', O365_PUBLISHER_ID: tenant2, AzureWebJobsStorage: storage };
+    const { api } = parseSettings(tableOnly);
+    assert.deepEqual(api.tenantIds, []);
+    assert.equal(api.tenantTable, 'customers');
+    assert.equal(api.tenantTableNamed, true);
+    assert.equal(api.publisherId, tenant2);
+    assert.equal(parseSettings(base).api.tenantTable, 'relaytenants', 'the default table, followed besides the settings');
+    assert.equal(parseSettings({ ...tableOnly, O365_TENANT_ID: tenant }).api.tenantIds[0], tenant, 'both together still work');
+    assert.match(problems({ ...tableOnly, O365_PUBLISHER_ID: undefined }).get('O365_PUBLISHER_ID')!, /required when O365_TENANT_ID is not set/);
+    assert.match(problems({ ...tableOnly, AzureWebJobsStorage: undefined }).get('O365_TENANT_REGISTRY')!, /table in the app's storage/);
+    assert.match(problems({ ...tableOnly, O365_TENANT_REGISTRY: 'no-dashes' }).get('O365_TENANT_REGISTRY')!, /must be a table name/);
+    assert.match(problems({ ...tableOnly, O365_TENANT_REGISTRY: ' ' }).get('O365_TENANT_ID')!, /^is required/, 'blank is unset');
+  });
+
+  it('O365_KEYVAULT_URL_OVERRIDE: a loopback https origin, with the simulator only, never in Azure', () => {
+    const sim = { ...base, O365_API_BASE_URL: 'https://127.0.0.1:4443', O365_CA_FILE: '/tmp/ca.pem' };
+    assert.equal(parseSettings({ ...sim, O365_KEYVAULT_URL_OVERRIDE: 'https://127.0.0.1:9443' }).api.keyVaultOrigin, 'https://127.0.0.1:9443');
+    assert.equal(parseSettings(sim).api.keyVaultOrigin, undefined);
+    assert.match(problems({ ...base, O365_KEYVAULT_URL_OVERRIDE: 'https://127.0.0.1:9443' }).get('O365_KEYVAULT_URL_OVERRIDE')!, /only used with O365_API_BASE_URL or O365_AUTHORITY_HOST/);
+    assert.match(problems({ ...sim, O365_KEYVAULT_URL_OVERRIDE: 'https://relay-kv.vault.azure.net' }).get('O365_KEYVAULT_URL_OVERRIDE')!, /loopback/);
+    assert.match(problems({ ...sim, O365_KEYVAULT_URL_OVERRIDE: 'http://127.0.0.1:9443' }).get('O365_KEYVAULT_URL_OVERRIDE')!, /https/);
+    assert.match(problems({ ...sim, O365_KEYVAULT_URL_OVERRIDE: 'https://127.0.0.1:9443', WEBSITE_INSTANCE_ID: 'x' }).get('O365_KEYVAULT_URL_OVERRIDE')!, /refused when running in Azure/);
   });
 
   it('accepts simulator overrides on loopback only, and never in Azure', () => {

@@ -10,6 +10,7 @@ import { redeliver } from '../shared/pipeline/redeliver';
 import { decodeRecord } from '../shared/records/decode';
 import { createBlobDeadLetter } from '../shared/sinks/blob-dead-letter';
 import { createBlobSink } from '../shared/sinks/blob-sink';
+import { SinkError } from '../shared/sinks/sink';
 import { sinksForTenant } from '../shared/sinks/routing';
 import { createTableLedger } from '../shared/state/table-ledger';
 import { recordingTelemetry } from '../shared/telemetry';
@@ -33,6 +34,27 @@ describe('sink routing', () => {
 });
 
 describe('dead letter', () => {
+  it('re-delivers each tenant\'s entries through the sink as that tenant uses it; a tenant whose own token cannot be read holds back only its own', async () => {
+    const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
+    const deadLetter = createBlobDeadLetter(service.getContainerClient('o365-dead-letter-tokens'));
+    await deadLetter.ensure();
+    // Listed first (entries are listed by sink, then tenant): a failure that held back the whole sink would leave all three.
+    const other = '0a9e6679-7425-40de-944b-e07fc1f90ae7';
+    const content = (tenantId: string, n: number) => ({ tenantId, contentType: 'Audit.General' as const, contentId: `tok$${n}`, contentCreated: new Date().toISOString(), contentExpiration: new Date(Date.now() + 86_400_000).toISOString(), waits: 0 });
+    const raw = (tenantId: string, seed: number) => [...generateRecords(3, { seed })].map((r) => ({ ...r, OrganizationId: tenantId }));
+    await deadLetter.put(content(tenant, 1), 'sink down', raw(tenant, 1), 'siem');
+    await deadLetter.put(content(other, 2), 'sink down', raw(other, 2), 'siem');
+    await deadLetter.put(content(tenant, 3), 'sink down', raw(tenant, 3), 'siem');
+    const siem = switchableSink('siem');
+    siem.state.down = false;
+    const asked: Array<string | undefined> = [];
+    const unresolved = { name: 'siem', open: async () => { throw new SinkError('siem', 'token of tenant not resolved', true, 'SINK_TOKEN_UNRESOLVED'); } };
+    const report = await redeliver({ deadLetter, sinkNamed: (n, t) => (asked.push(t), t === other ? unresolved : siem.sink), logger, telemetry: recordingTelemetry() });
+    assert.deepEqual(report, { redelivered: 2, records: 6, left: 1 }, 'both of the first tenant\'s entries went, after the other tenant\'s failed');
+    assert.ok(asked.includes(tenant) && asked.includes(other), 'the sink is asked for per tenant');
+    assert.ok(siem.state.received.every((r) => r.common.OrganizationId === tenant));
+  });
+
   it('keeps a failing sink share when the content nears expiry, and re-delivers it once the sink is back', async () => {
     const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
     const deadLetter = createBlobDeadLetter(service.getContainerClient('o365-dead-letter'));

@@ -26,7 +26,7 @@ const quiet = createLogger({ level: 'error', write: () => {} });
 function recordingLogger(): Logger & { entries: Array<{ message: string; fields: LogFields }> } {
   const entries: Array<{ message: string; fields: LogFields }> = [];
   const log = (message: string, fields: LogFields = {}) => void entries.push({ message, fields });
-  const logger = { entries, debug: log, info: log, warn: log, error: log, withSecrets: () => logger };
+  const logger = { entries, debug: log, info: log, warn: log, error: log, withSecrets: () => logger, remember: () => undefined };
   return logger;
 }
 

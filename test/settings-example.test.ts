@@ -24,4 +24,10 @@ describe('local.settings.example.json', () => {
     assert.deepEqual([...read].filter((n) => !documented.has(n)), [], 'settings missing from the example');
     assert.deepEqual([...documented].filter((n) => !read.has(n)), [], 'example entries no setting reads');
   });
+
+  it('every O365_ setting the schema reads is named in the README', () => {
+    const readme = readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+    const read = [...settingNames(apiSettingsSection), ...settingNames(relaySettingsSection)].filter((n) => n.startsWith('O365_'));
+    assert.deepEqual(read.filter((n) => !readme.includes(`\`${n}\``)), [], 'settings the README does not name');
+  });
 });

@@ -5,7 +5,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { AccessTokens } from './access-tokens.js';
 import { handleApi, isApiPath } from './activity-api.js';
-import { createServerPki } from './certificates.js';
+import { createServerPki, type ServerPki } from './certificates.js';
 import { contentUriFor, generateContentId, isWellFormedContentId } from './content-id.js';
 import { ContentStore, publishedView } from './content-store.js';
 import type { SimulatorContext, SimulatorFaults, SimulatorTenant } from './context.js';
@@ -22,6 +22,8 @@ import { postJson } from './webhook-post.js';
 
 export interface SimulatorOptions {
   tenants: SimulatorTenant[];
+  /** The server's certificate and CA, shared with another local server (a fake Key Vault); default its own. */
+  pki?: ServerPki;
   /** Default 0 (ephemeral); the host is always 127.0.0.1. */
   port?: number;
   /** Items per /subscriptions/content (and /notifications) page; default 100. */
@@ -168,7 +170,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     return outcome;
   };
 
-  const pki = await createServerPki();
+  const pki = options.pki ?? (await createServerPki());
+  // A shared PKI belongs to whoever made it; the simulator removes only its own.
+  const removePki = () => (options.pki === undefined ? pki.remove() : Promise.resolve());
   let baseUrl = '';
   const ctx: SimulatorContext = {
     get baseUrl() {
@@ -271,7 +275,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
     });
   } catch (err) {
-    await pki.remove();
+    await removePki();
     throw err;
   }
   baseUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -349,7 +353,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       await identityEndpoint?.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await pki.remove();
+      await removePki();
     },
   };
 }

@@ -9,7 +9,8 @@ import type { Telemetry } from '../telemetry';
 
 export interface RedeliverDeps {
   deadLetter: DeadLetterStore;
-  sinkNamed(name: string): Sink | undefined;
+  /** The sink as it delivers this tenant's records (with the tenant's own token when its registry row names one). */
+  sinkNamed(name: string, tenantId?: string): Sink | undefined;
   logger: Logger;
   telemetry: Telemetry;
 }
@@ -24,8 +25,8 @@ export async function redeliver(deps: RedeliverDeps, options: { sink?: string; s
   const report: RedeliverReport = { redelivered: 0, records: 0, left: 0 };
   const down = new Set<string>();
   for await (const entry of deps.deadLetter.list(options)) {
-    const sink = entry.sink === relayOwnEntries ? undefined : deps.sinkNamed(entry.sink);
-    if (!sink || down.has(entry.sink)) {
+    const sink = entry.sink === relayOwnEntries ? undefined : deps.sinkNamed(entry.sink, entry.content.tenantId);
+    if (!sink || down.has(entry.sink) || down.has(tenantDown(entry))) {
       report.left++;
       continue;
     }
@@ -42,13 +43,16 @@ export async function redeliver(deps: RedeliverDeps, options: { sink?: string; s
       }
     } catch (err) {
       report.left++;
-      if (err instanceof SinkError && err.retryable) down.add(entry.sink);
+      // A tenant's own token that cannot be read holds back that tenant's entries only, not the sink's.
+      if (err instanceof SinkError && err.retryable) down.add(err.code === 'SINK_TOKEN_UNRESOLVED' ? tenantDown(entry) : entry.sink);
       await deps.deadLetter.noteAttempt(entry, err instanceof Error ? err.message : String(err)).catch(() => undefined);
       deps.logger.warn('dead-letter re-delivery failed', { sink: entry.sink, entry: entry.id, ...errorFields(err) });
     }
   }
   return report;
 }
+
+const tenantDown = (entry: DeadLetterEntry) => `${entry.sink}\n${entry.content.tenantId}`;
 
 /** Sends one entry's records; returns how many the sink rejected again. */
 async function deliverEntry(deps: RedeliverDeps, sink: Sink, entry: DeadLetterEntry): Promise<number> {

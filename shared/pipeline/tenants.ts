@@ -6,6 +6,9 @@ import { CloudName } from '../api/clouds';
 import { ContentType } from '../api/content-types';
 import { guidPattern } from '../settings/setting-values';
 
+/** The registry table when O365_TENANT_REGISTRY does not name another. */
+export const defaultTenantTable = 'relaytenants';
+
 /** A secret named, never held: a setting name, or a Key Vault secret URI read at run time with the app's identity. */
 export const SecretReference = z.union([
   z
@@ -20,7 +23,10 @@ export const tenantStates = ['onboarding', 'active', 'paused', 'removed'] as con
 export const TenantState = z.enum(tenantStates);
 export type TenantState = z.infer<typeof TenantState>;
 
-/** One registry row, as the store reads and writes it (the reference is kept as written, resolved at run time). */
+const referenceText = (what: string) =>
+  z.string().refine((v) => SecretReference.safeParse(v).success, { error: `${what} must be a setting name or a Key Vault secret URI` });
+
+/** One registry row, as the store reads and writes it (the references are kept as written, resolved at run time). */
 export const TenantRecord = z.strictObject({
   tenantId: z.string().regex(guidPattern, { error: 'tenantId must be a GUID' }).transform((v) => v.toLowerCase()),
   displayName: z.string().min(1).max(256),
@@ -29,10 +35,18 @@ export const TenantRecord = z.strictObject({
   /** Names of O365_SINKS sinks this tenant's records go to; empty: the default routing. */
   sinks: z.array(z.string().min(1)).default([]),
   /** The tenant's webhook authId, by reference (a setting name or a Key Vault secret URI). */
-  authIdRef: z.string().refine((v) => SecretReference.safeParse(v).success, { error: 'authIdRef must be a setting name or a Key Vault secret URI' }).optional(),
+  authIdRef: referenceText('authIdRef').optional(),
+  /** Per sink (by O365_SINKS name), this tenant's own SIEM token by reference: used for its blobs instead of the sink's. */
+  sinkTokens: z.record(z.string().min(1), referenceText('a sink token')).default({}),
   state: TenantState,
   added: z.iso.datetime(),
   changed: z.iso.datetime(),
+}).superRefine((r, ctx) => {
+  // A token for a sink the tenant is not routed to would never be used: a typo the operator should see.
+  if (r.sinks.length === 0) return;
+  for (const name of Object.keys(r.sinkTokens)) {
+    if (!r.sinks.includes(name)) ctx.addIssue({ code: 'custom', path: ['sinkTokens', name], message: `sink ${name} is not one of the tenant's sinks (${r.sinks.join(', ')})` });
+  }
 });
 export type TenantRecord = z.infer<typeof TenantRecord>;
 

@@ -70,6 +70,8 @@ export const relaySettingsSection = z
     O365_CLAIM_LEASE_SECONDS: setting(positiveInt(720, 86_400)),
     /** How old the app's view of the tenant registry may be: a tenant added, paused or removed is followed within it. */
     O365_TENANT_CACHE_SECONDS: setting(positiveInt(30, 3_600)),
+    /** How long a secret read by reference (Key Vault) is kept: a rotated secret is used within it, no restart. */
+    O365_SECRET_CACHE_SECONDS: setting(positiveInt(300, 86_400)),
     O365_LOG_LEVEL: setting(z.enum(['debug', 'info', 'warn', 'error'], { error: 'must be debug, info, warn or error' }).optional()),
     O365_SINKS: setting(z.string().optional()),
     O365_REDACT_DLP_DETECTIONS: setting(z.enum(['true', 'false'], { error: 'must be true or false' }).optional()),
@@ -174,6 +176,7 @@ export const relaySettingsSection = z
       redactDlpDetections: s.O365_REDACT_DLP_DETECTIONS !== 'false',
       claimLeaseMs: s.O365_CLAIM_LEASE_SECONDS * 1000,
       tenantCacheMs: s.O365_TENANT_CACHE_SECONDS * 1000,
+      secretCacheMs: s.O365_SECRET_CACHE_SECONDS * 1000,
       logLevel: s.O365_LOG_LEVEL ?? ('info' as const),
     };
   });

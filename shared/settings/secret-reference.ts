@@ -11,11 +11,20 @@ export interface SecretResolver {
   resolve(reference: string): Promise<string>;
 }
 
+/** How Key Vault is reached: a credential for its token, the one HTTP client, and for local runs a fake vault. */
+export interface KeyVaultAccess {
+  credential: TokenCredential;
+  http: HttpTransport;
+  scope?: string;
+  /** Every vault URI is read from this origin instead (O365_KEYVAULT_URL_OVERRIDE, local runs only). */
+  origin?: string | undefined;
+}
+
 export interface SecretResolverDeps {
   setting(name: string): string;
   /** For Key Vault URIs: the app's identity and the one HTTP client, built at the first Key Vault reference (not at
    * start-up: most deployments have none). Absent: Key Vault references are refused. */
-  keyVault?: () => { credential: TokenCredential; http: HttpTransport; scope?: string };
+  keyVault?: () => KeyVaultAccess;
   /** Key Vault answers are kept this long (default 5 min): a rotated secret is picked up without a restart. */
   ttlMs?: number;
   now?: () => number;
@@ -27,7 +36,7 @@ export function createSecretResolver(deps: SecretResolverDeps): SecretResolver {
   const cache = new Map<string, { value: string; until: number }>();
   const now = deps.now ?? Date.now;
   const ttlMs = deps.ttlMs ?? 5 * 60_000;
-  let keyVault: ReturnType<NonNullable<SecretResolverDeps['keyVault']>> | undefined;
+  let keyVault: KeyVaultAccess | undefined;
 
   async function fromKeyVault(uri: string): Promise<string> {
     const kv = (keyVault ??= deps.keyVault?.());
@@ -37,7 +46,8 @@ export function createSecretResolver(deps: SecretResolverDeps): SecretResolver {
     // The vault's own cloud: vault.azure.net, or vault.usgovcloudapi.net for GCC High and DoD.
     const token = await kv.credential.getToken(kv.scope ?? `https://${new URL(uri).hostname.split('.').slice(1).join('.')}/.default`);
     if (token === null) throw new Error(`secret reference ${uri}: no token for Key Vault`);
-    const url = new URL(uri);
+    // Local runs: the fake vault at O365_KEYVAULT_URL_OVERRIDE answers for every vault (the secret's path kept).
+    const url = kv.origin === undefined ? new URL(uri) : new URL(new URL(uri).pathname, kv.origin);
     url.searchParams.set('api-version', '7.4');
     const answer = await kv.http.request({ method: 'GET', url, headers: { Authorization: `Bearer ${token.token}`, Accept: 'application/json' }, responseTimeoutMs: 10_000, idleTimeoutMs: 10_000 });
     const body = await readBody(answer.body, 256 * 1024);

@@ -22,14 +22,13 @@ const list = (text: string) =>
     .map((v) => v.trim())
     .filter((v) => v !== '');
 
-// Optional at the type level so a missing tenant is reported together with every other problem.
+// Empty when unset: whether a tenant is required is the section's rule (a registry table can hold them all).
 export const guidList = z
   .string()
   .optional()
   .transform((text, ctx) => {
     const items = list(text ?? '');
-    if (items.length === 0) ctx.addIssue({ code: 'custom', message: 'is required' });
-    else if (items.some((v) => !guidPattern.test(v))) {
+    if (items.some((v) => !guidPattern.test(v))) {
       ctx.addIssue({ code: 'custom', message: 'must be one tenant GUID, or several separated by commas (not domain names)' });
     }
     return [...new Set(items.map((v) => v.toLowerCase()))];

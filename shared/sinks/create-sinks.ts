@@ -29,15 +29,42 @@ const factories: { [K in SinkDefinition['kind']]: Factory<K> } = {
   sentinel: (d, env) => createSentinelSink(d.name, d, env),
 };
 
+/** The setting a sink sends as its token, for the kinds that send one: a tenant's own token replaces its value. */
+const tokenSettings: { [K in SinkDefinition['kind']]?: (definition: Extract<SinkDefinition, { kind: K }>) => string | undefined } = {
+  'https-json': (d) => d.tokenSetting,
+  'splunk-hec': (d) => d.tokenSetting,
+};
+
+/** The name of the setting holding the sink's token, or undefined for a sink that sends none. */
+export function tokenSettingOf(definition: SinkDefinition): string | undefined {
+  const of = tokenSettings[definition.kind] as ((d: SinkDefinition) => string | undefined) | undefined;
+  return of?.(definition);
+}
+
+/** The same sink sending another token (a tenant's own); dispose() closes its connections once it is replaced. */
+export interface TokenSink {
+  sink: Sink;
+  dispose(): void;
+}
+
 export interface ConfiguredSink extends Sink {
   readonly tenants?: readonly string[] | undefined;
+  /** For a sink that sends a token: the same sink with `token` instead of its setting's value. */
+  readonly withToken?: ((token: string) => TokenSink) | undefined;
 }
 
 export function createSinks(definitions: readonly SinkDefinition[], environment: SinkEnvironment): ConfiguredSink[] {
   return definitions.map((definition) => {
     const factory = factories[definition.kind] as Factory<SinkDefinition['kind']>;
-    const sink = factory(definition, environment);
-    const routed = definition.filter ? filteredSink(sink, compileFilter(definition.filter)) : sink;
-    return Object.assign(routed, { tenants: definition.tenants });
+    const filter = definition.filter && compileFilter(definition.filter);
+    const build = (env: SinkEnvironment): TokenSink => {
+      const sink = factory(definition, env);
+      const dispose = () => (sink as Partial<{ dispose(): void }>).dispose?.();
+      return { sink: filter ? filteredSink(sink, filter) : sink, dispose };
+    };
+    const tokenSetting = tokenSettingOf(definition);
+    const withToken =
+      tokenSetting === undefined ? undefined : (token: string) => build({ ...environment, secret: (name) => (name === tokenSetting ? token : environment.secret(name)) });
+    return Object.assign(build(environment).sink, { tenants: definition.tenants, withToken });
   });
 }

@@ -4,10 +4,10 @@
 // Changes are ETag-guarded, like the ledger: read, decide (shared/pipeline/tenants.ts), replace under the ETag.
 import type { TableClient } from '@azure/data-tables';
 import { TenantRecord, type TenantAction, applyAction } from '../pipeline/tenants';
+export { defaultTenantTable } from '../pipeline/tenants';
 import { isMissingRow, isMissingTable, storeFailure, toStateStoreError } from './store-error';
 import { tableOnce } from './table-once';
 
-export const defaultTenantTable = 'relaytenants';
 const partition = 'tenant';
 
 export interface TenantRegistry {
@@ -30,6 +30,7 @@ function toRow(r: TenantRecord) {
     contentTypes: JSON.stringify(r.contentTypes),
     sinks: JSON.stringify(r.sinks),
     ...(r.authIdRef === undefined ? {} : { authIdRef: r.authIdRef }),
+    ...(Object.keys(r.sinkTokens).length === 0 ? {} : { sinkTokens: JSON.stringify(r.sinkTokens) }),
     state: r.state,
     added: r.added,
     changed: r.changed,
@@ -51,6 +52,7 @@ function fromRow(row: Record<string, unknown>): ReturnType<typeof TenantRecord.s
     contentTypes: json(row['contentTypes']),
     sinks: json(row['sinks']),
     ...(row['authIdRef'] === undefined ? {} : { authIdRef: row['authIdRef'] }),
+    ...(row['sinkTokens'] === undefined ? {} : { sinkTokens: json(row['sinkTokens']) }),
     state: row['state'],
     added: row['added'],
     changed: row['changed'],

@@ -27,6 +27,8 @@ export interface ReceiverOptions {
   pki?: ServerPki;
   /** The token the receiver requires (bearer for json, `Splunk` for HEC); omitted = none (json only). */
   token?: string;
+  /** Instead of `token`: the tokens accepted now, read at each request (one per customer; rotation). */
+  tokens?: () => readonly string[];
   /** HEC: indexes the token may write to (an event naming another gets code 7). Default: any. */
   indexes?: readonly string[];
   /** A fault for request number n (1-based), decided before the body is read. */
@@ -120,8 +122,14 @@ interface Decision {
   kept?: number;
 }
 
+/** Whether the request carries an accepted token (`scheme token`); true when the receiver takes any. */
+function tokenAccepted(options: ReceiverOptions, req: http.IncomingMessage, scheme: string): boolean {
+  const allowed = options.tokens?.() ?? (options.token === undefined ? undefined : [options.token]);
+  return allowed === undefined || allowed.some((t) => req.headers.authorization === `${scheme} ${t}`);
+}
+
 function jsonDecision(options: ReceiverOptions, req: http.IncomingMessage, text: string, events: unknown[]): Decision {
-  if (options.token !== undefined && req.headers.authorization !== `Bearer ${options.token}`) return { status: 401, body: { error: 'unauthorized' }, accepted: false };
+  if (!tokenAccepted(options, req, 'Bearer')) return { status: 401, body: { error: 'unauthorized' }, accepted: false };
   if (events.some((e) => options.badEvent?.(e))) return { status: 400, body: { error: 'bad event' }, accepted: false };
   return { status: 200, body: { received: events.length }, accepted: text.length > 0 };
 }
@@ -132,7 +140,7 @@ function hecDecision(options: ReceiverOptions, req: http.IncomingMessage, events
   const auth = req.headers.authorization;
   if (auth === undefined) return answer(hecAnswers.tokenRequired);
   if (!auth.startsWith('Splunk ')) return answer(hecAnswers.invalidAuthorization);
-  if (auth !== `Splunk ${options.token}`) return answer(hecAnswers.invalidToken);
+  if (!tokenAccepted(options, req, 'Splunk')) return answer(hecAnswers.invalidToken);
   if (options.ack && typeof req.headers['x-splunk-request-channel'] !== 'string') return answer({ status: 400, body: { text: 'Data channel is missing', code: 10 } });
   if (events instanceof Error) {
     const n = (events as Error & { eventNumber?: number }).eventNumber ?? 0;
@@ -170,7 +178,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
 
   /** /services/collector/ack: `{"acks":[ids]}` → `{"acks":{"id":bool}}` for the request's channel. */
   const ackDecision = (req: http.IncomingMessage, wire: Buffer): Decision => {
-    if (req.headers.authorization !== `Splunk ${options.token}`) return { ...hecAnswers.invalidToken, accepted: false };
+    if (!tokenAccepted(options, req, 'Splunk')) return { ...hecAnswers.invalidToken, accepted: false };
     if (!options.ack) return { status: 400, body: { text: 'ACK is disabled', code: 14 }, accepted: false };
     const pending = channels.get(String(req.headers['x-splunk-request-channel']));
     if (pending === undefined) return { status: 400, body: { text: 'Invalid data channel', code: 11 }, accepted: false };
