@@ -141,9 +141,10 @@ describe('infra/main.bicep app settings', () => {
     assert.equal(code.split('premiumPlanSettings').length - 1, 2, 'premiumPlanSettings is declared once and used only by the Elastic Premium site');
   });
 
-  it('sets every setting the schema requires on its own', () => {
-    assert.ok(requiredNames.has('O365_TENANT_ID'), 'the schema requires O365_TENANT_ID (so this check has something to check)');
+  it('sets every setting the schema requires on its own, and where the tenants come from', () => {
     assert.deepEqual([...requiredNames].filter((n) => !block('relaySettings').has(n)), [], 'required settings the template does not set');
+    // Required one or the other (a cross-field rule, so not among requiredNames): the settings' tenants or the registry.
+    assert.ok(['O365_TENANT_ID', 'O365_TENANT_REGISTRY'].some((n) => block('relaySettings').has(n)), 'the template sets O365_TENANT_ID or O365_TENANT_REGISTRY');
   });
 
   it('sets only settings the schema, a trigger or the Functions host reads', () => {

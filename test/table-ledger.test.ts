@@ -145,7 +145,7 @@ describe('table ledger on Azurite', () => {
       const m = message(realId(7));
       const key = keyOf(m);
       await ledger.claim(m, 'a', 1_000, 0);
-      await ledger.finish(key, 'a', state, `because ${state}`);
+      await ledger.finish(key, 'a', state, { detail: `because ${state}` });
       const entry = await ledger.get(key);
       assert.equal(entry?.state, state);
       assert.equal(entry?.claim, null);

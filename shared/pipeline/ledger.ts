@@ -28,6 +28,15 @@ export interface BlobTally {
   filtered?: number | undefined;
 }
 
+/** What a finish stores besides the state. */
+export interface BlobEnd {
+  detail?: string | undefined;
+  /** Kept for the completeness receipt. */
+  tally?: BlobTally | undefined;
+  /** The sinks' final progress, written with the state in one write (not a recordProgress before it). */
+  progress?: Readonly<Record<string, SinkProgress>> | undefined;
+}
+
 export interface ContentEntry extends ContentKey {
   contentType: ContentType;
   contentCreated: string;
@@ -99,8 +108,8 @@ export interface Ledger {
   /** Extends the owner's claim; false when the claim was lost. */
   renewClaim(key: ContentKey, owner: string, leaseMs: number, now: number): Promise<boolean>;
   recordProgress(key: ContentKey, owner: string, sink: string, progress: SinkProgress): Promise<void>;
-  /** Ends the blob's story (and the claim); `tally` is kept for the completeness receipt. */
-  finish(key: ContentKey, owner: string, state: Exclude<ContentState, 'enqueued'>, detail?: string, tally?: BlobTally): Promise<void>;
+  /** Ends the blob's story (and the claim). */
+  finish(key: ContentKey, owner: string, state: Exclude<ContentState, 'enqueued'>, end?: BlobEnd): Promise<void>;
   /** Gives the claim up so another attempt can take it at once. */
   release(key: ContentKey, owner: string): Promise<void>;
 

@@ -82,7 +82,7 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
   /** The sinks that should have this blob, as routed now: the receipt judges delivery against them. */
   const targets = deps.sinksFor(message.tenantId).map((s) => s.name);
   const expired = async (detail: string): Promise<WorkOutcome> => {
-    await ledger.finish(key, deps.owner, 'expired', detail, { targets });
+    await ledger.finish(key, deps.owner, 'expired', { detail, tally: { targets } });
     logger.error('content expired before delivery: data loss', { ...where, detail });
     deps.telemetry.metric('content.expired', 1, stream);
     return { kind: 'expired' };
@@ -177,19 +177,23 @@ export async function processContent(message: ContentMessage, deps: ContentWorke
       await step(d, () => d.writer.close());
       if (d.error === undefined) d.done = true;
     }
-    await recordProgress();
     const failed = deliveries.filter((d) => d.error !== undefined);
-    // The worst failure decides: one that waiting cannot help poisons the message; otherwise the blob waits.
-    if (failed.length > 0) throw failed.find((d) => !isWaitingFailure(d.error))?.error ?? failed[0]!.error;
+    if (failed.length > 0) {
+      await recordProgress();
+      // The worst failure decides: one that waiting cannot help poisons the message; otherwise the blob waits.
+      throw failed.find((d) => !isWaitingFailure(d.error))?.error ?? failed[0]!.error;
+    }
     stopRenewing();
     const invalidSpans = spans.kept;
     const tally = { targets, records: stats.records, filtered: stats.filtered };
+    // Every sink's final progress goes with the state, in the finishing write.
+    const progress = Object.fromEntries(deliveries.map((d) => [d.sink.name, progressOf(d, d.writer.accepted, d.done)]));
     if (invalidSpans > 0) {
       const first = spans.first!;
       const detail = `${invalidSpans} span(s) not records, kept in the dead letter; the first at byte ${first.offset}: ${first.reason.slice(0, 200)}`;
-      await ledger.finish(key, deps.owner, 'delivered-with-problems', detail, tally);
+      await ledger.finish(key, deps.owner, 'delivered-with-problems', { detail, tally, progress });
       logger.warn('content blob has spans that are not records: the good records are delivered, those spans kept in the dead letter', { ...where, invalidSpans, firstOffset: first.offset, firstReason: first.reason.slice(0, 200) });
-    } else await ledger.finish(key, deps.owner, 'delivered', undefined, tally);
+    } else await ledger.finish(key, deps.owner, 'delivered', { tally, progress });
     reportDelivered(deps.telemetry, stream, {
       stats,
       invalidSpans,

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { ContentType } from '../api/content-types';
 import type { ContentKey, ContentMessage } from '../pipeline/content-message';
 import { parseApiTime } from '../api-time';
-import type { BlobTally, ClaimResult, ContentEntry, ContentState, RefusedEntry, SinkProgress } from '../pipeline/ledger';
+import type { BlobEnd, BlobTally, ClaimResult, ContentEntry, ContentState, RefusedEntry, SinkProgress } from '../pipeline/ledger';
 import { SubscriptionSnapshot } from '../pipeline/subscription-state';
 import type { PlanState } from '../pipeline/reconcile-plan';
 import { encodeKey } from './table-keys';
@@ -292,12 +292,14 @@ export function decideProgress(stored: StoredContent | undefined, key: ContentKe
   return { result: undefined, next: { ...own, entry: { ...own.entry, sinks: { ...own.entry.sinks, [sink]: { ...progress } } } } };
 }
 
-export function decideFinish(stored: StoredContent | undefined, key: ContentKey, owner: string, state: Exclude<ContentState, 'enqueued'>, detail: string | undefined, tally?: BlobTally): Decision<void> {
+export function decideFinish(stored: StoredContent | undefined, key: ContentKey, owner: string, state: Exclude<ContentState, 'enqueued'>, end: BlobEnd): Decision<void> {
   // Finishing twice (a retried call whose first answer was lost) is not an error.
   if (stored && stored.entry.state !== 'enqueued') return { result: undefined };
   const own = ownClaim(stored, key, owner);
   const { detail: _previous, ...rest } = own.entry;
-  return { result: undefined, next: { ...own, entry: { ...rest, state, claim: null, ...(detail === undefined ? {} : { detail }), ...(tally === undefined ? {} : { tally }) } } };
+  const { detail, tally, progress } = end;
+  const sinks = progress === undefined ? rest.sinks : { ...rest.sinks, ...progress };
+  return { result: undefined, next: { ...own, entry: { ...rest, sinks, state, claim: null, ...(detail === undefined ? {} : { detail }), ...(tally === undefined ? {} : { tally }) } } };
 }
 
 export function decideRelease(stored: StoredContent | undefined, owner: string): Decision<void> {

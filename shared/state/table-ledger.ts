@@ -5,7 +5,7 @@
 import { TableClient } from '@azure/data-tables';
 import type { ContentType } from '../api/content-types';
 import type { ContentKey, ContentMessage } from '../pipeline/content-message';
-import type { BlobTally, ClaimResult, ContentEntry, ContentState, Ledger, PurgeOptions, RefusedEntry, SinkProgress } from '../pipeline/ledger';
+import type { BlobEnd, ClaimResult, ContentEntry, ContentState, Ledger, PurgeOptions, RefusedEntry, SinkProgress } from '../pipeline/ledger';
 import type { SubscriptionSnapshot } from '../pipeline/subscription-state';
 import {
   contentFromRow, contentPartition, contentRowKey, contentToRow, decideClaim, decideFinish,
@@ -343,8 +343,8 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
       mutateContent('renew claim', key, (current) => decideRenew(current, owner, leaseMs, now)),
     recordProgress: (key: ContentKey, owner: string, sink: string, progress: SinkProgress) =>
       mutateContent('record progress', key, (current) => decideProgress(current, key, owner, sink, progress)),
-    finish: (key: ContentKey, owner: string, state: Exclude<ContentState, 'enqueued'>, detail?: string, tally?: BlobTally) =>
-      mutateContent('finish', key, (current) => decideFinish(current, key, owner, state, detail, tally)),
+    finish: (key: ContentKey, owner: string, state: Exclude<ContentState, 'enqueued'>, end: BlobEnd = {}) =>
+      mutateContent('finish', key, (current) => decideFinish(current, key, owner, state, end)),
     release: (key: ContentKey, owner: string) =>
       mutateContent('release', key, (current) => decideRelease(current, owner)),
 
