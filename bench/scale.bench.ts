@@ -12,6 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueClient } from '@azure/storage-queue';
+import { TableClient } from '@azure/data-tables';
 import { contentTypes, type ContentType } from '../shared/api/content-types';
 import { createClientFromSettings } from '../shared/api/from-settings';
 import { parseSettings } from '../shared/config';
@@ -20,6 +21,8 @@ import { reconcileStream } from '../shared/pipeline/reconcile';
 import { createBlobDeadLetter } from '../shared/sinks/blob-dead-letter';
 import { createContentQueue } from '../shared/state/content-queue';
 import { createTableLedger } from '../shared/state/table-ledger';
+import { contentPartition, contentRowKey, streamPartition } from '../shared/state/ledger-rows';
+import { encodeKey } from '../shared/state/table-keys';
 import { noTelemetry } from '../shared/telemetry';
 import { DEV_ACCOUNT, DEV_ACCOUNT_KEY, startAzurite, type RunningAzurite } from '../dev/azurite';
 import { freePort } from '../dev/free-port';
@@ -127,9 +130,11 @@ async function main(): Promise<void> {
     await mapLimited(streams, 16, async ({ tenantId, contentType }) => { await setupClient.tenant(tenantId).startSubscription(contentType); });
     setupClient.close();
     let n = 0;
+    const contentIds: Array<{ tenantId: string; contentType: string; contentId: string }> = [];
     for (const { tenantId, contentType } of streams) {
       const records = Array.from({ length: 5 }, () => ({ Id: `rec-${++n}`, CreationTime: new Date().toISOString().slice(0, 19), Operation: 'FileAccessed', OrganizationId: tenantId, RecordType: 6, UserId: 'u@example.com', UserType: 0, Workload: 'SharePoint' }));
-      await sim.publish(tenantId, contentType, records, { contentCreated: new Date(Date.now() - 5 * 60_000) });
+      const published = await sim.publish(tenantId, contentType, records, { contentCreated: new Date(Date.now() - 5 * 60_000) });
+      contentIds.push({ tenantId, contentType, contentId: published.contentId });
     }
     sim.faults.delayMs = latencyMs;
 
@@ -149,7 +154,7 @@ async function main(): Promise<void> {
         O365_RECONCILE_SCHEDULE: cronAt(fireAt),
         O365_KEEPER_SCHEDULE: '0 0 0 1 1 *',
         O365_REDELIVER_SCHEDULE: '0 0 0 1 1 *',
-        O365_LOG_LEVEL: 'warn', // why a blob waited shows on a timeout
+        O365_LOG_LEVEL: 'info', // on a timeout, the lines about each missing blob are printed
       };
       const child = spawn(process.execPath, [path.join(repoRoot, 'dist', 'dev', 'host', 'main.js'), '--app', '.', '--port', String(await freePort()), '--host-json', 'host.json'],
         { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -175,7 +180,9 @@ async function main(): Promise<void> {
     let lastProgress = Date.now();
     for (;;) {
       if (delivered.size >= streams.length) break;
-      if (Date.now() - fireAt.getTime() > timeoutMs) throw new Error(`only ${delivered.size} of ${streams.length} blobs delivered after ${timeoutMs / 1000} s; the hosts' last warnings:\n${outputs.map((o) => o.join('').slice(-3000)).join('\n')}`);
+      if (Date.now() - fireAt.getTime() > timeoutMs) {
+        throw new Error(`only ${delivered.size} of ${streams.length} blobs delivered after ${timeoutMs / 1000} s; the missing ones:\n${await whereMissing(contentIds, delivered, azurite, outputs)}`);
+      }
       if (Date.now() - lastProgress >= 30_000) {
         lastProgress = Date.now();
         console.error(`${Math.round((lastProgress - fireAt.getTime()) / 1000)} s: ${delivered.size} of ${streams.length} blobs delivered`);
@@ -256,6 +263,23 @@ async function main(): Promise<void> {
     await sim.close();
     await azurite.close();
   }
+}
+
+/** For a run that timed out: each undelivered blob's ledger row and every host log line that names it or its stream. */
+async function whereMissing(published: ReadonlyArray<{ tenantId: string; contentType: string; contentId: string }>, delivered: ReadonlySet<string>, azurite: RunningAzurite, outputs: readonly string[][]): Promise<string> {
+  const deliveredIds = new Set([...delivered].map((p) => p.slice(p.lastIndexOf('/') + 1).replace(/\.[a-z]+$/, '')));
+  const missing = published.filter((c) => !deliveredIds.has(c.contentId)).slice(0, 20);
+  const ledger = TableClient.fromConnectionString(azurite.connectionString, 'relayledger', { allowInsecureConnection: true });
+  const lines = outputs.flatMap((o) => o.join('').split('\n'));
+  const report: string[] = [];
+  for (const c of missing) {
+    const row = await ledger.getEntity(contentPartition(c.tenantId), contentRowKey(c.contentId)).catch(() => undefined);
+    const stream = await ledger.getEntity(streamPartition(c.tenantId), encodeKey(c.contentType)).catch(() => undefined);
+    const show = (r: object | undefined) => JSON.stringify(r ?? null, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+    report.push(`${c.tenantId} ${c.contentType} ${c.contentId}\n  ledger: ${show(row)}\n  stream: ${show(stream)}`);
+    for (const line of lines.filter((l) => l.includes(c.contentId) || (l.includes(c.tenantId) && l.includes(c.contentType)))) report.push(`  log: ${line.slice(0, 600)}`);
+  }
+  return report.join('\n');
 }
 
 /** Azurite in a child process (this file with `azurite`): its endpoints come back as one JSON line. */
