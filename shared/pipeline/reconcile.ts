@@ -2,7 +2,7 @@
 // minus an overlap up to now, enqueue every blob the ledger has not seen, and only then advance the cursor.
 // Notifications are best-effort; this listing is the guarantee that a missed one costs minutes, not data.
 // `reconcileStream` walks the whole range at once (the CLI, the serial baseline); `reconcileStep` is one window of
-// a fan-out plan (functions/reconcileStream.ts), so instances share the streams.
+// a fan-out plan (reconcile-batch.ts runs a tenant's steps, functions/reconcileStream.ts), so instances share them.
 // An odd listed item costs only itself: it is recorded once as `refused` in the ledger, its raw item kept in the
 // dead letter, counted and logged; the good items around it are enqueued and the cursor advances all the same.
 import { parseApiTime } from '../api-time';
@@ -15,7 +15,7 @@ import { relayOwnEntries, type DeadLetter } from '../sinks/dead-letter';
 import type { Telemetry } from '../telemetry';
 import type { ContentMessage } from './content-message';
 import type { Ledger, RefusedEntry } from './ledger';
-import { isCurrentStep, type ReconcileMessage } from './reconcile-plan';
+import { isCurrentStep, type StreamStep } from './reconcile-plan';
 import { refusedEntry, storableRaw } from './refused-listing';
 
 export interface ReconcileDeps {
@@ -53,8 +53,8 @@ export async function reconcileStream(tenantId: string, contentType: ContentType
 }
 
 export interface StepDeps extends ReconcileDeps {
-  /** Sends the plan's next step (the rest of its range) as a new message. */
-  enqueueStep(message: ReconcileMessage): Promise<void>;
+  /** Sends the plan's next step (the rest of its range) on. */
+  enqueueStep(next: StreamStep): Promise<void>;
 }
 
 export type StepReport =
@@ -68,7 +68,7 @@ export type StepReport =
  * write; only the message that moved the plan sends the next step, so a message handled twice lists the same
  * window again (known blobs are not enqueued again) and sends nothing.
  */
-export async function reconcileStep(message: ReconcileMessage, deps: StepDeps): Promise<StepReport> {
+export async function reconcileStep(message: StreamStep, deps: StepDeps): Promise<StepReport> {
   const { tenantId, contentType, planId, step } = message;
   const { plan, cursor } = await deps.ledger.readPlan(tenantId, contentType);
   if (!isCurrentStep(plan, message)) return { tenantId, contentType, outcome: 'stale', step };
