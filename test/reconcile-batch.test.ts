@@ -1,6 +1,8 @@
 // One o365-reconcile message per tenant: the message shape (a batch of the tenant's stream steps; the old
 // single-stream shape read as a batch of one), the timer's planning on the real ledger (Azurite: a tenant's planned
-// streams give one message, busy and failed streams counted one by one), and batches through the local host: one
+// streams give one message, busy and failed streams counted one by one), a batch's steps on the real ledger with a
+// listing told how to fail (failures sorted, reported after the others moved, follow-ups in one message), and
+// batches through the local host: one
 // stream refused for good among four good ones costs only itself in the same pass; a passing failure of one stream
 // has the host retry the message and the finished streams are not listed again; an old-shape message is handled.
 import assert from 'node:assert/strict';
@@ -11,7 +13,9 @@ import { QueueClient } from '@azure/storage-queue';
 import { contentTypes, type ContentType } from '../shared/api/content-types';
 import { defaultRetryPolicy } from '../shared/api/retry';
 import { createLogger } from '../shared/log';
+import { apiError } from '../shared/api/errors';
 import { planReconcile } from '../shared/pipeline/fan-out';
+import { reconcileBatch } from '../shared/pipeline/reconcile-batch';
 import { ReconcileMessage, reconcileMessageIssues, streamSteps, type StreamStep } from '../shared/pipeline/reconcile-plan';
 import { relayServices } from '../shared/services';
 import { reconcileQueueName } from '../shared/state/plan-queues';
@@ -145,6 +149,75 @@ describe('planReconcile on the ledger (Azurite)', () => {
     });
     assert.equal(sent.length, 1);
     assert.deepEqual(ReconcileMessage.parse(sent[0]).streams.map((s) => s.contentType).sort(), ['Audit.Exchange', 'Audit.General']);
+  });
+});
+
+describe('reconcileBatch on the ledger (Azurite), with a listing that answers as told', () => {
+  let azurite: RunningAzurite;
+  before(async () => {
+    azurite = await startAzurite({ blob: false, queue: false });
+  });
+  after(async () => {
+    await azurite?.close();
+  });
+
+  /** Each content type's listing: fails at once with this error, or lists nothing after `delayMs`. */
+  async function runBatch(failures: Partial<Record<ContentType, Error>>, options: { delayMs: number; behind?: readonly ContentType[] }) {
+    const ledger = createTableLedger({ connectionString: azurite.connectionString, tableName: `batch${Math.random().toString(36).slice(2, 10)}` });
+    const now = new Date();
+    const streams = [];
+    for (const contentType of contentTypes) {
+      // 30 h behind: two windows, so a follow-up step.
+      if (options.behind?.includes(contentType)) await ledger.setCursor(tenantA, contentType, new Date(now.getTime() - 30 * 3_600_000));
+      assert.equal(await ledger.openPlan(tenantA, contentType, `plan-${contentType}`, now), true);
+      streams.push({ contentType, planId: `plan-${contentType}`, step: 0 });
+    }
+    const followUps: ReconcileMessage[] = [];
+    const finishedWhenReturned: ContentType[] = [];
+    const report = await reconcileBatch({ tenantId: tenantA, until: new Date(Math.ceil(now.getTime() / 1000) * 1000).toISOString(), streams }, {
+      ledger,
+      async *listContent(_tenantId, contentType) {
+        const failure = failures[contentType];
+        if (failure !== undefined) throw failure;
+        await new Promise((resolve) => setTimeout(resolve, options.delayMs));
+        yield* [];
+      },
+      enqueue: () => Promise.reject(new Error('nothing listed: nothing to enqueue')),
+      enqueueFollowUp: async (message) => void followUps.push(message),
+      deadLetter: { put: () => Promise.reject(new Error('nothing refused')), openSpan: () => { throw new Error('nothing refused'); } },
+      now: () => new Date(),
+      overlapMs: 30 * 60_000,
+      initialLookbackMs: 24 * 3_600_000,
+      logger: createLogger({ level: 'error' }),
+      telemetry: recordingTelemetry(),
+    });
+    for (const contentType of contentTypes) if ((await ledger.readPlan(tenantA, contentType)).plan?.step === 1) finishedWhenReturned.push(contentType);
+    return { report, followUps, moved: finishedWhenReturned };
+  }
+
+  it('a passing failure that comes first is reported only after the slower streams moved their plans', async () => {
+    const { report, moved } = await runBatch({ 'Audit.SharePoint': apiError('AF50000') }, { delayMs: 300 });
+    assert.deepEqual(report.retry.map((r) => r.contentType), ['Audit.SharePoint']);
+    assert.deepEqual(report.refused, []);
+    assert.deepEqual(moved.sort(), contentTypes.filter((c) => c !== 'Audit.SharePoint').sort());
+    assert.deepEqual(report.steps.map((s) => s.outcome), ['listed', 'listed', 'listed', 'listed']);
+  });
+
+  it('refusals for good and passing failures are told apart; anything else is a passing failure', async () => {
+    const { report, moved } = await runBatch({ 'DLP.All': apiError('AF20022'), 'Audit.General': apiError('AF50000'), 'Audit.Exchange': new TypeError('a bug') }, { delayMs: 50 });
+    assert.deepEqual(report.refused.map((r) => [r.contentType, r.error.code]), [['DLP.All', 'AF20022']]);
+    assert.deepEqual(report.retry.map((r) => r.contentType).sort(), ['Audit.Exchange', 'Audit.General']);
+    assert.deepEqual(moved.sort(), ['Audit.AzureActiveDirectory', 'Audit.SharePoint']);
+  });
+
+  it('the streams\' follow-ups go in one message for the tenant', async () => {
+    const { report, followUps } = await runBatch({}, { delayMs: 0, behind: ['Audit.Exchange', 'DLP.All'] });
+    assert.deepEqual([report.retry, report.refused], [[], []]);
+    assert.equal(followUps.length, 1);
+    assert.deepEqual(ReconcileMessage.parse(followUps[0]).streams.sort((a, b) => a.contentType.localeCompare(b.contentType)), [
+      { contentType: 'Audit.Exchange', planId: 'plan-Audit.Exchange', step: 1 },
+      { contentType: 'DLP.All', planId: 'plan-DLP.All', step: 1 },
+    ]);
   });
 });
 
