@@ -2,9 +2,9 @@
 // single-stream shape read as a batch of one), the timer's planning on the real ledger (Azurite: a tenant's planned
 // streams give one message, busy and failed streams counted one by one), a batch's steps on the real ledger with a
 // listing told how to fail (failures sorted, reported after the others moved, follow-ups in one message), and
-// batches through the local host: one
-// stream refused for good among four good ones costs only itself in the same pass; a passing failure of one stream
-// has the host retry the message and the finished streams are not listed again; an old-shape message is handled.
+// batches through the local host: one stream refused for good among four good ones costs only itself in the same
+// pass; a passing failure of one stream has the host retry the message and the finished streams are not listed
+// again; an old-shape message is handled.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
