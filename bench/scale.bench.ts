@@ -3,8 +3,9 @@
 // host processes running the built bundle and sharing that Azurite, each through its own counting proxy (so the
 // storage operations and the queue messages each host handled are counted). Every stream (tenant × content type)
 // gets one blob the webhook never announces; the reconciler's timer fires once (on one host: the timer singleton)
-// and the cycle ends when every blob is in the sink. Prints one JSON line; the same-run baseline is the old serial
-// way (reconcileStream stream after stream, as the timer did) timed on a sample of the same streams.
+// and sends one o365-reconcile message per tenant (its five streams together); the cycle ends when every blob is in
+// the sink. Prints one JSON line; the same-run baseline is the old serial way (reconcileStream stream after stream, as
+// the timer did) timed on a sample of the same streams.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -175,7 +176,7 @@ async function main(): Promise<void> {
       if (children.some((c) => c.exitCode !== null)) throw new Error(`a host exited:\n${outputs.map((o) => o.join('').slice(-3000)).join('\n')}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    const atFire = counts.map((c) => ({ requests: c.requests, sent: sum(c.sent), byService: new Map(c.byService) }));
+    const atFire = counts.map((c) => ({ requests: c.requests, sent: sum(c.sent), reconcileSent: c.sent.get('o365-reconcile') ?? 0, byService: new Map(c.byService) }));
     const journalAtFire = sim.journal.length;
     let lastProgress = Date.now();
     for (;;) {
@@ -195,6 +196,7 @@ async function main(): Promise<void> {
     if (blobs !== delivered.size) throw new Error(`the proxies counted ${delivered.size} sink blobs, the sink holds ${blobs}`);
     const storageOps = counts.reduce((a, c, i) => a + c.requests - atFire[i]!.requests, 0);
     const messagesSent = counts.reduce((a, c, i) => a + sum(c.sent) - atFire[i]!.sent, 0);
+    const reconcileMessagesSent = counts.reduce((a, c, i) => a + (c.sent.get('o365-reconcile') ?? 0) - atFire[i]!.reconcileSent, 0);
     const perService = (service: string) => counts.reduce((a, c, i) => a + (c.byService.get(service) ?? 0) - (atFire[i]!.byService.get(service) ?? 0), 0);
 
     // Busiest minute of API requests of any one tenant (sliding 60 s), during the cycle.
@@ -233,6 +235,7 @@ async function main(): Promise<void> {
     const serialSecondsPerStream = sample.length === 0 ? 0 : (Date.now() - started) / 1000 / sample.length;
     serialClient.close();
 
+    // Messages each host completed: o365-reconcile ones are tenant batches (up to 5 streams each), not streams.
     const perHost = counts.map((c) => ({ reconcileMessages: c.completed.get('o365-reconcile') ?? 0, contentMessages: c.completed.get('o365-content') ?? 0 }));
     console.log(JSON.stringify({
       tenants: tenantCount,
@@ -247,6 +250,8 @@ async function main(): Promise<void> {
       // Of which: queue includes the hosts' empty polls (3 queues × H hosts, every 0.1-0.5 s), a fixed cost, not per blob.
       storageOpsPerBlobByService: Object.fromEntries(['blob', 'queue', 'table'].map((service) => [service, Number((perService(service) / blobs).toFixed(1))])),
       queueMessagesPerBlob: Number((messagesSent / blobs).toFixed(2)),
+      // One per tenant (its streams together) plus follow-ups of streams behind: the tenant count when none is.
+      reconcileMessagesSent,
       perHost,
       baseline: {
         way: 'serial reconcileStream (the old timer), same run, same latency',

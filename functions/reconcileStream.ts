@@ -1,14 +1,14 @@
-// Queue trigger: one step of one stream's reconcile plan (shared/pipeline/reconcile.ts reconcileStep): one listing
-// window, what the ledger has not seen goes to o365-content, the rest of the range to a follow-up message.
-// A message that is not a plan step throws (poison queue after maxDequeueCount); so does a listing that failed for
-// a passing reason, which the host retries (the plan stays at its step; a plan left behind expires and the timer
-// plans the stream again). A stream the API refuses to list for good (AF20022/AF20023, consent) is logged, counted
-// (`reconciler.failed`) and left to the next timer run.
+// Queue trigger: one tenant's o365-reconcile message, a step of each of its planned streams run together
+// (shared/pipeline/reconcile-batch.ts): one listing window each, what the ledger has not seen goes to o365-content,
+// the rest of the ranges to one follow-up message. A message that is not a reconcile message throws (poison queue
+// after maxDequeueCount). A stream the API refuses to list for good (AF20022/AF20023, consent) is logged, counted
+// (`reconciler.failed`) and left to the next timer run. A stream whose listing failed for a passing reason makes
+// the message throw once the others finished, and the host retries it: the finished streams' steps are then stale
+// and list nothing (a plan left behind expires and the timer plans the stream again).
 import { app, type InvocationContext } from '@azure/functions';
-import { ReconcileMessage } from '../shared/pipeline/reconcile-plan';
-import { reconcileStep } from '../shared/pipeline/reconcile';
+import { ReconcileMessage, reconcileMessageIssues } from '../shared/pipeline/reconcile-plan';
+import { reconcileBatch, type BatchDeps } from '../shared/pipeline/reconcile-batch';
 import { reconcileQueueName } from '../shared/state/plan-queues';
-import { ManagementApiError } from '../shared/api/errors';
 import { errorFields } from '../shared/log';
 import { relayServices, type RelayServices } from '../shared/services';
 
@@ -16,33 +16,34 @@ export async function reconcileStream(queued: unknown, context: InvocationContex
   const s = relayServices();
   const message = ReconcileMessage.safeParse(queued);
   if (!message.success) {
-    // Names the fields, never their values.
-    throw new Error(`not a reconcile message: ${message.error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`).join(', ')}`);
+    throw new Error(`not a reconcile message: ${reconcileMessageIssues(queued, message.error).join(', ')}`);
   }
   await s.ready();
-  const report = await reconcileStep(message.data, stepDeps(s)).catch((err: unknown) => {
-    // The API will not list this stream until the keeper or a person acts (no subscription yet, disabled, consent):
-    // retrying now cannot help and would only fill the poison queue. The plan expires; the next timer run tries again.
-    if (!(err instanceof ManagementApiError) || err.retryable) throw err;
-    const { tenantId, contentType } = message.data;
-    s.logger.warn('stream not reconciled', { invocationId: context.invocationId, tenantId, contentType, ...errorFields(err) });
-    s.telemetry.metric('reconciler.failed', 1, { tenantId, contentType, code: err.code });
-    return undefined;
-  });
-  if (report === undefined) return;
-  s.logger.info(report.outcome === 'stale' ? 'reconcile message is not the plan\'s current step: nothing to do' : 'stream reconciled', {
-    invocationId: context.invocationId,
-    dequeueCount: context.triggerMetadata?.dequeueCount,
-    ...report,
-  });
+  const { tenantId } = message.data;
+  const report = await reconcileBatch(message.data, batchDeps(s));
+  const common = { invocationId: context.invocationId, dequeueCount: context.triggerMetadata?.dequeueCount };
+  for (const step of report.steps) {
+    s.logger.info(step.outcome === 'stale' ? 'reconcile step is not the plan\'s current step: nothing to do' : 'stream reconciled', { ...common, ...step });
+  }
+  // The API will not list these streams until the keeper or a person acts (no subscription yet, disabled, consent):
+  // retrying now cannot help and would only fill the poison queue. The plan expires; the next timer run tries again.
+  for (const { contentType, error } of report.refused) {
+    s.logger.warn('stream not reconciled', { ...common, tenantId, contentType, ...errorFields(error) });
+    s.telemetry.metric('reconciler.failed', 1, { tenantId, contentType, code: error.code });
+  }
+  if (report.retry.length > 0) {
+    for (const { contentType, error } of report.retry) s.logger.warn('stream step failed: the message will be retried', { ...common, tenantId, contentType, ...errorFields(error) });
+    const [first] = report.retry;
+    throw new Error(`reconcile of ${report.retry.map((r) => r.contentType).join(', ')} failed (retried by the host)`, { cause: first?.error });
+  }
 }
 
-function stepDeps(s: RelayServices): Parameters<typeof reconcileStep>[1] {
+function batchDeps(s: RelayServices): BatchDeps {
   return {
     ledger: s.ledger,
     listContent: (t, ct, range) => s.client.tenant(t).listContentRange(ct, range),
     enqueue: (messages) => s.queue.enqueue(messages),
-    enqueueStep: (next) => s.reconcileQueue.enqueue([next]),
+    enqueueFollowUp: (next) => s.reconcileQueue.enqueue([next]),
     deadLetter: s.deadLetter,
     now: () => new Date(),
     overlapMs: s.settings.relay.reconcileOverlapMs,

@@ -1,6 +1,7 @@
-// The fan-out reconcile through the local host: the timer plans one o365-reconcile message per stream (tenant ×
-// content type), queue-triggered steps list one window each and deliver every blob the webhook never announced;
-// a duplicated step changes nothing, a stream whose plan is still open is not planned again, an expired plan is.
+// The fan-out reconcile through the local host: the timer opens a plan per stream (tenant × content type) and sends
+// one o365-reconcile message per tenant, whose stream steps list one window each and deliver every blob the webhook
+// never announced; a duplicated step changes nothing, a stream whose plan is still open is not planned again, an
+// expired plan is. (A batch's failures and the old single-stream message: reconcile-batch.test.ts.)
 // Also the pure plan decisions, overdue streams (for health), and the dev host's timer singleton on Azurite.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -130,7 +131,7 @@ describe('fan-out reconcile through the local host (several tenants)', () => {
     }
   });
 
-  it('one timer run plans one message per stream, each lists one window, and every unannounced blob is delivered', async () => {
+  it('one timer run plans every stream, each lists one window, and every unannounced blob is delivered', async () => {
     const blobs = [];
     for (const tenantId of tenants) for (const contentType of contentTypes) blobs.push({ tenantId, contentType, blob: await unannounced(tenantId, contentType) });
     const before = new Map(blobs.map(({ tenantId, contentType }) => [`${tenantId}/${contentType}`, listings(tenantId, contentType)]));
@@ -184,7 +185,7 @@ describe('fan-out reconcile through the local host (several tenants)', () => {
     const planId = 'duplicated-plan';
     assert.equal(await ledger.openPlan(tenantId, contentType, planId, new Date()), true);
     const before = listings(tenantId, contentType);
-    const message: ReconcileMessage = { tenantId, contentType, planId, step: 0, until: new Date().toISOString() };
+    const message: ReconcileMessage = { tenantId, until: new Date().toISOString(), streams: [{ contentType, planId, step: 0 }] };
     await Promise.all([sendPlanMessage(message), sendPlanMessage(message)]);
     // Not idle(): two copies listing at once may both enqueue a blob; the second content message finds the first
     // one's claim and waits it out (the worker's duplicate rule), harmless but longer than this test.

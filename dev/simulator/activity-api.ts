@@ -180,6 +180,11 @@ function nextPageUri(ctx: SimulatorContext, req: Incoming, next: PagePosition): 
 function listContent(ctx: SimulatorContext, req: Incoming, caller: Caller): Reply {
   const listing = listingRequest(ctx, req, caller);
   if (!listing.ok) return errorReply(listing.error);
+  const failing = ctx.faults.listingErrors;
+  if (failing !== undefined && failing.remaining > 0 && failing.tenantId === caller.tenantId && failing.contentType === listing.contentType) {
+    failing.remaining--;
+    return { ...errorReply(apiError('AF50000')), status: failing.status };
+  }
   const all = ctx.content.listing(caller.tenantId, listing.contentType, listing.window);
   const page = pageFrom(all, listing.from, ctx.pageSize);
   // Spliced as text: an injected item may be nested deeper than JSON.stringify goes.

@@ -31,6 +31,8 @@ export interface SimulatorFaults extends NotificationFaults {
   throttle: { remaining: number; status: 403 | 429; retryAfterSeconds?: number };
   /** The next N API requests answer this 5xx status with an AF50000 body. */
   serverErrors: { remaining: number; status: number };
+  /** The next N content listings of one stream (tenant × content type) answer this 5xx status with an AF50000 body. */
+  listingErrors?: { tenantId: string; contentType: string; remaining: number; status: number } | undefined;
   /** Every API answer waits this long. */
   delayMs: number;
   /** The next N content downloads send a cut body ('cut-json' by default; 'abort' closes the socket mid-body). */

@@ -1,10 +1,11 @@
 // What the timers do now: plan, never work. The reconciler's timer opens a plan per stream in the ledger (only
-// where the previous plan finished or expired: backpressure) and sends one message per opened plan; the keeper's
-// timer sends one message per tenant. Queue-triggered functions do the work, so every instance shares it.
+// where the previous plan finished or expired: backpressure) and sends one message per tenant with the streams
+// whose plan it opened; the keeper's timer sends one message per tenant. Queue-triggered functions do the work, so
+// every instance shares it.
 import type { ContentType } from '../api/content-types';
 import { errorFields, type Logger } from '../log';
 import type { Ledger } from './ledger';
-import { newPlanId, type KeepMessage, type ReconcileMessage } from './reconcile-plan';
+import { newPlanId, type KeepMessage, type PlannedStream, type ReconcileMessage } from './reconcile-plan';
 
 export interface PlanDeps {
   ledger: Ledger;
@@ -12,15 +13,18 @@ export interface PlanDeps {
   enqueue(messages: readonly ReconcileMessage[]): Promise<void>;
   now: () => Date;
   logger: Logger;
-  /** Plans opened at once (one ETag-guarded write each). Default 16. */
+  /** Tenants planned at once, each opening its streams' plans together (one ETag-guarded write each). Default 4. */
   concurrency?: number;
 }
 
 export interface PlanReport {
+  /** Streams planned. */
   planned: number;
+  /** o365-reconcile messages sent: one per tenant with at least one stream planned. */
+  messages: number;
   /** Streams whose previous plan is still running: not planned again this time. */
   busy: Array<{ tenantId: string; contentType: ContentType }>;
-  /** Streams whose plan could not be opened (a storage error): tried again at the next run. */
+  /** Streams whose plan could not be opened or whose message could not be sent (a storage error): tried again later. */
   failed: number;
 }
 
@@ -29,34 +33,51 @@ export async function planReconcile(deps: PlanDeps): Promise<PlanReport> {
   // A whole second, as the API lists (rounded up, as the client rounds a window's end, so content created in this
   // second is listed): a 24 h lookback from it is exactly one window, not one and a sliver.
   const until = new Date(Math.ceil(now.getTime() / 1000) * 1000).toISOString();
-  const streams = deps.tenants.flatMap(({ tenantId, contentTypes }) => contentTypes.map((contentType) => ({ tenantId, contentType })));
-  let planned = 0;
-  const busy: PlanReport['busy'] = [];
-  let failed = 0;
+  const tenants = streamsByTenant(deps.tenants);
+  const report: PlanReport = { planned: 0, messages: 0, busy: [], failed: 0 };
+  const planStream = async (tenantId: string, contentType: ContentType): Promise<PlannedStream | undefined> => {
+    const planId = newPlanId();
+    try {
+      if (await deps.ledger.openPlan(tenantId, contentType, planId, now)) return { contentType, planId, step: 0 };
+      report.busy.push({ tenantId, contentType });
+    } catch (err) {
+      // One stream's ledger trouble must not stop its tenant's other streams, nor the other tenants.
+      report.failed++;
+      deps.logger.error('stream not planned', { tenantId, contentType, ...errorFields(err) });
+    }
+    return undefined;
+  };
   let next = 0;
   const lane = async () => {
-    while (next < streams.length) {
-      const stream = streams[next++]!;
-      const planId = newPlanId();
+    while (next < tenants.length) {
+      const [tenantId, contentTypes] = tenants[next++]!;
+      const streams = (await Promise.all(contentTypes.map((contentType) => planStream(tenantId, contentType)))).filter((s) => s !== undefined);
+      if (streams.length === 0) continue;
       try {
-        if (!(await deps.ledger.openPlan(stream.tenantId, stream.contentType, planId, now))) {
-          busy.push(stream);
-          continue;
-        }
-        // Sent at once, so other instances start while this one still plans (5,000 streams take a while).
-        // A plan opened but never sent expires after planLeaseMs and is planned again then.
-        const message: ReconcileMessage = { ...stream, planId, step: 0, until };
-        await deps.enqueue([message]);
-        planned++;
+        // Sent at once, so other instances start while this one still plans (1,000 tenants take a while).
+        // Plans opened but never sent expire after planLeaseMs and are planned again then.
+        await deps.enqueue([{ tenantId, until, streams }]);
+        report.planned += streams.length;
+        report.messages++;
       } catch (err) {
-        // One stream's ledger or queue trouble must not stop the others' plans.
-        failed++;
-        deps.logger.error('stream not planned', { ...stream, ...errorFields(err) });
+        report.failed += streams.length;
+        deps.logger.error('streams planned but their message not sent', { tenantId, contentTypes: streams.map((s) => s.contentType), ...errorFields(err) });
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(deps.concurrency ?? 16, streams.length) }, lane));
-  return { planned, busy, failed };
+  await Promise.all(Array.from({ length: Math.min(deps.concurrency ?? 4, tenants.length) }, lane));
+  return report;
+}
+
+/** A tenant named twice (settings and registry) is still one message, each content type once. */
+function streamsByTenant(tenants: PlanDeps['tenants']): Array<[string, ContentType[]]> {
+  const byTenant = new Map<string, Set<ContentType>>();
+  for (const { tenantId, contentTypes } of tenants) {
+    const types = byTenant.get(tenantId) ?? new Set<ContentType>();
+    for (const contentType of contentTypes) types.add(contentType);
+    byTenant.set(tenantId, types);
+  }
+  return [...byTenant].map(([tenantId, types]) => [tenantId, [...types]]);
 }
 
 export function keepMessages(tenants: ReadonlyArray<{ tenantId: string }>): KeepMessage[] {

@@ -1,23 +1,67 @@
 // The fan-out reconcile's plans, as pure data and decisions. The timer only plans: one plan per stream (tenant ×
-// content type), opened in the stream's ledger row under its ETag, then one queue message per plan. Each message
-// is one step: one listing window; the rest of the range goes to a follow-up message for the next step. A plan
-// is opened again only when the previous one finished or went untouched for `planLeaseMs` (a lost message, a
+// content type), opened in the stream's ledger row under its ETag, then one queue message per tenant carrying the
+// steps of its streams' plans (a tenant's streams share its API budget; 5,000 messages per interval would be 1,000).
+// Each stream step is one listing window; the rest of a range goes to a follow-up message for the next step. A
+// plan is opened again only when the previous one finished or went untouched for `planLeaseMs` (a lost message, a
 // crashed instance): backpressure, so a slow stream never has two plans listing it at once.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ApiTime } from '../api-time';
-import { ContentType } from '../api/content-types';
+import { ContentType, contentTypes } from '../api/content-types';
 
-export const ReconcileMessage = z.object({
-  tenantId: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+const TenantId = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+const PlanId = z.string().min(1).max(64);
+/** Which window of the plan a step lists (0 first); a step whose number is not the plan's is a duplicate. */
+const StepNumber = z.number().int().nonnegative();
+
+/** One step of one stream's plan: what reconcileStep runs. Also the message shape before batches (still read). */
+export const StreamStep = z.object({
+  tenantId: TenantId,
   contentType: ContentType,
-  planId: z.string().min(1).max(64),
-  /** Which window of the plan this message lists (0 first); a message whose step is not the plan's is a duplicate. */
-  step: z.number().int().nonnegative(),
+  planId: PlanId,
+  step: StepNumber,
   /** The end of the plan's range: the instant it was planned. */
   until: ApiTime,
 });
-export type ReconcileMessage = z.infer<typeof ReconcileMessage>;
+export type StreamStep = z.infer<typeof StreamStep>;
+
+/** A stream's place in a tenant's message: its plan and the step due. */
+export const PlannedStream = z.object({ contentType: ContentType, planId: PlanId, step: StepNumber });
+export type PlannedStream = z.infer<typeof PlannedStream>;
+
+/** One o365-reconcile message: a step of each of 1..5 of a tenant's streams, planned at the same instant. */
+export const ReconcileBatch = z.object({
+  tenantId: TenantId,
+  until: ApiTime,
+  streams: z
+    .array(PlannedStream)
+    .min(1)
+    .max(contentTypes.length)
+    .refine((streams) => new Set(streams.map((s) => s.contentType)).size === streams.length, 'a content type appears twice'),
+});
+
+/**
+ * What the o365-reconcile queue carries, read as a batch. A single-stream message (the shape before batches, still
+ * in flight during an upgrade) is read as a batch of one.
+ */
+export const ReconcileMessage = z.union([
+  ReconcileBatch,
+  StreamStep.transform(({ tenantId, until, contentType, planId, step }) => ({ tenantId, until, streams: [{ contentType, planId, step }] })),
+]);
+export type ReconcileMessage = z.infer<typeof ReconcileBatch>;
+
+/** Why `input` is not a reconcile message, for the shape it was meant as (a batch when it has `streams`). */
+export function reconcileMessageIssues(input: unknown, error: z.ZodError): string[] {
+  const meant = typeof input === 'object' && input !== null && 'streams' in input ? 0 : 1;
+  // Names the fields, never their values.
+  return error.issues
+    .flatMap((issue) => (issue.code === 'invalid_union' ? (issue.errors[meant] ?? []) : [issue]))
+    .map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`);
+}
+
+/** The batch's stream steps, each as reconcileStep takes it. */
+export const streamSteps = (message: ReconcileMessage): StreamStep[] =>
+  message.streams.map((s) => ({ tenantId: message.tenantId, until: message.until, ...s }));
 
 /** The subscription keeper's fan-out: one check per tenant. */
 export const KeepMessage = z.object({
@@ -63,9 +107,9 @@ export function decideAdvancePlan(current: PlanState | undefined, planId: string
   return { ...current, step: step + 1, touchedAt: now, ...(done ? { finishedAt: now } : {}) };
 }
 
-/** Whether a message is the step its plan is waiting for (a duplicate or a stale plan's message is not). */
-export function isCurrentStep(plan: PlanState | undefined, message: Pick<ReconcileMessage, 'planId' | 'step'>): boolean {
-  return plan !== undefined && plan.finishedAt === undefined && plan.planId === message.planId && plan.step === message.step;
+/** Whether a stream step is the one its plan is waiting for (a duplicate or a stale plan's step is not). */
+export function isCurrentStep(plan: PlanState | undefined, step: Pick<StreamStep, 'planId' | 'step'>): boolean {
+  return plan !== undefined && plan.finishedAt === undefined && plan.planId === step.planId && plan.step === step.step;
 }
 
 export interface StreamReconcileTimes {

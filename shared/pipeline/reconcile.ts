@@ -2,7 +2,7 @@
 // minus an overlap up to now, enqueue every blob the ledger has not seen, and only then advance the cursor.
 // Notifications are best-effort; this listing is the guarantee that a missed one costs minutes, not data.
 // `reconcileStream` walks the whole range at once (the CLI, the serial baseline); `reconcileStep` is one window of
-// a fan-out plan (functions/reconcileStream.ts), so instances share the streams.
+// a fan-out plan (reconcile-batch.ts runs a tenant's steps, functions/reconcileStream.ts), so instances share them.
 // An odd listed item costs only itself: it is recorded once as `refused` in the ledger, its raw item kept in the
 // dead letter, counted and logged; the good items around it are enqueued and the cursor advances all the same.
 import { parseApiTime } from '../api-time';
@@ -15,7 +15,7 @@ import { relayOwnEntries, type DeadLetter } from '../sinks/dead-letter';
 import type { Telemetry } from '../telemetry';
 import type { ContentMessage } from './content-message';
 import type { Ledger, RefusedEntry } from './ledger';
-import { isCurrentStep, type ReconcileMessage } from './reconcile-plan';
+import { isCurrentStep, type StreamStep } from './reconcile-plan';
 import { refusedEntry, storableRaw } from './refused-listing';
 
 export interface ReconcileDeps {
@@ -53,8 +53,8 @@ export async function reconcileStream(tenantId: string, contentType: ContentType
 }
 
 export interface StepDeps extends ReconcileDeps {
-  /** Sends the plan's next step (the rest of its range) as a new message. */
-  enqueueStep(message: ReconcileMessage): Promise<void>;
+  /** Sends the plan's next step (the rest of its range) on. */
+  enqueueStep(next: StreamStep): Promise<void>;
 }
 
 export type StepReport =
@@ -65,17 +65,17 @@ export type StepReport =
 /**
  * One step of a fan-out plan (reconcile-plan.ts): lists ONE window from the cursor (minus the overlap) towards the
  * plan's `until`, enqueues what the ledger has not seen, then moves the plan and the cursor on in one guarded
- * write; only the message that moved the plan sends the next step, so a message handled twice lists the same
- * window again (known blobs are not enqueued again) and sends nothing.
+ * write; only the step that moved the plan sends the next one, so a step handled twice (its message delivered
+ * again) lists the same window again (known blobs are not enqueued again) and sends nothing.
  */
-export async function reconcileStep(message: ReconcileMessage, deps: StepDeps): Promise<StepReport> {
-  const { tenantId, contentType, planId, step } = message;
+export async function reconcileStep(current: StreamStep, deps: StepDeps): Promise<StepReport> {
+  const { tenantId, contentType, planId, step } = current;
   const { plan, cursor } = await deps.ledger.readPlan(tenantId, contentType);
-  if (!isCurrentStep(plan, message)) return { tenantId, contentType, outcome: 'stale', step };
+  if (!isCurrentStep(plan, current)) return { tenantId, contentType, outcome: 'stale', step };
   const now = deps.now();
-  const until = new Date(Math.min(parseApiTime(message.until) ?? now.getTime(), Math.ceil(now.getTime() / 1000) * 1000));
+  const until = new Date(Math.min(parseApiTime(current.until) ?? now.getTime(), Math.ceil(now.getTime() / 1000) * 1000));
   // The overlap re-lists behind a stored cursor; a stream's first plan starts at the lookback itself, so a 24 h
-  // lookback is one window (one message), not two.
+  // lookback is one window (one step), not two.
   const since = cursor === undefined ? new Date(until.getTime() - deps.initialLookbackMs) : new Date(cursor.getTime() - deps.overlapMs);
   const [first, ...rest] = planWindows(since, until, now).windows;
   const done = rest.length === 0;
@@ -84,7 +84,7 @@ export async function reconcileStep(message: ReconcileMessage, deps: StepDeps): 
     ? { tenantId, contentType, since: until, until, listed: 0, enqueued: 0, refused: 0 }
     : await reconcileRange(tenantId, contentType, first.start, end, deps);
   const moved = await deps.ledger.advancePlan(tenantId, contentType, planId, step, end, done, deps.now());
-  if (moved && !done) await deps.enqueueStep({ ...message, step: step + 1 });
+  if (moved && !done) await deps.enqueueStep({ ...current, step: step + 1 });
   return { ...report, outcome: 'listed', step, done };
 }
 

@@ -1,5 +1,5 @@
-// The fan-out queues the timers plan onto: one message per stream to reconcile (o365-reconcile) and one per tenant
-// whose subscriptions to check (o365-keep). Base64 JSON like the content queue (host.json messageEncoding).
+// The fan-out queues the timers plan onto: one message per tenant to reconcile its streams (o365-reconcile) and one
+// per tenant whose subscriptions to check (o365-keep). Base64 JSON like the content queue (host.json messageEncoding).
 import type { QueueClient } from '@azure/storage-queue';
 import type { KeepMessage, ReconcileMessage } from '../pipeline/reconcile-plan';
 
@@ -12,7 +12,7 @@ export interface MessageQueue<T> {
   ensure(): Promise<void>;
 }
 
-/** Sends in flight at once per queue: a timer planning 5,000 streams must not open 5,000 requests at once. */
+/** Sends in flight at once per queue: a timer planning 1,000 tenants must not open 1,000 requests at once. */
 const maxSendsInFlight = 32;
 
 export function createMessageQueue<T>(queue: (name: string) => QueueClient, queueName: string): MessageQueue<T> {
