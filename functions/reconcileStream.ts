@@ -1,6 +1,6 @@
 // Queue trigger: one tenant's o365-reconcile message, a step of each of its planned streams run together
 // (shared/pipeline/reconcile-batch.ts): one listing window each, what the ledger has not seen goes to o365-content,
-// the rest of the ranges to one follow-up message. A message that is not a reconcile message throws (poison queue
+// the rest of a stream's range to a follow-up message of its own. A message that is not a reconcile message throws (poison queue
 // after maxDequeueCount). A stream the API refuses to list for good (AF20022/AF20023, consent) is logged, counted
 // (`reconciler.failed`) and left to the next timer run. A stream whose listing failed for a passing reason makes
 // the message throw once the others finished, and the host retries it: the finished streams' steps are then stale

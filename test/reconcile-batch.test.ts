@@ -1,7 +1,7 @@
 // One o365-reconcile message per tenant: the message shape (a batch of the tenant's stream steps; the old
 // single-stream shape read as a batch of one), the timer's planning on the real ledger (Azurite: a tenant's planned
 // streams give one message, busy and failed streams counted one by one), a batch's steps on the real ledger with a
-// listing told how to fail (failures sorted, reported after the others moved, follow-ups in one message), and
+// listing told how to fail (failures sorted, reported after the others moved, each follow-up sent at once), and
 // batches through the local host: one stream refused for good among four good ones costs only itself in the same
 // pass; a passing failure of one stream has the host retry the message and the finished streams are not listed
 // again; an old-shape message is handled.
@@ -161,8 +161,8 @@ describe('reconcileBatch on the ledger (Azurite), with a listing that answers as
     await azurite?.close();
   });
 
-  /** Each content type's listing: fails at once with this error, or lists nothing after `delayMs`. */
-  async function runBatch(failures: Partial<Record<ContentType, Error>>, options: { delayMs: number; behind?: readonly ContentType[] }) {
+  /** Each content type's listing: fails at once with this error, or lists nothing after `delayMs` (or its own delay). */
+  async function runBatch(failures: Partial<Record<ContentType, Error>>, options: { delayMs: number; behind?: readonly ContentType[]; delays?: Partial<Record<ContentType, number>> }) {
     const ledger = createTableLedger({ connectionString: azurite.connectionString, tableName: `batch${Math.random().toString(36).slice(2, 10)}` });
     const now = new Date();
     const streams = [];
@@ -173,17 +173,26 @@ describe('reconcileBatch on the ledger (Azurite), with a listing that answers as
       streams.push({ contentType, planId: `plan-${contentType}`, step: 0 });
     }
     const followUps: ReconcileMessage[] = [];
+    let slowListing = false;
+    /** Follow-ups sent while a stream with its own delay was still listing. */
+    let sentWhileSlowListing = 0;
     const finishedWhenReturned: ContentType[] = [];
     const report = await reconcileBatch({ tenantId: tenantA, until: new Date(Math.ceil(now.getTime() / 1000) * 1000).toISOString(), streams }, {
       ledger,
       async *listContent(_tenantId, contentType) {
         const failure = failures[contentType];
         if (failure !== undefined) throw failure;
-        await new Promise((resolve) => setTimeout(resolve, options.delayMs));
+        const own = options.delays?.[contentType];
+        if (own !== undefined) slowListing = true;
+        await new Promise((resolve) => setTimeout(resolve, own ?? options.delayMs));
+        if (own !== undefined) slowListing = false;
         yield* [];
       },
       enqueue: () => Promise.reject(new Error('nothing listed: nothing to enqueue')),
-      enqueueFollowUp: async (message) => void followUps.push(message),
+      enqueueFollowUp: async (message) => {
+        followUps.push(message);
+        if (slowListing) sentWhileSlowListing++;
+      },
       deadLetter: { put: () => Promise.reject(new Error('nothing refused')), openSpan: () => { throw new Error('nothing refused'); } },
       now: () => new Date(),
       overlapMs: 30 * 60_000,
@@ -192,7 +201,7 @@ describe('reconcileBatch on the ledger (Azurite), with a listing that answers as
       telemetry: recordingTelemetry(),
     });
     for (const contentType of contentTypes) if ((await ledger.readPlan(tenantA, contentType)).plan?.step === 1) finishedWhenReturned.push(contentType);
-    return { report, followUps, moved: finishedWhenReturned };
+    return { report, followUps, moved: finishedWhenReturned, sentWhileSlowListing };
   }
 
   it('a passing failure that comes first is reported only after the slower streams moved their plans', async () => {
@@ -210,13 +219,14 @@ describe('reconcileBatch on the ledger (Azurite), with a listing that answers as
     assert.deepEqual(moved.sort(), ['Audit.AzureActiveDirectory', 'Audit.SharePoint']);
   });
 
-  it('the streams\' follow-ups go in one message for the tenant', async () => {
-    const { report, followUps } = await runBatch({}, { delayMs: 0, behind: ['Audit.Exchange', 'DLP.All'] });
+  it('each stream\'s follow-up goes at once, a message of its own', async () => {
+    // A slow stream must not hold the others' follow-ups back: an instance dying meanwhile would strand their plans.
+    const { report, followUps, sentWhileSlowListing } = await runBatch({}, { delayMs: 0, behind: ['Audit.Exchange', 'DLP.All'], delays: { 'Audit.General': 400 } });
     assert.deepEqual([report.retry, report.refused], [[], []]);
-    assert.equal(followUps.length, 1);
-    assert.deepEqual(ReconcileMessage.parse(followUps[0]).streams.sort((a, b) => a.contentType.localeCompare(b.contentType)), [
-      { contentType: 'Audit.Exchange', planId: 'plan-Audit.Exchange', step: 1 },
-      { contentType: 'DLP.All', planId: 'plan-DLP.All', step: 1 },
+    assert.equal(sentWhileSlowListing, 2);
+    assert.deepEqual(followUps.map((m) => ReconcileMessage.parse(m).streams).sort((a, b) => a[0]!.contentType.localeCompare(b[0]!.contentType)), [
+      [{ contentType: 'Audit.Exchange', planId: 'plan-Audit.Exchange', step: 1 }],
+      [{ contentType: 'DLP.All', planId: 'plan-DLP.All', step: 1 }],
     ]);
   });
 });

@@ -9,7 +9,7 @@ import { reconcileStep, type StepDeps, type StepReport } from './reconcile';
 import { streamSteps, type ReconcileMessage, type StreamStep } from './reconcile-plan';
 
 export interface BatchDeps extends Omit<StepDeps, 'enqueueStep'> {
-  /** Sends the streams' follow-up steps (the rest of their ranges): one message for the tenant. */
+  /** Sends a stream's follow-up step (the rest of its range) as a message of its own. */
   enqueueFollowUp(message: ReconcileMessage): Promise<void>;
 }
 
@@ -24,8 +24,13 @@ export interface BatchReport {
 }
 
 export async function reconcileBatch(message: ReconcileMessage, deps: BatchDeps): Promise<BatchReport> {
-  const followUps: StreamStep[] = [];
-  const stepDeps: StepDeps = { ...deps, enqueueStep: async (next) => void followUps.push(next) };
+  // Sent the moment the stream's plan moved, not after the batch's slowest stream: an instance that dies in between
+  // would leave the plan waiting for its 15-minute lease. A send that fails fails the step (a retry finds it stale:
+  // that plan expires and is planned again), as with one stream per message.
+  const stepDeps: StepDeps = {
+    ...deps,
+    enqueueStep: ({ contentType, planId, step }: StreamStep) => deps.enqueueFollowUp({ tenantId: message.tenantId, until: message.until, streams: [{ contentType, planId, step }] }),
+  };
   const steps = streamSteps(message);
   const outcomes = await Promise.allSettled(steps.map((step) => reconcileStep(step, stepDeps)));
   const report: BatchReport = { tenantId: message.tenantId, steps: [], refused: [], retry: [] };
@@ -35,13 +40,5 @@ export async function reconcileBatch(message: ReconcileMessage, deps: BatchDeps)
     else if (outcome.reason instanceof ManagementApiError && !outcome.reason.retryable) report.refused.push({ contentType, error: outcome.reason });
     else report.retry.push({ contentType, error: outcome.reason });
   });
-  // The plans that moved wait for these steps; all of the tenant's go in one message (its `until` is theirs too).
-  // A send that fails is a retry like any other (the retried steps are stale: those plans expire and are planned again).
-  if (followUps.length > 0) {
-    const streams = followUps.map(({ contentType, planId, step }) => ({ contentType, planId, step }));
-    await deps.enqueueFollowUp({ tenantId: message.tenantId, until: message.until, streams }).catch((error: unknown) => {
-      for (const { contentType } of streams) report.retry.push({ contentType, error });
-    });
-  }
   return report;
 }
