@@ -1,25 +1,31 @@
-// o365-relay tenants add|list|show|pause|resume|remove|consent-url: the tenant registry (table relaytenants).
+// o365-relay tenants add|set|list|show|pause|resume|remove|consent-url: the tenant registry (table relaytenants).
 // The running app follows the table within its view's TTL (30 s): no restart. `add` signs in and reads the audit
-// log for the tenant (the doctor's checks) and activates it only when both pass; `remove` stops its subscriptions.
+// log for the tenant (the doctor's checks) and activates it only when both pass; `set` edits a row under its ETag;
+// `remove` stops its subscriptions.
 import { clouds, CloudName } from '../shared/api/clouds';
+import type { ContentType } from '../shared/api/content-types';
 import { loadSettings, settingValue, type Settings } from '../shared/config';
 import { redact } from '../shared/log';
-import { applyAction, consentUrl, SecretReference, TenantRecord, type TenantAction } from '../shared/pipeline/tenants';
-import { tokenSettingOf } from '../shared/sinks/create-sinks';
+import { applyAction, applyEdit, consentUrl, editedFields, TenantRecord, type TenantAction } from '../shared/pipeline/tenants';
 import { createStorageAccount } from '../shared/state/storage-account';
 import { createTenantRegistry, defaultTenantTable, type TenantRegistry } from '../shared/state/tenant-registry';
-import { chosenContentTypes, openApiSession } from './api-session';
+import { openApiSession } from './api-session';
 import { parseCommandLine } from './command-line';
 import { tenantAccessChecks } from './doctor';
 import { exitCodeOf, formatReport } from './doctor-report';
+import { readTenantFlags, type FlagContext, type TenantFlagValues } from './tenant-flags';
 import { UsageError } from './usage-error';
 
-export const tenantsUsage = `usage: o365-relay tenants add|list|show|pause|resume|remove|consent-url [--tenant ID] [options]
+export const tenantsUsage = `usage: o365-relay tenants add|set|list|show|pause|resume|remove|consent-url [--tenant ID] [options]
   The tenant registry (table ${defaultTenantTable}, or O365_TENANT_REGISTRY); the app follows it within 30 s, without a restart.
   add --tenant ID --name NAME [--content-type T ...] [--sink NAME ...] [--auth-id-ref SETTING|KEYVAULT_SECRET_URI]
       [--sink-token SINK=SETTING|KEYVAULT_SECRET_URI ...] [--cloud C]: adds the tenant as onboarding, checks sign-in
       and the audit log, then makes it active. --sink-token: the tenant's own token for that https-json or
       splunk-hec sink, by reference (read at run time; never the token itself).
+  set --tenant ID [--name N] [--content-type T ...] [--sink NAME ...] [--auth-id-ref REF | --no-auth-id-ref]
+      [--sink-token SINK=REF ...] [--no-sink-token SINK ...]: changes what is given of a row that is not removed,
+      checked as add checks it; --content-type and --sink replace the lists. Types taken from an active or paused
+      tenant have their subscriptions stopped; new ones start at the keeper's next run.
   list | show --tenant ID | pause --tenant ID | resume --tenant ID
   remove --tenant ID: stops its subscriptions; its ledger stays until the keeper purges it.
   consent-url --tenant ID [--redirect-uri URI]: the admin-consent link for the app registration.`;
@@ -36,7 +42,9 @@ export async function runTenants(argv: string[]): Promise<number> {
       'content-type': { type: 'string', multiple: true, default: [] },
       sink: { type: 'string', multiple: true, default: [] },
       'auth-id-ref': { type: 'string' },
+      'no-auth-id-ref': { type: 'boolean' },
       'sink-token': { type: 'string', multiple: true, default: [] },
+      'no-sink-token': { type: 'string', multiple: true, default: [] },
       cloud: { type: 'string' },
       'redirect-uri': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -72,12 +80,14 @@ export async function runTenants(argv: string[]): Promise<number> {
     }
     case 'add':
       return add(settings, registry, needTenant(), values);
+    case 'set':
+      return set(settings, registry, needTenant(), values);
     case 'pause':
     case 'resume':
     case 'remove':
       return change(settings, registry, needTenant(), action);
     default:
-      throw new UsageError(`expected add, list, show, pause, resume, remove or consent-url\n${tenantsUsage}`);
+      throw new UsageError(`expected add, set, list, show, pause, resume, remove or consent-url\n${tenantsUsage}`);
   }
 }
 
@@ -91,54 +101,30 @@ function refuse(message: string): number {
   return 1;
 }
 
-async function add(
-  settings: Settings,
-  registry: TenantRegistry,
-  tenantId: string,
-  values: { name?: string | undefined; 'content-type': string[]; sink: string[]; 'auth-id-ref'?: string | undefined; 'sink-token': string[]; cloud?: string | undefined },
-): Promise<number> {
+async function add(settings: Settings, registry: TenantRegistry, tenantId: string, values: TenantFlagValues & { cloud?: string | undefined }): Promise<number> {
   // One place per tenant: the settings or the table, never both (the app would refuse the disagreement).
   if (settings.api.tenantIds.includes(tenantId)) return refuse(`tenant ${tenantId} is already followed through O365_TENANT_ID; a tenant lives in the settings or in table ${registry.table}, not both`);
   const cloud = CloudName.safeParse(values.cloud ?? settings.api.endpoints.cloud);
   if (!cloud.success) throw new UsageError(`--cloud: expected one of ${Object.keys(clouds).join(', ')}`);
   if (cloud.data !== settings.api.endpoints.cloud) return refuse(`--cloud ${cloud.data}: this deployment signs in to ${settings.api.endpoints.cloud} (O365_CLOUD); one deployment per cloud`);
-  const unknownSinks = values.sink.filter((name) => !settings.relay.sinks.some((s) => s.name === name));
-  if (unknownSinks.length > 0) return refuse(`--sink ${unknownSinks.join(', ')}: not a sink of O365_SINKS (${settings.relay.sinks.map((s) => s.name).join(', ')})`);
-  const ref = values['auth-id-ref'];
-  if (ref !== undefined) {
-    const parsed = SecretReference.safeParse(ref);
-    if (!parsed.success) return refuse('--auth-id-ref must be a setting name or a Key Vault secret URI (https://<vault>.vault.azure.net/secrets/<name>); never the authId itself');
-    // Not named: an authId pasted by mistake can look like a setting name.
-    if (parsed.data.kind === 'setting' && (settingValueOrUndefined(parsed.data.name)?.length ?? 0) < 16) return refuse('--auth-id-ref: the setting it names must hold an authId of at least 16 characters (give a setting name or a Key Vault secret URI, never the authId itself)');
-  }
-  const sinkTokens: Record<string, string> = {};
-  for (const entry of values['sink-token']) {
-    const at = entry.indexOf('=');
-    const [sink, reference] = at < 0 ? [entry, ''] : [entry.slice(0, at), entry.slice(at + 1)];
-    const definition = settings.relay.sinks.find((s) => s.name === sink);
-    if (definition === undefined) return refuse(`--sink-token ${sink}: not a sink of O365_SINKS (${settings.relay.sinks.map((s) => s.name).join(', ')}); write SINK=REFERENCE`);
-    if (tokenSettingOf(definition) === undefined) return refuse(`--sink-token ${sink}: this ${definition.kind} sink sends no token (only https-json sinks with tokenSetting and splunk-hec sinks do)`);
-    // Never echoed: a value given by mistake instead of a reference must not reach the terminal's scrollback.
-    const parsed = SecretReference.safeParse(reference);
-    if (!parsed.success) return refuse(`--sink-token ${sink}: the reference must be a setting name or a Key Vault secret URI (https://<vault>.vault.azure.net/secrets/<name>); never the token itself`);
-    // Not named either: a token pasted by mistake can look like a setting name.
-    if (parsed.data.kind === 'setting' && settingValueOrUndefined(parsed.data.name) === undefined) return refuse(`--sink-token ${sink}: the setting it names is not set (give a setting name or a Key Vault secret URI, never the token itself)`);
-    sinkTokens[sink] = reference;
-  }
+  if (values['no-auth-id-ref'] || values['no-sink-token'].length > 0) throw new UsageError('tenants add: --no-auth-id-ref and --no-sink-token are for tenants set');
+  const flags = readTenantFlags(flagContext(settings), values);
+  if (!flags.ok) return refuse(flags.problems.join('\n'));
+  const { edit } = flags;
   const now = new Date().toISOString();
   const record = TenantRecord.safeParse({
     tenantId,
-    displayName: values.name ?? tenantId,
+    displayName: edit.displayName ?? tenantId,
     cloud: cloud.data,
-    contentTypes: chosenContentTypes(values['content-type'], settings.api.contentTypes),
-    sinks: values.sink,
-    ...(ref === undefined ? {} : { authIdRef: ref }),
-    sinkTokens,
+    contentTypes: edit.contentTypes ?? settings.api.contentTypes,
+    sinks: edit.sinks ?? [],
+    ...(typeof edit.authIdRef === 'string' ? { authIdRef: edit.authIdRef } : {}),
+    sinkTokens: edit.sinkTokens ?? {},
     state: 'onboarding',
     added: now,
     changed: now,
   });
-  if (!record.success) throw new UsageError(`tenants add: ${record.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!record.success) return refuse(`tenants add: ${record.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   if (!(await registry.add(record.data))) {
     const existing = await registry.get(tenantId);
     if (existing?.state !== 'onboarding') return refuse(`tenant ${tenantId} is already in table ${registry.table} (${existing?.state ?? 'unreadable'}); pause, resume or remove it instead`);
@@ -157,12 +143,61 @@ async function add(
   return 0;
 }
 
-function settingValueOrUndefined(name: string): string | undefined {
+function flagContext(settings: Settings): FlagContext {
+  return {
+    sinks: settings.relay.sinks,
+    setting: (name) => {
+      try {
+        return settingValue(name);
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+async function set(settings: Settings, registry: TenantRegistry, tenantId: string, values: TenantFlagValues): Promise<number> {
+  if (settings.api.tenantIds.includes(tenantId)) return refuse(`tenant ${tenantId} is followed through O365_TENANT_ID: change the settings, not table ${registry.table}`);
+  const flags = readTenantFlags(flagContext(settings), values);
+  if (!flags.ok) return refuse(flags.problems.join('\n'));
+  const fields = editedFields(flags.edit);
+  if (fields.length === 0) throw new UsageError('tenants set: nothing to change (give --name, --content-type, --sink, --auth-id-ref, --no-auth-id-ref, --sink-token or --no-sink-token)');
+  // The row as the write found it (after any concurrent change): what its content types were.
+  let before: TenantRecord | undefined;
+  const changed = await registry.edit(tenantId, (current) => {
+    before = current;
+    return applyEdit(current, flags.edit, new Date());
+  });
+  if (!changed.ok) return refuse(changed.reason);
+  const after = changed.record;
+  io.out(`${tenantId} ${after.state}: changed ${fields.join(', ')}\n`);
+  const added = after.contentTypes.filter((t) => !before?.contentTypes.includes(t));
+  if (added.length > 0 && after.state === 'active') io.out(`${tenantId} ${added.join(',')}: the keeper starts these subscriptions at its next run\n`);
+  // A type taken away is no longer planned and its notifications are refused; its subscription would keep sending
+  // them, so it is stopped now, as remove does (not for an onboarding row: the keeper never started it).
+  const dropped = (before?.contentTypes ?? []).filter((t) => !after.contentTypes.includes(t));
+  if (dropped.length === 0 || before?.state === 'onboarding') return 0;
+  return (await stopSubscriptions(tenantId, dropped)) > 0 ? 2 : 0;
+}
+
+/** Stops the tenant's subscriptions of these types; how many could not be stopped (each printed with what to run). */
+async function stopSubscriptions(tenantId: string, contentTypes: readonly ContentType[]): Promise<number> {
+  const session = openApiSession();
+  let failed = 0;
   try {
-    return settingValue(name);
-  } catch {
-    return undefined;
+    for (const contentType of contentTypes) {
+      try {
+        await session.client.tenant(tenantId).stopSubscription(contentType, { signal: session.signal });
+        io.out(`${tenantId} ${contentType} stopped\n`);
+      } catch (err) {
+        failed++;
+        io.err(`${tenantId} ${contentType}: not stopped (${(err as Error).message.split('\n')[0]}); run o365-relay subscriptions stop for it\n`);
+      }
+    }
+  } finally {
+    session.close();
   }
+  return failed;
 }
 
 async function change(settings: Settings, registry: TenantRegistry, tenantId: string, action: Exclude<TenantAction, 'activate'>): Promise<number> {
@@ -176,22 +211,7 @@ async function change(settings: Settings, registry: TenantRegistry, tenantId: st
   io.out(`${tenantId} ${changed.record.state}\n`);
   if (action !== 'remove') return 0;
   // Removed: its subscriptions stop now (the app stops planning it within 30 s); its ledger stays until purged.
-  const session = openApiSession();
-  let failed = 0;
-  try {
-    for (const contentType of current.contentTypes) {
-      try {
-        await session.client.tenant(tenantId).stopSubscription(contentType, { signal: session.signal });
-        io.out(`${tenantId} ${contentType} stopped\n`);
-      } catch (err) {
-        failed++;
-        io.err(`${tenantId} ${contentType}: not stopped (${(err as Error).message.split('\n')[0]}); run o365-relay subscriptions stop for it\n`);
-      }
-    }
-  } finally {
-    session.close();
-  }
-  return failed > 0 ? 2 : 0;
+  return (await stopSubscriptions(tenantId, current.contentTypes)) > 0 ? 2 : 0;
 }
 
 function printConsentUrl(settings: Settings, tenantId: string, redirectUri: string | undefined): number {

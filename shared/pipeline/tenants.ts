@@ -60,11 +60,58 @@ const transitions: Readonly<Record<TenantAction, { from: readonly TenantState[];
   remove: { from: ['onboarding', 'active', 'paused'], to: 'removed' },
 };
 
+/** A row after a change, or why the change is refused. */
+export type TenantChange = { ok: true; record: TenantRecord } | { ok: false; reason: string };
+
 /** The row after `action`, or why it is refused (a removed tenant is added again, not resumed). */
-export function applyAction(record: TenantRecord, action: TenantAction, now: Date): { ok: true; record: TenantRecord } | { ok: false; reason: string } {
+export function applyAction(record: TenantRecord, action: TenantAction, now: Date): TenantChange {
   const rule = transitions[action];
   if (!rule.from.includes(record.state)) return { ok: false, reason: `tenant ${record.tenantId} is ${record.state}: ${action} needs ${rule.from.join(' or ')}` };
   return { ok: true, record: { ...record, state: rule.to, changed: now.toISOString() } };
+}
+
+/** What `tenants set` changes; a field left out stays as it is. */
+export interface TenantEdit {
+  displayName?: string;
+  contentTypes?: readonly ContentType[];
+  sinks?: readonly string[];
+  /** A reference; null takes the row's authId binding away (the deployment's authId then applies). */
+  authIdRef?: string | null;
+  /** Per sink name: a reference to send for this tenant, or null to go back to the sink's own token. */
+  sinkTokens?: Readonly<Record<string, string | null>>;
+}
+
+/** Field names an edit touches, for a change report that never carries a reference. */
+export function editedFields(edit: TenantEdit): string[] {
+  return Object.entries(edit).flatMap(([k, v]) => (v === undefined ? [] : [k === 'sinkTokens' ? `sinkTokens(${Object.keys(v as object).join(',')})` : k]));
+}
+
+/**
+ * The row after an edit, checked by the one row schema (the token-for-its-own-sinks rule included), or why it is
+ * refused. A removed row is history: it is added again, not edited. Applied to the row as it is at write time, so
+ * a concurrent edit of other fields is kept.
+ */
+export function applyEdit(record: TenantRecord, edit: TenantEdit, now: Date): TenantChange {
+  if (record.state === 'removed') return { ok: false, reason: `tenant ${record.tenantId} is removed: add it again instead (tenants add)` };
+  const sinkTokens: Record<string, string> = { ...record.sinkTokens };
+  for (const [sink, reference] of Object.entries(edit.sinkTokens ?? {})) {
+    if (reference === null) delete sinkTokens[sink];
+    else sinkTokens[sink] = reference;
+  }
+  const { authIdRef: _authIdRef, ...rest } = record;
+  const authIdRef = edit.authIdRef === undefined ? record.authIdRef : (edit.authIdRef ?? undefined);
+  const next = TenantRecord.safeParse({
+    ...rest,
+    ...(edit.displayName === undefined ? {} : { displayName: edit.displayName }),
+    ...(edit.contentTypes === undefined ? {} : { contentTypes: edit.contentTypes }),
+    ...(edit.sinks === undefined ? {} : { sinks: edit.sinks }),
+    ...(authIdRef === undefined ? {} : { authIdRef }),
+    sinkTokens,
+    changed: now.toISOString(),
+  });
+  // The schema's messages name the field and the rule, never the value (a reference may be a pasted secret).
+  if (!next.success) return { ok: false, reason: `tenant ${record.tenantId}: ${next.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+  return { ok: true, record: next.data };
 }
 
 /** A tenant the timers plan and the webhook accepts. */

@@ -3,7 +3,7 @@
 // timers' planning cost one table query per TTL per instance however many tenants (or unknown callers) there are.
 // Changes are ETag-guarded, like the ledger: read, decide (shared/pipeline/tenants.ts), replace under the ETag.
 import type { TableClient } from '@azure/data-tables';
-import { TenantRecord, type TenantAction, applyAction } from '../pipeline/tenants';
+import { TenantRecord, type TenantAction, type TenantChange, applyAction } from '../pipeline/tenants';
 export { defaultTenantTable } from '../pipeline/tenants';
 import { isMissingRow, isMissingTable, storeFailure, toStateStoreError } from './store-error';
 import { tableOnce } from './table-once';
@@ -18,7 +18,13 @@ export interface TenantRegistry {
   /** Adds a row; false when the tenant already has one. */
   add(record: TenantRecord): Promise<boolean>;
   /** Applies an action under the row's ETag; the row after it, or why it is refused. */
-  change(tenantId: string, action: TenantAction, now: Date): Promise<{ ok: true; record: TenantRecord } | { ok: false; reason: string }>;
+  change(tenantId: string, action: TenantAction, now: Date): Promise<TenantChange>;
+  /**
+   * Replaces the row with what `apply` makes of it, under its ETag (If-Match): when another writer got there first,
+   * the row is read again and `apply` decides again on it, so two admins' changes are both kept (or refused on the
+   * row as it now is), never one silently lost.
+   */
+  edit(tenantId: string, apply: (current: TenantRecord) => TenantChange): Promise<TenantChange>;
 }
 
 function toRow(r: TenantRecord) {
@@ -74,6 +80,22 @@ export function createTenantRegistry(table: TableClient): TenantRegistry {
     }
   }
 
+  async function edit(tenantId: string, apply: (current: TenantRecord) => TenantChange): Promise<TenantChange> {
+    for (let round = 0; round < 10; round++) {
+      const current = await read(tenantId);
+      if (current === undefined) return { ok: false, reason: `tenant ${tenantId} is not in table ${table.tableName}` };
+      const next = apply(current.record);
+      if (!next.ok) return next;
+      try {
+        await table.updateEntity(toRow(next.record), 'Replace', { etag: current.etag });
+        return next;
+      } catch (err) {
+        if (storeFailure(err).status !== 412) throw toStateStoreError('change tenant', err);
+      }
+    }
+    return { ok: false, reason: `tenant ${tenantId} kept changing under us: try again` };
+  }
+
   return {
     table: table.tableName,
     async list() {
@@ -106,20 +128,9 @@ export function createTenantRegistry(table: TableClient): TenantRegistry {
       }
     },
     async change(tenantId, action, now) {
-      for (let round = 0; round < 10; round++) {
-        const current = await read(tenantId);
-        if (current === undefined) return { ok: false, reason: `tenant ${tenantId} is not in table ${table.tableName}` };
-        const next = applyAction(current.record, action, now);
-        if (!next.ok) return next;
-        try {
-          await table.updateEntity(toRow(next.record), 'Replace', { etag: current.etag });
-          return next;
-        } catch (err) {
-          if (storeFailure(err).status !== 412) throw toStateStoreError('change tenant', err);
-        }
-      }
-      return { ok: false, reason: `tenant ${tenantId} kept changing under us: try again` };
+      return edit(tenantId, (current) => applyAction(current, action, now));
     },
+    edit,
   };
 }
 
