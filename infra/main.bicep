@@ -48,8 +48,14 @@ param logAnalyticsWorkspaceId string = ''
 
 // ---- the Management Activity API ----
 
-@description('Tenant GUID(s) to collect, comma-separated. The first is the publisher (PublisherIdentifier) unless publisherId is set.')
+@description('Tenant GUID(s) to collect, comma-separated. The first is the publisher (PublisherIdentifier) unless publisherId is set. Empty ONLY with tenantRegistry set (every tenant a registry row); then publisherId is required. The app refuses to start otherwise, naming the setting.')
 param tenantIds string
+
+// A table-only deployment (README, Tenants): tenants are onboarded with o365-relay tenants add, without a restart.
+// Bicep has no stable assert: the rule "tenantIds empty only with tenantRegistry and publisherId" is the settings
+// schema's (shared/settings/api-section.ts), checked against this template by test/infra-drift.test.ts.
+@description('Table of the tenant registry in the app\'s storage account (O365_TENANT_REGISTRY, e.g. relaytenants); empty = not set (the registry is then optional, beside tenantIds). Set, tenantIds may be empty and publisherId is required.')
+param tenantRegistry string = ''
 
 @description('Application (client) id of the (multi-tenant) app registration with ActivityFeed.Read; O365_CLIENT_ID.')
 param clientId string
@@ -76,7 +82,7 @@ param o365Cloud string = 'Enterprise'
 @description('Content types to subscribe, comma-separated; empty = all five.')
 param contentTypes string = ''
 
-@description('PublisherIdentifier GUID (your own tenant for an in-house tool); empty = the first tenant.')
+@description('PublisherIdentifier GUID (your own tenant for an in-house tool; an MSP\'s home tenant); empty = the first of tenantIds. Required when tenantIds is empty (table-only deployment).')
 param publisherId string = ''
 
 @description('Client secret of the app registration (signIn clientSecret only). Written to Key Vault as o365-client-secret only when given: pass it on the first deployment, then rotate with az keyvault secret set (docs/deploy.md) and leave it empty here.')
@@ -221,6 +227,10 @@ param alertDisabledSubscriptions int = 0
 @description('Alert when sign-in or consent failed more than this many times for a tenant in an hour (0: any).')
 @minValue(0)
 param alertSignInFailures int = 0
+
+@description('Alert when a tenant\'s own SIEM token (registry row sinkTokens) could not be read more than this many times in two hours (0: any).')
+@minValue(0)
+param alertTokenUnresolved int = 0
 
 @description('Alert when a tenant that had content in the last two days has had none for this many hours.')
 @minValue(1)
@@ -492,6 +502,24 @@ var alertRules = [
     frequency: 'PT15M'
     window: 'PT1H'
     queryRange: 'PT1H'
+    autoMitigate: true
+  }
+  // Two hours: a waiting blob is retried at most an hour apart (shared/pipeline/wait-delay.ts), so a token that
+  // stays unreadable shows in every window and the alert resolves only when it is readable again.
+  {
+    name: 'sink-token-unresolved'
+    title: 'tenant SIEM token not readable'
+    description: 'A tenant\'s own SIEM token (its registry row\'s sinkTokens reference: a setting name or a Key Vault secret URI) cannot be read: that tenant\'s blobs wait at that sink and go to the dead letter at their expiry. The app log names the sink and the reference: fix the secret or the identity\'s Key Vault access, or o365-relay tenants set --no-sink-token.'
+    severity: 1
+    query: loadTextContent('alerts/sink-token-unresolved.kql')
+    measure: 'failures'
+    aggregation: 'Total'
+    operator: 'GreaterThan'
+    threshold: alertTokenUnresolved
+    split: true
+    frequency: 'PT15M'
+    window: 'PT2H'
+    queryRange: 'PT2H'
     autoMitigate: true
   }
   {
@@ -856,6 +884,7 @@ var defaultHostName = flex ? flexSite.properties.defaultHostName : premiumSite.p
 var relaySettings = {
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   O365_TENANT_ID: tenantIds
+  O365_TENANT_REGISTRY: tenantRegistry
   O365_CLIENT_ID: clientId
   O365_CLOUD: o365Cloud
   O365_CONTENT_TYPES: contentTypes

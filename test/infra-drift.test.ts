@@ -147,6 +147,23 @@ describe('infra/main.bicep app settings', () => {
     assert.ok(['O365_TENANT_ID', 'O365_TENANT_REGISTRY'].some((n) => block('relaySettings').has(n)), 'the template sets O365_TENANT_ID or O365_TENANT_REGISTRY');
   });
 
+  it('wires the registry table from tenantRegistry (default: not set), and a table-only deployment passes the schema only with publisherId', () => {
+    assert.equal(block('relaySettings').get('O365_TENANT_REGISTRY'), 'tenantRegistry');
+    assert.equal(paramDefault('tenantRegistry'), '', 'not set unless given');
+    assert.match(bicep, /^param tenantIds string$/m, 'tenantIds stays a parameter to give (empty on purpose for table-only)');
+    const env: Env = { ...environmentOf(federatedPath), WEBSITE_INSTANCE_ID: 'instance-0' };
+    // The default: the settings' tenants, the registry beside them in its default table.
+    assert.equal(parseSettings(env).api.tenantTableNamed, false);
+    // Table-only: tenantIds '', tenantRegistry and publisherId given.
+    const tableOnly = { ...env, O365_TENANT_ID: '', O365_TENANT_REGISTRY: 'relaytenants', O365_PUBLISHER_ID: '44444444-4444-4444-8444-444444444444' };
+    const parsed = parseSettings(tableOnly);
+    assert.deepEqual([parsed.api.tenantIds, parsed.api.tenantTable, parsed.api.publisherId], [[], 'relaytenants', '44444444-4444-4444-8444-444444444444']);
+    // What the tenantIds description promises: refused, naming the setting, otherwise.
+    assert.throws(() => parseSettings({ ...tableOnly, O365_PUBLISHER_ID: '' }), /O365_PUBLISHER_ID/);
+    assert.throws(() => parseSettings({ ...tableOnly, O365_TENANT_REGISTRY: '' }), /O365_TENANT_ID/);
+    assert.match(/@description\('([^\n]*)'\)\nparam tenantIds /.exec(bicep)?.[1] ?? '', /Empty ONLY with tenantRegistry set[^']*publisherId is required/);
+  });
+
   it('sets only settings the schema, a trigger or the Functions host reads', () => {
     const pending = schemaKnowsFederated ? [] : [federatedSetting];
     const unknown = [...settings.keys()].filter((n) => !schemaNames.has(n) && !triggerSettings.has(n) && !platformSettings.has(n) && !pending.includes(n));
