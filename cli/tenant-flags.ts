@@ -72,7 +72,8 @@ export function tenantFlags(context: FlagContext) {
       }
       // A sink gone from O365_SINKS may still be named here: taking its token away is how its row is cleaned.
       for (const sink of v['no-sink-token']) {
-        if (!/^[\w.-]{1,128}$/.test(sink)) issue('no-sink-token', 'expects a sink name');
+        // Not echoed: `SINK=REFERENCE` given here by mistake may carry a pasted token.
+        if (sink === '' || sink.includes('=')) issue('no-sink-token', 'expects a sink name only (no =REFERENCE)');
         else if (tokenSinks.has(sink)) issue('no-sink-token', `${sink}: give --sink-token or --no-sink-token for it, not both`);
       }
     })

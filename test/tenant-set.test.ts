@@ -186,6 +186,7 @@ describe('o365-relay tenants set', () => {
       [['--sink-token', 'hec=TENANT_B_HEC', '--no-sink-token', 'hec'], /--no-sink-token: hec: give --sink-token or --no-sink-token for it, not both/],
       [['--content-type', 'Audit.Nope'], /--content-type Audit\.Nope: expected one of/],
       [['--name', ' '], /--name: must not be empty/],
+      [['--no-sink-token', `hec=${pasted}`], /--no-sink-token: expects a sink name only/],
       // Valid flags, but the row they make breaks the row's rule: hec's token would be for a sink it is not routed to.
       [['--sink', 'archive'], /sinkTokens\.hec: sink hec is not one of the tenant's sinks \(archive\)/],
     ];
