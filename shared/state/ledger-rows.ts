@@ -19,7 +19,8 @@ import { StateStoreError } from './store-error';
 export const contentPartitionPrefix = 'content:';
 export const contentPartition = (tenantId: string): string => contentPartitionPrefix + encodeKey(tenantId);
 export const contentRowKey = (contentId: string): string => encodeKey(contentId);
-export const streamPartition = (tenantId: string): string => 'stream:' + encodeKey(tenantId);
+export const streamPartitionPrefix = 'stream:';
+export const streamPartition = (tenantId: string): string => streamPartitionPrefix + encodeKey(tenantId);
 export const leasePartition = 'lease';
 
 export interface TableRow {
@@ -85,6 +86,9 @@ const StreamRow = z.object({
   planTouchedAt: z.date().optional(),
   planFinishedAt: z.date().optional(),
   lastReconciled: z.date().optional(),
+  // Refused listed items recorded for the stream (refused-count.ts); absent on streams that never had one.
+  refusedCount: z.number().int().nonnegative().optional(),
+  lastRefusedAt: z.date().optional(),
 });
 export type StreamState = z.infer<typeof StreamRow>;
 
@@ -218,6 +222,25 @@ export function refusedContent(refused: RefusedEntry, now: number): StoredConten
 
 export const streamFromRow = (row: unknown): StreamState => parseRow(StreamRow, 'stream', row);
 
+/** The stream a row names in its own columns (streamToRow always writes them), with its state. */
+const StreamIdentity = z.object({ tenantId: z.string(), contentType: ContentType });
+const LooseIdentity = z.object({ partitionKey: z.string().catch(''), rowKey: z.string().catch(''), tenantId: z.string().optional().catch(undefined), contentType: z.string().optional().catch(undefined) });
+
+/**
+ * A row of the all-streams query: the stream and its state, or, for a row that does not parse, its key, whatever
+ * stream its columns name and the problem, so the caller can name it and read on.
+ */
+export function streamRecordFromRow(row: unknown): { ok: true; tenantId: string; contentType: ContentType; state: StreamState } | { ok: false; key: string; tenantId?: string | undefined; contentType?: string | undefined; problem: string } {
+  try {
+    const { tenantId, contentType } = parseRow(StreamIdentity, 'stream', row);
+    return { ok: true, tenantId, contentType, state: streamFromRow(row) };
+  } catch (err) {
+    if (!(err instanceof StateStoreError)) throw err;
+    const loose = LooseIdentity.parse(typeof row === 'object' && row !== null ? row : {});
+    return { ok: false, key: `${loose.partitionKey}/${loose.rowKey}`, tenantId: loose.tenantId, contentType: loose.contentType, problem: err.message };
+  }
+}
+
 export function streamToRow(tenantId: string, contentType: ContentType, state: StreamState): TableRow {
   return {
     partitionKey: streamPartition(tenantId),
@@ -233,6 +256,8 @@ export function streamToRow(tenantId: string, contentType: ContentType, state: S
     ...(state.planTouchedAt ? { planTouchedAt: state.planTouchedAt } : {}),
     ...(state.planFinishedAt ? { planFinishedAt: state.planFinishedAt } : {}),
     ...(state.lastReconciled ? { lastReconciled: state.lastReconciled } : {}),
+    ...(state.refusedCount !== undefined ? { refusedCount: state.refusedCount } : {}),
+    ...(state.lastRefusedAt ? { lastRefusedAt: state.lastRefusedAt } : {}),
   };
 }
 
