@@ -1,7 +1,8 @@
 // The ledger's rows in Azure Table storage and their (de)serialisation, as pure functions. One table holds
 // three kinds of row, told apart by their PartitionKey prefix:
 //   content:{tenant}  / {contentId}    one per content blob: state, claim, per-sink progress (JSON text)
-//   stream:{tenant}   / {contentType}  the reconciler's cursor, the last subscription start and notification
+//   stream:{tenant}   / {contentType}  the reconciler's cursor and plan, the last subscription start and notification,
+//                                      the refused listed items' count (health reads every stream row in one query)
 //   lease             / {name}         named leases (e.g. the subscription keeper's)
 //   expiry:{day}:{tenant} / {contentId} the purge index: one per content row, under the day purge counts from
 //   subscriptions     / {tenant}       the subscriptions as the keeper last listed them (for health)
