@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { ContentType } from '../api/content-types';
 import type { ContentKey, ContentMessage } from '../pipeline/content-message';
 import { parseApiTime } from '../api-time';
-import type { BlobEnd, BlobTally, ClaimResult, ContentEntry, ContentState, RefusedEntry, SinkProgress } from '../pipeline/ledger';
+import type { BlobEnd, BlobTally, ClaimResult, ContentEntry, ContentState, OddStreamRow, RefusedEntry, SinkProgress, StreamRecord } from '../pipeline/ledger';
 import { SubscriptionSnapshot } from '../pipeline/subscription-state';
 import type { PlanState } from '../pipeline/reconcile-plan';
 import { encodeKey } from './table-keys';
@@ -228,17 +228,17 @@ const StreamIdentity = z.object({ tenantId: z.string(), contentType: ContentType
 const LooseIdentity = z.object({ partitionKey: z.string().catch(''), rowKey: z.string().catch(''), tenantId: z.string().optional().catch(undefined), contentType: z.string().optional().catch(undefined) });
 
 /**
- * A row of the all-streams query: the stream and its state, or, for a row that does not parse, its key, whatever
+ * A row of the all-streams query: the stream with its state, or, for a row that does not parse, its key, whatever
  * stream its columns name and the problem, so the caller can name it and read on.
  */
-export function streamRecordFromRow(row: unknown): { ok: true; tenantId: string; contentType: ContentType; state: StreamState } | { ok: false; key: string; tenantId?: string | undefined; contentType?: string | undefined; problem: string } {
+export function streamRecordFromRow(row: unknown): { ok: true; record: StreamRecord } | { ok: false; odd: OddStreamRow } {
   try {
     const { tenantId, contentType } = parseRow(StreamIdentity, 'stream', row);
-    return { ok: true, tenantId, contentType, state: streamFromRow(row) };
+    return { ok: true, record: { ...streamFromRow(row), tenantId, contentType } };
   } catch (err) {
     if (!(err instanceof StateStoreError)) throw err;
     const loose = LooseIdentity.parse(typeof row === 'object' && row !== null ? row : {});
-    return { ok: false, key: `${loose.partitionKey}/${loose.rowKey}`, tenantId: loose.tenantId, contentType: loose.contentType, problem: err.message };
+    return { ok: false, odd: { key: `${loose.partitionKey}/${loose.rowKey}`, tenantId: loose.tenantId, contentType: loose.contentType, problem: err.message } };
   }
 }
 

@@ -190,14 +190,14 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
   /** Inserts the refused entries unless known, then adds the new ones to their stream rows' refused count. */
   async function markRefused(entries: readonly RefusedEntry[]): Promise<RefusedEntry[]> {
     const recorded = await insertAbsent('mark refused', entries, (e) => refusedContent(e, clock()));
-    const byStream = new Map<string, RefusedEntry[]>();
-    for (const entry of recorded) {
-      const key = JSON.stringify([entry.tenantId, entry.contentType]);
-      byStream.set(key, [...(byStream.get(key) ?? []), entry]);
+    const byStream = new Map<string, { tenantId: string; contentType: ContentType; added: number }>();
+    for (const { tenantId, contentType } of recorded) {
+      const key = JSON.stringify([tenantId, contentType]);
+      byStream.set(key, { tenantId, contentType, added: (byStream.get(key)?.added ?? 0) + 1 });
     }
-    for (const [first, ...rest] of byStream.values()) {
+    for (const { tenantId, contentType, added } of byStream.values()) {
       const at = new Date(clock());
-      await mutateStream('count refused', first!.tenantId, first!.contentType, (s) => withRefused(s, 1 + rest.length, at));
+      await mutateStream('count refused', tenantId, contentType, (s) => withRefused(s, added, at));
     }
     return recorded;
   }
@@ -211,8 +211,8 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
       for await (const page of table.listEntities({ queryOptions: { filter } }).byPage({ maxPageSize: 1000 })) {
         for (const row of page) {
           const read = streamRecordFromRow(row);
-          if (read.ok) streams.push({ ...read.state, tenantId: read.tenantId, contentType: read.contentType });
-          else odd.push({ key: read.key, tenantId: read.tenantId, contentType: read.contentType, problem: read.problem });
+          if (read.ok) streams.push(read.record);
+          else odd.push(read.odd);
         }
       }
       return { streams, odd };
