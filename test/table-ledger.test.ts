@@ -200,13 +200,49 @@ describe('table ledger on Azurite', () => {
     const claimed = await ledger.claim(message(realId(600)), 'w1', 60_000, 0);
     assert.equal(claimed.kind, 'finished');
 
-    assert.equal(await ledger.countRefused(tenantId, 'Audit.Exchange', 100), 2);
-    assert.equal(await ledger.countRefused(tenantId, 'Audit.Exchange', 1), 1, 'counting stops at the cap');
-    assert.equal(await ledger.countRefused(tenantId, 'DLP.All', 100), 1);
-    assert.equal(await ledger.countRefused(otherTenant, 'Audit.Exchange', 100), 0);
+    // Each stream row counts its new refusals (the overlap's second listing added none), with when the last was.
+    const at = new Date('2024-11-25T00:00:00Z');
+    const tally = async (t: string, contentType: 'Audit.Exchange' | 'DLP.All') => {
+      const { refusedCount, lastRefusedAt } = await ledger.getStream(t, contentType);
+      return { refusedCount, lastRefusedAt };
+    };
+    assert.deepEqual(await tally(tenantId, 'Audit.Exchange'), { refusedCount: 2, lastRefusedAt: at });
+    assert.deepEqual(await tally(tenantId, 'DLP.All'), { refusedCount: 1, lastRefusedAt: at });
+    assert.deepEqual(await tally(otherTenant, 'Audit.Exchange'), { refusedCount: undefined, lastRefusedAt: undefined });
     // Purge: the timed one by its contentCreated, the untimed one from first sight (the ledger's clock).
     assert.equal(await ledger.purge(new Date('2024-11-24T12:00:00Z')), 2);
     assert.deepEqual(await ledger.known(tenantId, entries.map((e) => e.contentId)), new Set(['refused-0123456789abcdef']));
+  });
+
+  it('reads every stream row of every tenant in one query; a corrupt row costs only itself', async () => {
+    const ledger = freshLedger(() => Date.parse('2024-11-25T00:00:00Z'));
+    const at = new Date('2024-11-25T10:00:00Z');
+    const tenants = Array.from({ length: 6 }, (_, i) => `${i}e1a9b42-f5fb-49f0-ad1b-05d97491bc66`);
+    for (const t of tenants) {
+      await ledger.setCursor(t, 'Audit.Exchange', at);
+      await ledger.setLastStart(t, 'DLP.All', at);
+    }
+    await ledger.markRefused([{ tenantId: tenants[1]!, contentType: 'DLP.All', contentId: realId(700), contentCreated: '', contentExpiration: '', reason: 'x' }]);
+    // Rows of other kinds around them (content, purge index, lease) are not stream rows.
+    await ledger.markSeen([message(realId(701))]);
+    await ledger.acquireLease('keeper', 'w1', 60_000, 0);
+    // One stream row corrupt (a cursor that is not a time), one whose own columns cannot say whose it is.
+    const client = TableClient.fromConnectionString(azurite.connectionString, `ledger${tables}`, { allowInsecureConnection: true });
+    await client.upsertEntity({ partitionKey: `stream:${encodeKey(tenants[2]!)}`, rowKey: 'Audit.Exchange', tenantId: tenants[2], contentType: 'Audit.Exchange', cursor: 'yesterday' }, 'Replace');
+    await client.createEntity({ partitionKey: 'stream:nobody', rowKey: 'x', cursor: at });
+
+    const { streams, odd } = await ledger.allStreams();
+    const key = (s: { tenantId: string; contentType: string }) => `${s.tenantId}/${s.contentType}`;
+    assert.equal(streams.length, 2 * tenants.length - 1, 'every good row read, the corrupt one apart');
+    assert.ok(!streams.some((s) => key(s) === `${tenants[2]}/Audit.Exchange`));
+    assert.deepEqual(streams.find((s) => key(s) === `${tenants[0]}/Audit.Exchange`), { tenantId: tenants[0], contentType: 'Audit.Exchange', cursor: at });
+    assert.deepEqual(streams.find((s) => key(s) === `${tenants[1]}/DLP.All`), { tenantId: tenants[1], contentType: 'DLP.All', lastStart: at, refusedCount: 1, lastRefusedAt: new Date('2024-11-25T00:00:00Z') });
+    assert.deepEqual(odd.map((o) => [o.key, o.tenantId, o.contentType]), [
+      [`stream:${tenants[2]}/Audit.Exchange`, tenants[2], 'Audit.Exchange'],
+      ['stream:nobody/x', undefined, undefined],
+    ]);
+    assert.match(odd[0]!.problem, /stream row has an unexpected shape \(cursor\)/);
+    assert.match(odd[1]!.problem, /tenantId, contentType/);
   });
 
   it('cursors and last starts are kept per tenant and content type, without overwriting each other', async () => {

@@ -5,6 +5,9 @@ import type { ContentKey, ContentMessage } from './content-message';
 import type { SubscriptionSnapshot } from './subscription-state';
 import type { PlanState } from './reconcile-plan';
 
+/** How long the ledger keeps a content row: the API forgets content after 7 days, the keeper purges after 8. */
+export const contentKeptMs = 8 * 86_400_000;
+
 /**
  * `delivered-with-problems`: the good records went through; some spans of the blob were not records (kept in the
  * dead letter with their byte offsets). `refused`: a listed item the relay will not fetch (foreign or unreadable).
@@ -83,6 +86,23 @@ export interface StreamStatus {
   /** Fan-out reconcile (reconcile-plan.ts): when the last plan was opened, and when the last plan finished. */
   plannedAt?: Date | undefined;
   lastReconciled?: Date | undefined;
+  /** Refused listed items recorded for the stream, and when the last one was (refused-count.ts reads them). */
+  refusedCount?: number | undefined;
+  lastRefusedAt?: Date | undefined;
+}
+
+/** One stream's row as the all-streams query reads it. */
+export interface StreamRecord extends StreamStatus {
+  tenantId: string;
+  contentType: ContentType;
+}
+
+/** A stream row that does not parse: its key, the stream its own columns name when they can be read, and why. */
+export interface OddStreamRow {
+  key: string;
+  tenantId?: string | undefined;
+  contentType?: string | undefined;
+  problem: string;
 }
 
 export interface Ledger {
@@ -96,12 +116,10 @@ export interface Ledger {
   /** The ids among `contentIds` of one tenant that the ledger knows, in any state. */
   known(tenantId: string, contentIds: readonly string[]): Promise<Set<string>>;
   /**
-   * Records refused listed items (state `refused`, the reason as detail) unless known, insert-if-absent per key;
-   * returns the ones that were not known.
+   * Records refused listed items (state `refused`, the reason as detail) unless known, insert-if-absent per key,
+   * and adds the new ones to their stream row's refused count (refused-count.ts); returns the ones that were not known.
    */
   markRefused(entries: readonly RefusedEntry[]): Promise<RefusedEntry[]>;
-  /** Refused items of one stream still kept (purge drops them with the rest after 7 days); counting stops at `cap`. */
-  countRefused(tenantId: string, contentType: ContentType, cap: number): Promise<number>;
   get(key: ContentKey): Promise<ContentEntry | undefined>;
   /** Takes the blob for `owner` until now + leaseMs, creating the entry if absent. */
   claim(message: ContentMessage, owner: string, leaseMs: number, now: number): Promise<ClaimResult>;
@@ -119,8 +137,13 @@ export interface Ledger {
   setLastStart(tenantId: string, contentType: ContentType, at: Date): Promise<void>;
   /** When the webhook last accepted a notification for the stream (for health; best-effort). */
   setLastNotification(tenantId: string, contentType: ContentType, at: Date): Promise<void>;
-  /** Everything stored for one stream, in one read (for health). */
+  /** Everything stored for one stream, in one read. */
   getStream(tenantId: string, contentType: ContentType): Promise<StreamStatus>;
+  /**
+   * Every stream row of every tenant in one paged range query (health, every 5 min: not a read per stream). A row
+   * that does not parse costs only itself: it is returned in `odd`, the rows around it are read.
+   */
+  allStreams(): Promise<{ streams: StreamRecord[]; odd: OddStreamRow[] }>;
 
   /** A named lease (e.g. the subscription keeper's): true when `owner` holds it until now + leaseMs. */
   acquireLease(name: string, owner: string, leaseMs: number, now: number): Promise<boolean>;

@@ -1,7 +1,8 @@
 // The ledger's rows in Azure Table storage and their (de)serialisation, as pure functions. One table holds
 // three kinds of row, told apart by their PartitionKey prefix:
 //   content:{tenant}  / {contentId}    one per content blob: state, claim, per-sink progress (JSON text)
-//   stream:{tenant}   / {contentType}  the reconciler's cursor, the last subscription start and notification
+//   stream:{tenant}   / {contentType}  the reconciler's cursor and plan, the last subscription start and notification,
+//                                      the refused listed items' count (health reads every stream row in one query)
 //   lease             / {name}         named leases (e.g. the subscription keeper's)
 //   expiry:{day}:{tenant} / {contentId} the purge index: one per content row, under the day purge counts from
 //   subscriptions     / {tenant}       the subscriptions as the keeper last listed them (for health)
@@ -10,7 +11,7 @@ import { z } from 'zod';
 import { ContentType } from '../api/content-types';
 import type { ContentKey, ContentMessage } from '../pipeline/content-message';
 import { parseApiTime } from '../api-time';
-import type { BlobEnd, BlobTally, ClaimResult, ContentEntry, ContentState, RefusedEntry, SinkProgress } from '../pipeline/ledger';
+import type { BlobEnd, BlobTally, ClaimResult, ContentEntry, ContentState, OddStreamRow, RefusedEntry, SinkProgress, StreamRecord } from '../pipeline/ledger';
 import { SubscriptionSnapshot } from '../pipeline/subscription-state';
 import type { PlanState } from '../pipeline/reconcile-plan';
 import { encodeKey } from './table-keys';
@@ -19,7 +20,8 @@ import { StateStoreError } from './store-error';
 export const contentPartitionPrefix = 'content:';
 export const contentPartition = (tenantId: string): string => contentPartitionPrefix + encodeKey(tenantId);
 export const contentRowKey = (contentId: string): string => encodeKey(contentId);
-export const streamPartition = (tenantId: string): string => 'stream:' + encodeKey(tenantId);
+export const streamPartitionPrefix = 'stream:';
+export const streamPartition = (tenantId: string): string => streamPartitionPrefix + encodeKey(tenantId);
 export const leasePartition = 'lease';
 
 export interface TableRow {
@@ -85,6 +87,9 @@ const StreamRow = z.object({
   planTouchedAt: z.date().optional(),
   planFinishedAt: z.date().optional(),
   lastReconciled: z.date().optional(),
+  // Refused listed items recorded for the stream (refused-count.ts); absent on streams that never had one.
+  refusedCount: z.number().int().nonnegative().optional(),
+  lastRefusedAt: z.date().optional(),
 });
 export type StreamState = z.infer<typeof StreamRow>;
 
@@ -218,6 +223,25 @@ export function refusedContent(refused: RefusedEntry, now: number): StoredConten
 
 export const streamFromRow = (row: unknown): StreamState => parseRow(StreamRow, 'stream', row);
 
+/** The stream a row names in its own columns (streamToRow always writes them), with its state. */
+const StreamIdentity = z.object({ tenantId: z.string(), contentType: ContentType });
+const LooseIdentity = z.object({ partitionKey: z.string().catch(''), rowKey: z.string().catch(''), tenantId: z.string().optional().catch(undefined), contentType: z.string().optional().catch(undefined) });
+
+/**
+ * A row of the all-streams query: the stream with its state, or, for a row that does not parse, its key, whatever
+ * stream its columns name and the problem, so the caller can name it and read on.
+ */
+export function streamRecordFromRow(row: unknown): { ok: true; record: StreamRecord } | { ok: false; odd: OddStreamRow } {
+  try {
+    const { tenantId, contentType } = parseRow(StreamIdentity, 'stream', row);
+    return { ok: true, record: { ...streamFromRow(row), tenantId, contentType } };
+  } catch (err) {
+    if (!(err instanceof StateStoreError)) throw err;
+    const loose = LooseIdentity.parse(typeof row === 'object' && row !== null ? row : {});
+    return { ok: false, odd: { key: `${loose.partitionKey}/${loose.rowKey}`, tenantId: loose.tenantId, contentType: loose.contentType, problem: err.message } };
+  }
+}
+
 export function streamToRow(tenantId: string, contentType: ContentType, state: StreamState): TableRow {
   return {
     partitionKey: streamPartition(tenantId),
@@ -233,6 +257,8 @@ export function streamToRow(tenantId: string, contentType: ContentType, state: S
     ...(state.planTouchedAt ? { planTouchedAt: state.planTouchedAt } : {}),
     ...(state.planFinishedAt ? { planFinishedAt: state.planFinishedAt } : {}),
     ...(state.lastReconciled ? { lastReconciled: state.lastReconciled } : {}),
+    ...(state.refusedCount !== undefined ? { refusedCount: state.refusedCount } : {}),
+    ...(state.lastRefusedAt ? { lastRefusedAt: state.lastRefusedAt } : {}),
   };
 }
 

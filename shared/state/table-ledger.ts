@@ -5,12 +5,12 @@
 import { TableClient } from '@azure/data-tables';
 import type { ContentType } from '../api/content-types';
 import type { ContentKey, ContentMessage } from '../pipeline/content-message';
-import type { BlobEnd, ClaimResult, ContentEntry, ContentState, Ledger, PurgeOptions, RefusedEntry, SinkProgress } from '../pipeline/ledger';
+import type { BlobEnd, ClaimResult, ContentEntry, ContentState, Ledger, OddStreamRow, PurgeOptions, RefusedEntry, SinkProgress, StreamRecord } from '../pipeline/ledger';
 import type { SubscriptionSnapshot } from '../pipeline/subscription-state';
 import {
   contentFromRow, contentPartition, contentRowKey, contentToRow, decideClaim, decideFinish,
   decideLease, decideProgress, decideRelease, decideRenew, leaseFromRow, leasePartition, leaseToRow, newContent, refusedContent,
-  planFromStream, streamFromRow, streamPartition, streamToRow, streamWithPlan, type StoredContent, type StreamState, type TableRow,
+  planFromStream, streamFromRow, streamPartition, streamPartitionPrefix, streamRecordFromRow, streamToRow, streamWithPlan, type StoredContent, type StreamState, type TableRow,
   dayOf, expiryFromRow, expiryPartitionPrefix, expiryRow, subscriptionPartition, subscriptionSnapshotFromRow, subscriptionSnapshotToRow,
 } from './ledger-rows';
 import { decideAdvancePlan, decideOpenPlan } from '../pipeline/reconcile-plan';
@@ -18,6 +18,8 @@ import { isMissingRow, isMissingTable, StateStoreError, storeFailure, toStateSto
 import { encodeKey, odataString } from './table-keys';
 import { createRowMemory } from './row-memory';
 import { tableOnce } from './table-once';
+import { mapLimited } from '../map-limited';
+import { withRefused } from '../pipeline/refused-count';
 
 export const defaultLedgerTable = 'relayledger';
 
@@ -185,16 +187,36 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
   }
 
   const markSeen = (messages: readonly ContentMessage[]) => insertAbsent('mark seen', messages, (m) => newContent(m, clock()));
-  const markRefused = (entries: readonly RefusedEntry[]) => insertAbsent('mark refused', entries, (e) => refusedContent(e, clock()));
-
-  async function countRefused(tenantId: string, contentType: ContentType, cap: number): Promise<number> {
-    const filter = `PartitionKey eq ${odataString(contentPartition(tenantId))} and state eq 'refused' and contentType eq ${odataString(contentType)}`;
-    return call('count refused', async () => {
-      let count = 0;
-      for await (const _row of table.listEntities({ queryOptions: { filter, select: ['RowKey'] } })) if (++count >= cap) break;
-      return count;
-    });
+  /** Inserts the refused entries unless known, then adds the new ones to their stream rows' refused count. */
+  async function markRefused(entries: readonly RefusedEntry[]): Promise<RefusedEntry[]> {
+    const recorded = await insertAbsent('mark refused', entries, (e) => refusedContent(e, clock()));
+    const byStream = new Map<string, { tenantId: string; contentType: ContentType; added: number }>();
+    for (const { tenantId, contentType } of recorded) {
+      const key = JSON.stringify([tenantId, contentType]);
+      byStream.set(key, { tenantId, contentType, added: (byStream.get(key)?.added ?? 0) + 1 });
+    }
+    for (const { tenantId, contentType, added } of byStream.values()) {
+      const at = new Date(clock());
+      await mutateStream('count refused', tenantId, contentType, (s) => withRefused(s, added, at));
+    }
+    return recorded;
   }
+
+  /** Every stream row, a page (up to 1,000 rows) per request, each row parsed on its own. */
+  const allStreams = (): Promise<{ streams: StreamRecord[]; odd: OddStreamRow[] }> =>
+    call('read streams', async () => {
+      const streams: StreamRecord[] = [];
+      const odd: OddStreamRow[] = [];
+      const filter = `PartitionKey ge ${odataString(streamPartitionPrefix)} and PartitionKey lt ${odataString(nextPrefix(streamPartitionPrefix))}`;
+      for await (const page of table.listEntities({ queryOptions: { filter } }).byPage({ maxPageSize: 1000 })) {
+        for (const row of page) {
+          const read = streamRecordFromRow(row);
+          if (read.ok) streams.push(read.record);
+          else odd.push(read.odd);
+        }
+      }
+      return { streams, odd };
+    });
 
   /**
    * What the last `known` read of each tenant found for the receipt's `listed` flag, so markListed right after it
@@ -333,7 +355,6 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
     markSeen,
     markRefused,
     markListed,
-    countRefused,
     known,
     get: async (key: ContentKey): Promise<ContentEntry | undefined> =>
       (await read('get content', contentPartition(key.tenantId), contentRowKey(key.contentId), contentFromRow))?.value.entry,
@@ -356,6 +377,7 @@ export function createTableLedger(options: TableLedgerOptions): TableLedger {
     setLastNotification: (tenantId, contentType, at) =>
       mutateStream('set last notification', tenantId, contentType, (s) => (s.lastNotification && s.lastNotification >= at ? s : { ...s, lastNotification: at })),
     getStream: async (tenantId, contentType) => (await readStream(tenantId, contentType)) ?? {},
+    allStreams,
 
     acquireLease: (name, owner, leaseMs, now) =>
       mutate('acquire lease', leasePartition, encodeKey(name), leaseFromRow, (l) => leaseToRow(name, l),
@@ -414,18 +436,4 @@ function inBatches<T extends { rowKey: string } | { rk: string }>(items: readonl
     for (let i = 0; i < unique.length; i += purgeBatch) batches.push(unique.slice(i, i + purgeBatch));
   }
   return batches;
-}
-
-/** `run` over `items` with at most `limit` in flight; results in input order. */
-async function mapLimited<T, R>(items: readonly T[], limit: number, run: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await run(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
 }
