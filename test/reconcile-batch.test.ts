@@ -74,7 +74,7 @@ describe('planReconcile on the ledger (Azurite)', () => {
   let table = 0;
   const freshLedger = () => createTableLedger({ connectionString: azurite.connectionString, tableName: `planning${++table}` });
   const logged: string[] = [];
-  const logger = createLogger({ level: 'error', write: (line) => void logged.push(line) });
+  const logger = createLogger({ level: 'warn', write: (line) => void logged.push(line) });
   const now = () => new Date('2026-01-01T00:09:59.500Z');
 
   before(async () => {
@@ -105,15 +105,18 @@ describe('planReconcile on the ledger (Azurite)', () => {
     assert.deepEqual([second.planned, second.messages, second.busy.length, again.length], [0, 0, 15, 0]);
   });
 
-  it('a busy stream, a stream whose plan cannot be written and a message that cannot be sent cost only themselves', async () => {
+  it('a busy stream, a stream whose plan cannot be read and a message that cannot be sent cost only themselves', async () => {
     logged.length = 0;
     const ledger = freshLedger();
     const [busyTenant, brokenTenant, unsendable, fine] = tenants as [string, string, string, string];
     assert.equal(await ledger.openPlan(busyTenant, 'Audit.SharePoint', 'still-running', now()), true);
     const broken: TableLedger = {
       ...ledger,
+      readPlan: (tenantId, contentType) =>
+        tenantId === brokenTenant && contentType === 'DLP.All' ? Promise.reject(new Error('table unavailable')) : ledger.readPlan(tenantId, contentType),
+      // Sent but not opened by the timer (as if it died after sending): its first step opens it (tested below).
       openPlan: (tenantId, contentType, planId, at) =>
-        tenantId === brokenTenant && contentType === 'DLP.All' ? Promise.reject(new Error('table unavailable')) : ledger.openPlan(tenantId, contentType, planId, at),
+        tenantId === fine && contentType === 'Audit.General' ? Promise.reject(new Error('table unavailable')) : ledger.openPlan(tenantId, contentType, planId, at),
     };
     const sent: ReconcileMessage[] = [];
     const report = await planReconcile({
@@ -133,9 +136,11 @@ describe('planReconcile on the ledger (Azurite)', () => {
     assert.equal(byTenant.has(unsendable), false);
     assert.deepEqual(byTenant.get(fine), [...contentTypes].sort());
     assert.deepEqual(report.busy, [{ tenantId: busyTenant, contentType: 'Audit.SharePoint' }]);
-    assert.equal(report.failed, 1 + 5, 'the unwritable plan, and the five streams of the unsent message');
+    assert.equal(report.failed, 1 + 5, 'the unreadable plan, and the five streams of the unsent message');
     assert.deepEqual([report.planned, report.messages], [4 + 4 + 5, 3]);
-    assert.deepEqual(logged.map((line) => JSON.parse(line).message).sort(), ['stream not planned', 'streams planned but their message not sent'], 'each failure logged once');
+    assert.equal((await ledger.readPlan(fine, 'Audit.General')).plan, undefined, 'sent, not opened');
+    assert.deepEqual(logged.map((line) => JSON.parse(line).message).sort(),
+      ['plan not opened by the timer: its first step opens it', 'stream not planned', 'streams not planned: their message was not sent'], 'each failure logged once');
   });
 
   it('a tenant named twice, or a content type twice, is still one message with each stream once', async () => {
@@ -228,6 +233,53 @@ describe('reconcileBatch on the ledger (Azurite), with a listing that answers as
       [{ contentType: 'Audit.Exchange', planId: 'plan-Audit.Exchange', step: 1 }],
       [{ contentType: 'DLP.All', planId: 'plan-DLP.All', step: 1 }],
     ]);
+  });
+});
+
+describe('a first step whose plan the timer did not open (it sends, then opens)', () => {
+  it('opens its own plan and lists; a duplicate first step of its plan, or one while another plan is live, does nothing', async () => {
+    const azurite = await startAzurite({ blob: false, queue: false });
+    try {
+      const ledger = createTableLedger({ connectionString: azurite.connectionString, tableName: 'sendfirst' });
+      const at = new Date();
+      // DLP.All: its plan ran and finished; Audit.SharePoint: another plan is live.
+      assert.equal(await ledger.openPlan(tenantA, 'DLP.All', 'finished-plan', at), true);
+      assert.equal(await ledger.advancePlan(tenantA, 'DLP.All', 'finished-plan', 0, at, true, at), true);
+      assert.equal(await ledger.openPlan(tenantA, 'Audit.SharePoint', 'live-plan', at), true);
+      const listed: ContentType[] = [];
+      const report = await reconcileBatch({
+        tenantId: tenantA,
+        until: new Date(Math.ceil(at.getTime() / 1000) * 1000).toISOString(),
+        streams: [
+          { contentType: 'Audit.Exchange', planId: 'never-opened', step: 0 },
+          { contentType: 'DLP.All', planId: 'finished-plan', step: 0 },
+          { contentType: 'Audit.SharePoint', planId: 'late-plan', step: 0 },
+        ],
+      }, {
+        ledger,
+        async *listContent(_tenantId, contentType) {
+          listed.push(contentType);
+          yield* [];
+        },
+        enqueue: () => Promise.reject(new Error('nothing listed: nothing to enqueue')),
+        enqueueFollowUp: () => Promise.reject(new Error('one window: no follow-up')),
+        deadLetter: { put: () => Promise.reject(new Error('nothing refused')), openSpan: () => { throw new Error('nothing refused'); } },
+        now: () => new Date(),
+        overlapMs: 30 * 60_000,
+        initialLookbackMs: 24 * 3_600_000,
+        logger: createLogger({ level: 'error' }),
+        telemetry: recordingTelemetry(),
+      });
+      assert.deepEqual([report.retry, report.refused], [[], []]);
+      assert.deepEqual(listed, ['Audit.Exchange']);
+      assert.deepEqual(Object.fromEntries(report.steps.map((r) => [r.contentType, r.outcome])), { 'Audit.Exchange': 'listed', 'DLP.All': 'stale', 'Audit.SharePoint': 'stale' });
+      const opened = (await ledger.readPlan(tenantA, 'Audit.Exchange')).plan;
+      assert.equal(opened?.planId, 'never-opened');
+      assert.ok(opened?.finishedAt, 'opened by its first step and finished (one window)');
+      assert.equal((await ledger.readPlan(tenantA, 'Audit.SharePoint')).plan?.planId, 'live-plan', 'the live plan is left alone');
+    } finally {
+      await azurite.close();
+    }
   });
 });
 

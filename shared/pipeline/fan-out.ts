@@ -1,11 +1,12 @@
-// What the timers do now: plan, never work. The reconciler's timer opens a plan per stream in the ledger (only
-// where the previous plan finished or expired: backpressure) and sends one message per tenant with the streams
-// whose plan it opened; the keeper's timer sends one message per tenant. Queue-triggered functions do the work, so
+// What the timers do now: plan, never work. The reconciler's timer plans each stream whose previous plan finished
+// or expired (backpressure), sends one message per tenant with those streams, then opens their plans in the
+// ledger (a first step opens its own plan if the timer did not get to it); the keeper's timer sends one message
+// per tenant. Queue-triggered functions do the work, so
 // every instance shares it.
 import type { ContentType } from '../api/content-types';
 import { errorFields, type Logger } from '../log';
 import type { Ledger } from './ledger';
-import { newPlanId, type KeepMessage, type PlannedStream, type ReconcileMessage } from './reconcile-plan';
+import { isPlanOpen, newPlanId, type KeepMessage, type PlannedStream, type ReconcileMessage } from './reconcile-plan';
 
 export interface PlanDeps {
   ledger: Ledger;
@@ -24,7 +25,7 @@ export interface PlanReport {
   messages: number;
   /** Streams whose previous plan is still running: not planned again this time. */
   busy: Array<{ tenantId: string; contentType: ContentType }>;
-  /** Streams whose plan could not be opened or whose message could not be sent (a storage error): tried again later. */
+  /** Streams whose plan could not be read or whose message could not be sent (a storage error): tried again later. */
   failed: number;
 }
 
@@ -35,10 +36,10 @@ export async function planReconcile(deps: PlanDeps): Promise<PlanReport> {
   const until = new Date(Math.ceil(now.getTime() / 1000) * 1000).toISOString();
   const tenants = streamsByTenant(deps.tenants);
   const report: PlanReport = { planned: 0, messages: 0, busy: [], failed: 0 };
+  /** A stream free to plan (its last plan finished or expired) gets a new plan id; a busy one is reported. */
   const planStream = async (tenantId: string, contentType: ContentType): Promise<PlannedStream | undefined> => {
-    const planId = newPlanId();
     try {
-      if (await deps.ledger.openPlan(tenantId, contentType, planId, now)) return { contentType, planId, step: 0 };
+      if (!isPlanOpen((await deps.ledger.readPlan(tenantId, contentType)).plan, now)) return { contentType, planId: newPlanId(), step: 0 };
       report.busy.push({ tenantId, contentType });
     } catch (err) {
       // One stream's ledger trouble must not stop its tenant's other streams, nor the other tenants.
@@ -54,15 +55,20 @@ export async function planReconcile(deps: PlanDeps): Promise<PlanReport> {
       const streams = (await Promise.all(contentTypes.map((contentType) => planStream(tenantId, contentType)))).filter((s) => s !== undefined);
       if (streams.length === 0) continue;
       try {
-        // Sent at once, so other instances start while this one still plans (1,000 tenants take a while).
-        // Plans opened but never sent expire after planLeaseMs and are planned again then.
+        // Sent first, then the plans opened: a first step that finds its plan not opened yet opens it itself
+        // (reconcile-plan.ts opensOwnPlan), so an instance dying in between strands no stream. Sent at once, so
+        // other instances start while this one still plans (1,000 tenants take a while).
         await deps.enqueue([{ tenantId, until, streams }]);
         report.planned += streams.length;
         report.messages++;
       } catch (err) {
         report.failed += streams.length;
-        deps.logger.error('streams planned but their message not sent', { tenantId, contentTypes: streams.map((s) => s.contentType), ...errorFields(err) });
+        deps.logger.error('streams not planned: their message was not sent', { tenantId, contentTypes: streams.map((s) => s.contentType), ...errorFields(err) });
+        continue;
       }
+      // Opened here for backpressure as soon as possible (the step may have done it already: then this is a no-op).
+      await Promise.all(streams.map(({ contentType, planId }) => deps.ledger.openPlan(tenantId, contentType, planId, now).catch((err: unknown) =>
+        deps.logger.warn('plan not opened by the timer: its first step opens it', { tenantId, contentType, ...errorFields(err) }))));
     }
   };
   await Promise.all(Array.from({ length: Math.min(deps.concurrency ?? 4, tenants.length) }, lane));

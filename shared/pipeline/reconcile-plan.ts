@@ -107,6 +107,15 @@ export function decideAdvancePlan(current: PlanState | undefined, planId: string
   return { ...current, step: step + 1, touchedAt: now, ...(done ? { finishedAt: now } : {}) };
 }
 
+/**
+ * Whether a first step finds its plan not opened yet and may open it itself: the timer sends a tenant's message
+ * before it opens the plans, so an instance that dies in between strands nothing. Not when the plan is this one
+ * (already opened: a duplicate) or another live plan holds the stream (backpressure).
+ */
+export function opensOwnPlan(plan: PlanState | undefined, step: Pick<StreamStep, 'planId' | 'step'>, now: Date, leaseMs = planLeaseMs): boolean {
+  return step.step === 0 && plan?.planId !== step.planId && !isPlanOpen(plan, now, leaseMs);
+}
+
 /** Whether a stream step is the one its plan is waiting for (a duplicate or a stale plan's step is not). */
 export function isCurrentStep(plan: PlanState | undefined, step: Pick<StreamStep, 'planId' | 'step'>): boolean {
   return plan !== undefined && plan.finishedAt === undefined && plan.planId === step.planId && plan.step === step.step;

@@ -15,7 +15,7 @@ import { relayOwnEntries, type DeadLetter } from '../sinks/dead-letter';
 import type { Telemetry } from '../telemetry';
 import type { ContentMessage } from './content-message';
 import type { Ledger, RefusedEntry } from './ledger';
-import { isCurrentStep, type StreamStep } from './reconcile-plan';
+import { isCurrentStep, opensOwnPlan, type StreamStep } from './reconcile-plan';
 import { refusedEntry, storableRaw } from './refused-listing';
 
 export interface ReconcileDeps {
@@ -71,7 +71,11 @@ export type StepReport =
 export async function reconcileStep(current: StreamStep, deps: StepDeps): Promise<StepReport> {
   const { tenantId, contentType, planId, step } = current;
   const { plan, cursor } = await deps.ledger.readPlan(tenantId, contentType);
-  if (!isCurrentStep(plan, current)) return { tenantId, contentType, outcome: 'stale', step };
+  const stale = { tenantId, contentType, outcome: 'stale' as const, step };
+  if (!isCurrentStep(plan, current)) {
+    // Sent before the timer opened it: this first step opens its plan itself (unless a live plan holds the stream).
+    if (!opensOwnPlan(plan, current, deps.now()) || !(await deps.ledger.openPlan(tenantId, contentType, planId, deps.now()))) return stale;
+  }
   const now = deps.now();
   const until = new Date(Math.min(parseApiTime(current.until) ?? now.getTime(), Math.ceil(now.getTime() / 1000) * 1000));
   // The overlap re-lists behind a stored cursor; a stream's first plan starts at the lookback itself, so a 24 h
