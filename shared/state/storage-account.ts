@@ -1,7 +1,7 @@
 // The app's storage account, as the Functions host reads it: a connection string (AzureWebJobsStorage), or an
 // identity-based connection (AzureWebJobsStorage__accountName or __blobServiceUri/__queueServiceUri/__tableServiceUri,
 // with __clientId for a user-assigned identity). One place builds the blob, queue and table clients for either form.
-import { TableClient, TableServiceClient } from '@azure/data-tables';
+import { TableClient, TableServiceClient, type TableServiceClientOptions } from '@azure/data-tables';
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueClient, QueueServiceClient } from '@azure/storage-queue';
@@ -21,7 +21,29 @@ export interface StorageAccount {
 export interface StorageClientOptions {
   /** One try with this timeout instead of the SDK's retries: for checks that must answer quickly (doctor). */
   quickCheckMs?: number;
+  /** The most one try of a table request may take (default 60 s). */
+  tryTimeoutMs?: number;
 }
+
+/**
+ * The table SDK sets no client-side timeout: a connection that stops answering would hold an invocation (and the
+ * ledger row it works on) until the function timeout. A try that takes longer fails to its caller, whose message is
+ * retried; 60 s is well above the service's own 30 s operation timeout. (The blob and queue SDKs' tryTimeoutInMs
+ * only asks the server for a timeout, it does not abort on the client: tested in storage-timeouts.test.ts.)
+ */
+const defaultTryTimeoutMs = 60_000;
+
+/** Sets the try timeout on every try of a table request (core-rest-pipeline's `request.timeout`). */
+const tableTryTimeout = (ms: number): NonNullable<TableServiceClientOptions['additionalPolicies']>[number] => ({
+  position: 'perRetry',
+  policy: {
+    name: 'tableTryTimeout',
+    sendRequest: (request, next) => {
+      if (!request.timeout || request.timeout > ms) request.timeout = ms;
+      return next(request);
+    },
+  },
+});
 
 /** Azurite and other plain-http endpoints (local only) need the table client's explicit consent. */
 const insecureTable = (connectionString: string) =>
@@ -77,8 +99,9 @@ function lazyAccount(make: {
 
 export function createStorageAccount(settings: StorageSettings, options: StorageClientOptions = {}): StorageAccount {
   const quick = options.quickCheckMs;
+  const tryTimeoutMs = quick ?? options.tryTimeoutMs ?? defaultTryTimeoutMs;
   const storageRetry = quick === undefined ? {} : { retryOptions: { maxTries: 1, tryTimeoutInMs: quick } };
-  const tableRetry = quick === undefined ? {} : { retryOptions: { maxRetries: 0 } };
+  const tableRetry = { additionalPolicies: [tableTryTimeout(tryTimeoutMs)], ...(quick === undefined ? {} : { retryOptions: { maxRetries: 0 } }) };
   if (settings.kind === 'connectionString') {
     const cs = settings.connectionString;
     const tableOptions = { allowInsecureConnection: insecureTable(cs), ...tableRetry };
