@@ -157,6 +157,17 @@ describe('planReconcile on the ledger (Azurite)', () => {
   });
 });
 
+/** The rest of a batch's deps when every listing is empty: nothing to enqueue, nothing refused. */
+const quietDeps = {
+  enqueue: () => Promise.reject(new Error('nothing listed: nothing to enqueue')),
+  deadLetter: { put: () => Promise.reject(new Error('nothing refused')), openSpan: () => { throw new Error('nothing refused'); } },
+  now: () => new Date(),
+  overlapMs: 30 * 60_000,
+  initialLookbackMs: 24 * 3_600_000,
+  logger: createLogger({ level: 'error' }),
+  telemetry: recordingTelemetry(),
+};
+
 describe('reconcileBatch on the ledger (Azurite), with a listing that answers as told', () => {
   let azurite: RunningAzurite;
   before(async () => {
@@ -193,17 +204,11 @@ describe('reconcileBatch on the ledger (Azurite), with a listing that answers as
         if (own !== undefined) slowListing = false;
         yield* [];
       },
-      enqueue: () => Promise.reject(new Error('nothing listed: nothing to enqueue')),
       enqueueFollowUp: async (message) => {
         followUps.push(message);
         if (slowListing) sentWhileSlowListing++;
       },
-      deadLetter: { put: () => Promise.reject(new Error('nothing refused')), openSpan: () => { throw new Error('nothing refused'); } },
-      now: () => new Date(),
-      overlapMs: 30 * 60_000,
-      initialLookbackMs: 24 * 3_600_000,
-      logger: createLogger({ level: 'error' }),
-      telemetry: recordingTelemetry(),
+      ...quietDeps,
     });
     for (const contentType of contentTypes) if ((await ledger.readPlan(tenantA, contentType)).plan?.step === 1) finishedWhenReturned.push(contentType);
     return { report, followUps, moved: finishedWhenReturned, sentWhileSlowListing };
@@ -261,14 +266,8 @@ describe('a first step whose plan the timer did not open (it sends, then opens)'
           listed.push(contentType);
           yield* [];
         },
-        enqueue: () => Promise.reject(new Error('nothing listed: nothing to enqueue')),
         enqueueFollowUp: () => Promise.reject(new Error('one window: no follow-up')),
-        deadLetter: { put: () => Promise.reject(new Error('nothing refused')), openSpan: () => { throw new Error('nothing refused'); } },
-        now: () => new Date(),
-        overlapMs: 30 * 60_000,
-        initialLookbackMs: 24 * 3_600_000,
-        logger: createLogger({ level: 'error' }),
-        telemetry: recordingTelemetry(),
+        ...quietDeps,
       });
       assert.deepEqual([report.retry, report.refused], [[], []]);
       assert.deepEqual(listed, ['Audit.Exchange']);
