@@ -275,6 +275,9 @@ describe('a first step whose plan the timer did not open (it sends, then opens)'
       const opened = (await ledger.readPlan(tenantA, 'Audit.Exchange')).plan;
       assert.equal(opened?.planId, 'never-opened');
       assert.ok(opened?.finishedAt, 'opened by its first step and finished (one window)');
+      // The timer's own open, arriving after its step already ran, must not open the finished plan again.
+      assert.equal(await ledger.openPlan(tenantA, 'Audit.Exchange', 'never-opened', new Date()), false);
+      assert.ok((await ledger.readPlan(tenantA, 'Audit.Exchange')).plan?.finishedAt, 'still finished: the stream is free for the next run');
       assert.equal((await ledger.readPlan(tenantA, 'Audit.SharePoint')).plan?.planId, 'live-plan', 'the live plan is left alone');
     } finally {
       await azurite.close();

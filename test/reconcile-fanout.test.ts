@@ -36,6 +36,9 @@ describe('reconcile plans (pure)', () => {
     assert.deepEqual(done.finishedAt, at(2 * minute));
     assert.equal(isCurrentStep(done, { planId: 'p1', step: 2 }), false, 'a finished plan has no current step');
     assert.equal(decideOpenPlan(done, 'p3', at(2 * minute))?.planId, 'p3', 'finished: planned at the next run');
+    // The timer sends before it opens: its open may come after the plan's first step opened and finished it.
+    assert.equal(decideOpenPlan(done, 'p1', at(2 * minute)), undefined, 'a plan is opened once, never again after it ran');
+    assert.equal(decideOpenPlan(done, 'p1', at(planLeaseMs + 2 * minute)), undefined, 'not even after its lease');
   });
 
   it('names streams that missed two intervals, not those planned moments ago for the first time', () => {

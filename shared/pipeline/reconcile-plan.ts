@@ -92,9 +92,13 @@ export function isPlanOpen(plan: PlanState | undefined, now: Date, leaseMs = pla
   return plan !== undefined && plan.finishedAt === undefined && now.getTime() - plan.touchedAt.getTime() < leaseMs;
 }
 
-/** Opens `planId` unless a live plan holds the stream; `undefined`: write nothing (the stream is still busy). */
+/**
+ * Opens `planId` unless a live plan holds the stream or this plan was opened already; `undefined`: write nothing.
+ * A plan is opened once: its first step may open it and finish it before the timer's own open arrives (the timer
+ * sends before it opens), and opening it again would leave it waiting at step 0 for a message already handled.
+ */
 export function decideOpenPlan(current: PlanState | undefined, planId: string, now: Date, leaseMs = planLeaseMs): PlanState | undefined {
-  if (isPlanOpen(current, now, leaseMs)) return undefined;
+  if (current?.planId === planId || isPlanOpen(current, now, leaseMs)) return undefined;
   return { planId, step: 0, plannedAt: now, touchedAt: now };
 }
 
