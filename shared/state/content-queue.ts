@@ -2,7 +2,6 @@
 // the Functions queue extension's default encoding, and sent only once the queue service has accepted them.
 import type { QueueClient } from '@azure/storage-queue';
 import type { ContentMessage } from '../pipeline/content-message';
-import { defaultTryTimeoutMs } from './storage-account';
 
 export const contentQueueName = 'o365-content';
 
@@ -26,10 +25,8 @@ const encode = (message: ContentMessage) => Buffer.from(JSON.stringify(message),
 const maxSendsInFlight = 32;
 
 /** `queue` builds a client for a queue name (see storage-account.ts: connection string or identity). */
-export function createContentQueue(queue: (name: string) => QueueClient, queueName = contentQueueName, callTimeoutMs = defaultTryTimeoutMs): ContentQueue {
+export function createContentQueue(queue: (name: string) => QueueClient, queueName = contentQueueName): ContentQueue {
   const client = queue(queueName);
-  // The queue SDK has no client-side timeout: a connection that stops answering fails the call (the caller retries).
-  const abortSignal = () => AbortSignal.timeout(callTimeoutMs);
   const poison = queue(`${queueName}-poison`);
   let inFlight = 0;
   const waiting: Array<() => void> = [];
@@ -37,7 +34,7 @@ export function createContentQueue(queue: (name: string) => QueueClient, queueNa
     if (inFlight >= maxSendsInFlight) await new Promise<void>((resolve) => waiting.push(resolve));
     inFlight++;
     try {
-      await client.sendMessage(encode(message), { messageTimeToLive: -1, abortSignal: abortSignal(), ...(visibilityTimeout === undefined ? {} : { visibilityTimeout }) });
+      await client.sendMessage(encode(message), { messageTimeToLive: -1, ...(visibilityTimeout === undefined ? {} : { visibilityTimeout }) });
     } finally {
       inFlight--;
       waiting.shift()?.();
@@ -53,12 +50,12 @@ export function createContentQueue(queue: (name: string) => QueueClient, queueNa
       await send({ ...message, waits: message.waits + 1 }, Math.min(7 * 86_400 - 60, Math.max(1, Math.ceil(delayMs / 1000))));
     },
     async ensure() {
-      await client.createIfNotExists({ abortSignal: abortSignal() });
+      await client.createIfNotExists();
     },
     async depth() {
       const count = async (queue: QueueClient) => {
         try {
-          return (await queue.getProperties({ abortSignal: abortSignal() })).approximateMessagesCount ?? 0;
+          return (await queue.getProperties()).approximateMessagesCount ?? 0;
         } catch (err) {
           // The host creates the poison queue with its first poison message.
           if ((err as { statusCode?: number }).statusCode === 404) return 0;

@@ -2,7 +2,6 @@
 // per tenant whose subscriptions to check (o365-keep). Base64 JSON like the content queue (host.json messageEncoding).
 import type { QueueClient } from '@azure/storage-queue';
 import type { KeepMessage, ReconcileMessage } from '../pipeline/reconcile-plan';
-import { defaultTryTimeoutMs } from './storage-account';
 
 export const reconcileQueueName = 'o365-reconcile';
 export const keepQueueName = 'o365-keep';
@@ -16,23 +15,21 @@ export interface MessageQueue<T> {
 /** Sends in flight at once per queue: a timer planning 1,000 tenants must not open 1,000 requests at once. */
 const maxSendsInFlight = 32;
 
-export function createMessageQueue<T>(queue: (name: string) => QueueClient, queueName: string, callTimeoutMs = defaultTryTimeoutMs): MessageQueue<T> {
+export function createMessageQueue<T>(queue: (name: string) => QueueClient, queueName: string): MessageQueue<T> {
   const client = queue(queueName);
-  // As in content-queue.ts: no client-side timeout in the SDK, so one per call.
-  const abortSignal = () => AbortSignal.timeout(callTimeoutMs);
   return {
     async enqueue(messages) {
       let next = 0;
       const lane = async () => {
         while (next < messages.length) {
           const message = messages[next++]!;
-          await client.sendMessage(Buffer.from(JSON.stringify(message), 'utf8').toString('base64'), { messageTimeToLive: -1, abortSignal: abortSignal() });
+          await client.sendMessage(Buffer.from(JSON.stringify(message), 'utf8').toString('base64'), { messageTimeToLive: -1 });
         }
       };
       await Promise.all(Array.from({ length: Math.min(maxSendsInFlight, messages.length) }, lane));
     },
     async ensure() {
-      await client.createIfNotExists({ abortSignal: abortSignal() });
+      await client.createIfNotExists();
     },
   };
 }

@@ -29,10 +29,9 @@ export interface StorageClientOptions {
  * The table SDK sets no client-side timeout: a connection that stops answering would hold an invocation (and the
  * ledger row it works on) until the function timeout. A try that takes longer fails to its caller, whose message is
  * retried; 60 s is well above the service's own 30 s operation timeout. (The blob and queue SDKs' tryTimeoutInMs
- * only asks the server for a timeout, it does not abort on the client: tested in storage-timeouts.test.ts; the
- * queue adapters pass an abort signal per call instead.)
+ * only asks the server for a timeout, it does not abort on the client: tested in storage-timeouts.test.ts.)
  */
-export const defaultTryTimeoutMs = 60_000;
+const defaultTryTimeoutMs = 60_000;
 
 /** Sets the try timeout on every try of a table request (core-rest-pipeline's `request.timeout`). */
 const tableTryTimeout = (ms: number): NonNullable<TableServiceClientOptions['additionalPolicies']>[number] => ({
