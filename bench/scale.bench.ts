@@ -17,6 +17,7 @@ import { TableClient } from '@azure/data-tables';
 import { contentTypes, type ContentType } from '../shared/api/content-types';
 import { createClientFromSettings } from '../shared/api/from-settings';
 import { parseSettings } from '../shared/config';
+import { mapLimited } from '../shared/map-limited';
 import { createLogger } from '../shared/log';
 import { reconcileStream } from '../shared/pipeline/reconcile';
 import { createBlobDeadLetter } from '../shared/sinks/blob-dead-letter';
@@ -97,13 +98,6 @@ async function proxiedConnection(azurite: RunningAzurite, counts: Counts): Promi
     connectionString: `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_ACCOUNT_KEY};BlobEndpoint=${blob!.url};QueueEndpoint=${queue!.url};TableEndpoint=${table!.url};`,
     servers: [blob!.server, queue!.server, table!.server],
   };
-}
-
-async function mapLimited<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await run(items[next++]!);
-  }));
 }
 
 /** NCRONTAB for one instant (UTC): fires once a day, so once in this run. */

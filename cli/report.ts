@@ -1,6 +1,7 @@
 // o365-relay report: the completeness receipt per tenant, content type and UTC day, from the ledger the app keeps.
 // Final days' receipts are kept in blob storage once, with their SHA-256. Uses the app's settings (storage, tenants).
 import { ContentType } from '../shared/api/content-types';
+import { mapLimited } from '../shared/map-limited';
 import { buildReceipt, dayStart, finalDayReceipts, streamKey, type ReceiptBlob } from '../shared/pipeline/receipt';
 import { formatReceipt, receiptFormats, type ReceiptFormat, type StoredDay } from '../shared/pipeline/receipt-formats';
 import { relayServices } from '../shared/services';
@@ -52,7 +53,7 @@ export async function runReport(argv: string[], out: { write(text: string): unkn
   const rows = new Map<string, { blobs: ReceiptBlob[]; unreadable: number }>();
   const listedThrough = new Map<string, Date | undefined>();
   const from = dayStart(since);
-  await inParallel(tenants, tenantsInParallel, async ({ tenantId, contentTypes }) => {
+  await mapLimited(tenants, tenantsInParallel, async ({ tenantId, contentTypes }) => {
     const read = await readReceiptRows(table, tenantId, from, until);
     if (read.unreadable > 0) s.logger.warn('ledger rows that cannot be read: the tenant is not proven complete', { tenantId, count: read.unreadable });
     rows.set(tenantId, read);
@@ -64,19 +65,11 @@ export async function runReport(argv: string[], out: { write(text: string): unkn
   const finals = finalDayReceipts(receipt);
   if (finals.length > 0) await container.createIfNotExists();
   const stored: StoredDay[] = [];
-  await inParallel(finals, tenantsInParallel, async (day) => {
+  await mapLimited(finals, tenantsInParallel, async (day) => {
     stored.push(await keepDayReceipt(container, day));
   });
   stored.sort((a, b) => a.tenantId.localeCompare(b.tenantId) || a.day.localeCompare(b.day));
   out.write(formatReceipt({ ...receipt, stored }, format, { top }));
   s.client.close();
   return receipt.verdict === 'complete' ? 0 : 2;
-}
-
-async function inParallel<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await run(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }

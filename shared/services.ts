@@ -246,12 +246,12 @@ export function relayServices(): RelayServices {
   const registry = context.registry ?? createTenantRegistry(storage.table(settings.api.tenantTable));
   const view = context.view ?? tenantViewOf(registry, settings.relay.tenantCacheMs, logger, telemetry);
   const tenantTokens = createTenantTokens({ resolver: context.resolver, logger, telemetry });
-  /** The sink sending the tenant's own token when its registry row (as last read) names one for it. */
-  const withTenantToken = (sink: ConfiguredSink, tenantId: string): Sink => {
-    const row = view.peek().find((r) => r.tenantId === tenantId.toLowerCase());
-    if (row === undefined || !Object.hasOwn(row.sinkTokens, sink.name)) return sink;
-    const reference = row.sinkTokens[sink.name];
-    return reference === undefined ? sink : tenantTokens.sinkFor(sink, row.tenantId, reference);
+  /** The tenant's registry row, as last read. */
+  const rowOf = (tenantId: string) => view.peek().find((r) => r.tenantId === tenantId.toLowerCase());
+  /** The sink sending the tenant's own token when its row names one for it. */
+  const withTenantToken = (sink: ConfiguredSink, row: TenantRecord | undefined): Sink => {
+    const reference = row && Object.hasOwn(row.sinkTokens, sink.name) ? row.sinkTokens[sink.name] : undefined;
+    return row === undefined || reference === undefined ? sink : tenantTokens.sinkFor(sink, row.tenantId, reference);
   };
   let ready: Promise<void> | undefined;
   services = {
@@ -270,16 +270,16 @@ export function relayServices(): RelayServices {
     // A registry tenant's own sinks by name (its row, as last read); otherwise the sinks' own routing. One blob is
     // one tenant's, so a sink with the tenant's own token never carries another tenant's records.
     sinksFor: (tenantId) => {
-      const row = view.peek().find((r) => r.tenantId === tenantId.toLowerCase());
+      const row = rowOf(tenantId);
       const named = row?.sinks ?? [];
       const routed = sinksForTenant(sinks, tenantId, named);
       // Thrown, so the blob is retried and then kept in the poison queue (replay-poison after fixing the row).
       if (routed.length === 0) throw new ConfigError([{ setting: registry.table, problem: `tenant ${tenantId} routes to ${named.join(', ')}, none of which is in O365_SINKS` }]);
-      return routed.map((sink) => withTenantToken(sink, tenantId));
+      return routed.map((sink) => withTenantToken(sink, row));
     },
     sinkNamed: (name, tenantId) => {
       const sink = sinks.find((s) => s.name === name);
-      return sink === undefined || tenantId === undefined ? sink : withTenantToken(sink, tenantId);
+      return sink === undefined || tenantId === undefined ? sink : withTenantToken(sink, rowOf(tenantId));
     },
     filter: compileFilter(settings.relay.filter),
     tenants: tenantStreams(settings),

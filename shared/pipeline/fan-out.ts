@@ -5,6 +5,7 @@
 // every instance shares it.
 import type { ContentType } from '../api/content-types';
 import { errorFields, type Logger } from '../log';
+import { mapLimited } from '../map-limited';
 import type { Ledger } from './ledger';
 import { isPlanOpen, newPlanId, type KeepMessage, type PlannedStream, type ReconcileMessage } from './reconcile-plan';
 
@@ -48,30 +49,26 @@ export async function planReconcile(deps: PlanDeps): Promise<PlanReport> {
     }
     return undefined;
   };
-  let next = 0;
-  const lane = async () => {
-    while (next < tenants.length) {
-      const [tenantId, contentTypes] = tenants[next++]!;
-      const streams = (await Promise.all(contentTypes.map((contentType) => planStream(tenantId, contentType)))).filter((s) => s !== undefined);
-      if (streams.length === 0) continue;
-      try {
-        // Sent first, then the plans opened: a first step that finds its plan not opened yet opens it itself
-        // (reconcile-plan.ts opensOwnPlan), so an instance dying in between strands no stream. Sent at once, so
-        // other instances start while this one still plans (1,000 tenants take a while).
-        await deps.enqueue([{ tenantId, until, streams }]);
-        report.planned += streams.length;
-        report.messages++;
-      } catch (err) {
-        report.failed += streams.length;
-        deps.logger.error('streams not planned: their message was not sent', { tenantId, contentTypes: streams.map((s) => s.contentType), ...errorFields(err) });
-        continue;
-      }
-      // Opened here for backpressure as soon as possible (the step may have done it already: then this is a no-op).
-      await Promise.all(streams.map(({ contentType, planId }) => deps.ledger.openPlan(tenantId, contentType, planId, now).catch((err: unknown) =>
-        deps.logger.warn('plan not opened by the timer: its first step opens it', { tenantId, contentType, ...errorFields(err) }))));
+  const planTenant = async ([tenantId, contentTypes]: [string, ContentType[]]): Promise<void> => {
+    const streams = (await Promise.all(contentTypes.map((contentType) => planStream(tenantId, contentType)))).filter((s) => s !== undefined);
+    if (streams.length === 0) return;
+    try {
+      // Sent first, then the plans opened: a first step that finds its plan not opened yet opens it itself
+      // (reconcile-plan.ts opensOwnPlan), so an instance dying in between strands no stream. Sent at once, so
+      // other instances start while this one still plans (1,000 tenants take a while).
+      await deps.enqueue([{ tenantId, until, streams }]);
+      report.planned += streams.length;
+      report.messages++;
+    } catch (err) {
+      report.failed += streams.length;
+      deps.logger.error('streams not planned: their message was not sent', { tenantId, contentTypes: streams.map((s) => s.contentType), ...errorFields(err) });
+      return;
     }
+    // Opened here for backpressure as soon as possible (the step may have done it already: then this is a no-op).
+    await Promise.all(streams.map(({ contentType, planId }) => deps.ledger.openPlan(tenantId, contentType, planId, now).catch((err: unknown) =>
+      deps.logger.warn('plan not opened by the timer: its first step opens it', { tenantId, contentType, ...errorFields(err) }))));
   };
-  await Promise.all(Array.from({ length: Math.min(deps.concurrency ?? 4, tenants.length) }, lane));
+  await mapLimited(tenants, deps.concurrency ?? 4, planTenant);
   return report;
 }
 

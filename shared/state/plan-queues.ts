@@ -1,6 +1,7 @@
 // The fan-out queues the timers plan onto: one message per tenant to reconcile its streams (o365-reconcile) and one
 // per tenant whose subscriptions to check (o365-keep). Base64 JSON like the content queue (host.json messageEncoding).
 import type { QueueClient } from '@azure/storage-queue';
+import { mapLimited } from '../map-limited';
 import type { KeepMessage, ReconcileMessage } from '../pipeline/reconcile-plan';
 
 export const reconcileQueueName = 'o365-reconcile';
@@ -19,14 +20,8 @@ export function createMessageQueue<T>(queue: (name: string) => QueueClient, queu
   const client = queue(queueName);
   return {
     async enqueue(messages) {
-      let next = 0;
-      const lane = async () => {
-        while (next < messages.length) {
-          const message = messages[next++]!;
-          await client.sendMessage(Buffer.from(JSON.stringify(message), 'utf8').toString('base64'), { messageTimeToLive: -1 });
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(maxSendsInFlight, messages.length) }, lane));
+      await mapLimited(messages, maxSendsInFlight, (message) =>
+        client.sendMessage(Buffer.from(JSON.stringify(message), 'utf8').toString('base64'), { messageTimeToLive: -1 }));
     },
     async ensure() {
       await client.createIfNotExists();
